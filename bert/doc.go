@@ -1,0 +1,3 @@
+// Package bert runs the forward pass of BertForSequenceClassification and
+// XLMRobertaForSequenceClassification: token ids in, classification logits out.
+package bert
