@@ -1,0 +1,96 @@
+package bert
+
+import "context"
+
+// The backend seam.
+//
+// The model code in this package (embeddings, attention, feed-forward, heads)
+// calls only the operations below. The CPU backend (this package, on
+// gorgonia.org/tensor) and the CUDA backend (package cuda, build tag cuda)
+// implement them; a faster kernel plugs in behind this seam and the model code
+// does not change.
+//
+// Batches are packed: the tokens of every sequence in a batch are laid one
+// after the other in a [tokens, hidden] matrix, and Offsets (cu_seqlens)
+// says where each sequence starts: sequence i is rows Offsets[i] to
+// Offsets[i+1]-1. Dense layers, activations and LayerNorm do not care where
+// a sequence ends; only Attention and the heads (which read the first token of
+// each sequence) use the offsets. No work is spent on padding, and a
+// sequence's logits cannot depend on what else is in its batch.
+//
+// This file is a contract between the model code and every backend: change it
+// additively and keep both sides building.
+
+// Activation names a Hugging Face hidden_act (and tanh, for the heads).
+type Activation int
+
+const (
+	ActNone Activation = iota
+	ActGELU            // "gelu": exact, 0.5*x*(1+erf(x/sqrt(2)))
+	ActGELUNew         // "gelu_new" / "gelu_pytorch_tanh": the tanh approximation
+	ActReLU            // "relu"
+	ActTanh            // the pooler / classification head
+)
+
+// Weight is a parameter prepared by a backend once, at load: transposed,
+// packed, converted or uploaded as the backend likes. The model never reads it.
+type Weight interface{}
+
+// Tensor is a backend-owned activation matrix of Rows() x Cols() float32s,
+// valid until the Run that made it is closed.
+type Tensor interface {
+	Rows() int
+	Cols() int
+}
+
+// Backend prepares weights and starts runs. It is safe for concurrent use:
+// each goroutine takes its own Run.
+type Backend interface {
+	// Name is what the re-ranker reports, e.g. "cpu" or "cuda:0 (NVIDIA H100)".
+	Name() string
+
+	// Matrix prepares a torch.nn.Linear weight stored as [out, in] row-major
+	// (as in the checkpoint), for Run.Linear.
+	Matrix(name string, data []float32, out, in int) (Weight, error)
+	// Vector prepares a bias or a LayerNorm gamma/beta.
+	Vector(name string, data []float32) (Weight, error)
+	// Table prepares an embedding table of rows x cols, row-major.
+	Table(name string, data []float32, rows, cols int) (Weight, error)
+
+	// NewRun starts the work of one batch of `tokens` packed tokens.
+	NewRun(ctx context.Context, tokens int) (Run, error)
+
+	// Close releases what the backend holds (device memory, threads).
+	Close() error
+}
+
+// Run is one forward pass in progress. Operations record the first error
+// (out of device memory, a cancelled context) and become no-ops after it;
+// Err reports it. A Run is used by one goroutine.
+type Run interface {
+	// Gather returns table[ids[i]] for each i: a len(ids) x cols matrix.
+	Gather(table Weight, ids []int32) Tensor
+	// AddGather adds table[ids[i]] to row i of x, in place.
+	AddGather(x Tensor, table Weight, ids []int32)
+	// Linear returns x · Wᵀ + b (b may be nil), as torch.nn.Linear does.
+	Linear(x Tensor, w, b Weight) Tensor
+	// Activate applies act to every element of x, in place.
+	Activate(x Tensor, act Activation)
+	// AddLayerNorm returns LayerNorm(x + residual) with gamma, beta and eps;
+	// residual may be nil.
+	AddLayerNorm(x, residual Tensor, gamma, beta Weight, eps float32) Tensor
+	// Attention is multi-head scaled dot-product attention over packed
+	// sequences: q, k and v are [tokens, heads*headDim], each token attends to
+	// the tokens of its own sequence (offsets) only, scores are scaled by
+	// 1/sqrt(headDim). The result has q's shape.
+	Attention(q, k, v Tensor, heads int, offsets []int32) Tensor
+	// Rows returns the rows idx of x, in that order.
+	Rows(x Tensor, idx []int32) Tensor
+	// Read copies x to the host, row-major.
+	Read(x Tensor) []float32
+
+	// Err is the first error any operation met, or nil.
+	Err() error
+	// Close frees what the run allocated; its tensors are invalid after it.
+	Close()
+}
