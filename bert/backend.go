@@ -25,11 +25,11 @@ import "context"
 type Activation int
 
 const (
-	ActNone Activation = iota
-	ActGELU            // "gelu": exact, 0.5*x*(1+erf(x/sqrt(2)))
-	ActGELUNew         // "gelu_new" / "gelu_pytorch_tanh": the tanh approximation
-	ActReLU            // "relu"
-	ActTanh            // the pooler / classification head
+	ActNone    Activation = iota
+	ActGELU               // "gelu": exact, 0.5*x*(1+erf(x/sqrt(2)))
+	ActGELUNew            // "gelu_new" / "gelu_pytorch_tanh": the tanh approximation
+	ActReLU               // "relu"
+	ActTanh               // the pooler / classification head
 )
 
 // Weight is a parameter prepared by a backend once, at load: transposed,

@@ -1,0 +1,480 @@
+package bert
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"gorgonia.org/tensor"
+)
+
+// The CPU backend.
+//
+// Activations and prepared weights are gorgonia.org/tensor Dense float32
+// matrices. Linear is tensor's MatMul (gonum's sgemm) against the weight
+// transposed once at load. Everything else is a plain loop written for
+// clarity: these loops are the reference kernels that faster kernels (SIMD,
+// CUDA) are tested against, so they stay even when a fast path replaces them
+// in the hot loop.
+
+// NewCPU returns the CPU backend.
+func NewCPU() Backend { return cpuBackend{} }
+
+type cpuBackend struct{}
+
+func (cpuBackend) Name() string { return "cpu" }
+func (cpuBackend) Close() error { return nil }
+
+// cpuMatrix is a torch.nn.Linear weight, kept as Wᵀ ([in, out]) so that
+// Linear is a plain x·Wᵀ MatMul with no transposition per run.
+type cpuMatrix struct {
+	name    string
+	wT      *tensor.Dense
+	out, in int
+}
+
+type cpuVector struct {
+	name string
+	data []float32
+}
+
+type cpuTable struct {
+	name       string
+	data       []float32
+	rows, cols int
+}
+
+func (cpuBackend) Matrix(name string, data []float32, out, in int) (Weight, error) {
+	if out <= 0 || in <= 0 || len(data) != out*in {
+		return nil, fmt.Errorf("bert: cpu: matrix %q: %d values for [%d %d]", name, len(data), out, in)
+	}
+	wT := make([]float32, len(data))
+	for o := 0; o < out; o++ {
+		for i := 0; i < in; i++ {
+			wT[i*out+o] = data[o*in+i]
+		}
+	}
+	return &cpuMatrix{name: name, wT: tensor.New(tensor.WithShape(in, out), tensor.WithBacking(wT)), out: out, in: in}, nil
+}
+
+func (cpuBackend) Vector(name string, data []float32) (Weight, error) {
+	if len(data) == 0 {
+		return nil, fmt.Errorf("bert: cpu: vector %q is empty", name)
+	}
+	return &cpuVector{name: name, data: append([]float32(nil), data...)}, nil
+}
+
+func (cpuBackend) Table(name string, data []float32, rows, cols int) (Weight, error) {
+	if rows <= 0 || cols <= 0 || len(data) != rows*cols {
+		return nil, fmt.Errorf("bert: cpu: table %q: %d values for [%d %d]", name, len(data), rows, cols)
+	}
+	return &cpuTable{name: name, data: append([]float32(nil), data...), rows: rows, cols: cols}, nil
+}
+
+func (cpuBackend) NewRun(ctx context.Context, tokens int) (Run, error) {
+	if tokens <= 0 {
+		return nil, fmt.Errorf("bert: cpu: run of %d tokens", tokens)
+	}
+	return &cpuRun{ctx: ctx}, nil
+}
+
+// cpuTensor is a row-major rows x cols activation matrix.
+type cpuTensor struct {
+	d          *tensor.Dense
+	rows, cols int
+}
+
+func (t *cpuTensor) Rows() int { return t.rows }
+func (t *cpuTensor) Cols() int { return t.cols }
+
+// data is the tensor's backing slice (nil for the empty tensor that
+// operations return after an error).
+func (t *cpuTensor) data() []float32 {
+	if t.d == nil {
+		return nil
+	}
+	return t.d.Data().([]float32)
+}
+
+func newCPUTensor(rows, cols int) *cpuTensor {
+	return &cpuTensor{d: tensor.New(tensor.WithShape(rows, cols), tensor.WithBacking(make([]float32, rows*cols))), rows: rows, cols: cols}
+}
+
+// cpuRun allocates fresh buffers per operation; the Go garbage collector
+// frees them after Close drops the run.
+type cpuRun struct {
+	ctx context.Context
+	err error
+}
+
+// dead is what an operation returns after an error: a 0 x 0 tensor, so
+// that the model code can go on calling operations (no-ops now) and check
+// Err once.
+var dead = &cpuTensor{}
+
+// ok reports whether the run may go on: no earlier error and the context
+// not cancelled. Every operation starts with it, so a cancelled request
+// stops within one operation.
+func (r *cpuRun) ok() bool {
+	if r.err != nil {
+		return false
+	}
+	if err := r.ctx.Err(); err != nil {
+		r.err = err
+		return false
+	}
+	return true
+}
+
+func (r *cpuRun) fail(format string, args ...any) *cpuTensor {
+	if r.err == nil {
+		r.err = fmt.Errorf("bert: cpu: "+format, args...)
+	}
+	return dead
+}
+
+func (r *cpuRun) Err() error { return r.err }
+func (r *cpuRun) Close()     {}
+
+// tensor, matrix, vector and table unwrap the interface values, recording
+// an error for a value that belongs to another backend.
+func (r *cpuRun) tensor(x Tensor) *cpuTensor {
+	t, ok := x.(*cpuTensor)
+	if !ok || t == nil || t.d == nil {
+		r.fail("got a %T activation, want one made by this run", x)
+		return nil
+	}
+	return t
+}
+
+func (r *cpuRun) matrix(w Weight) *cpuMatrix {
+	m, ok := w.(*cpuMatrix)
+	if !ok || m == nil {
+		r.fail("got a %T weight, want a cpu matrix", w)
+		return nil
+	}
+	return m
+}
+
+func (r *cpuRun) vector(w Weight, n int) []float32 {
+	v, ok := w.(*cpuVector)
+	if !ok || v == nil {
+		r.fail("got a %T weight, want a cpu vector", w)
+		return nil
+	}
+	if len(v.data) != n {
+		r.fail("vector %q has %d values, want %d", v.name, len(v.data), n)
+		return nil
+	}
+	return v.data
+}
+
+func (r *cpuRun) table(w Weight) *cpuTable {
+	t, ok := w.(*cpuTable)
+	if !ok || t == nil {
+		r.fail("got a %T weight, want a cpu table", w)
+		return nil
+	}
+	return t
+}
+
+func (r *cpuRun) Gather(table Weight, ids []int32) Tensor {
+	if !r.ok() {
+		return dead
+	}
+	t := r.table(table)
+	if t == nil {
+		return dead
+	}
+	out := newCPUTensor(len(ids), t.cols)
+	r.addRows(out.data(), t, ids)
+	return out
+}
+
+func (r *cpuRun) AddGather(x Tensor, table Weight, ids []int32) {
+	if !r.ok() {
+		return
+	}
+	xt, t := r.tensor(x), r.table(table)
+	if xt == nil || t == nil {
+		return
+	}
+	if xt.rows != len(ids) || xt.cols != t.cols {
+		r.fail("add gather of %d rows of %q (%d cols) into [%d %d]", len(ids), t.name, t.cols, xt.rows, xt.cols)
+		return
+	}
+	r.addRows(xt.data(), t, ids)
+}
+
+// addRows adds row ids[i] of t to row i of dst.
+func (r *cpuRun) addRows(dst []float32, t *cpuTable, ids []int32) {
+	for i, id := range ids {
+		if id < 0 || int(id) >= t.rows {
+			r.fail("row %d of %q: id %d outside [0, %d)", i, t.name, id, t.rows)
+			return
+		}
+		src := t.data[int(id)*t.cols : (int(id)+1)*t.cols]
+		row := dst[i*t.cols : (i+1)*t.cols]
+		for j, v := range src {
+			row[j] += v
+		}
+	}
+}
+
+func (r *cpuRun) Linear(x Tensor, w, b Weight) Tensor {
+	if !r.ok() {
+		return dead
+	}
+	xt, m := r.tensor(x), r.matrix(w)
+	if xt == nil || m == nil {
+		return dead
+	}
+	if xt.cols != m.in {
+		return r.fail("linear %q: input [%d %d], weight wants %d columns", m.name, xt.rows, xt.cols, m.in)
+	}
+	var bias []float32
+	if b != nil {
+		if bias = r.vector(b, m.out); bias == nil {
+			return dead
+		}
+	}
+	prod, err := tensor.MatMul(xt.d, m.wT)
+	if err != nil {
+		return r.fail("linear %q: %v", m.name, err)
+	}
+	out := &cpuTensor{d: prod.(*tensor.Dense), rows: xt.rows, cols: m.out}
+	if bias != nil {
+		y := out.data()
+		for i := 0; i < out.rows; i++ {
+			row := y[i*m.out : (i+1)*m.out]
+			for j := range row {
+				row[j] += bias[j]
+			}
+		}
+	}
+	return out
+}
+
+func (r *cpuRun) Activate(x Tensor, act Activation) {
+	if !r.ok() {
+		return
+	}
+	xt := r.tensor(x)
+	if xt == nil {
+		return
+	}
+	f := activationFunc(act)
+	if f == nil {
+		r.fail("unknown activation %d", act)
+		return
+	}
+	y := xt.data()
+	for i, v := range y {
+		y[i] = f(v)
+	}
+}
+
+// activationFunc returns the scalar function of act, nil for an unknown
+// one. The formulas are torch's: nn.functional.gelu (erf), gelu with
+// approximate="tanh" (transformers' NewGELUActivation is the same formula),
+// relu, tanh.
+func activationFunc(act Activation) func(float32) float32 {
+	switch act {
+	case ActNone:
+		return func(x float32) float32 { return x }
+	case ActGELU:
+		return gelu
+	case ActGELUNew:
+		return geluTanh
+	case ActReLU:
+		return func(x float32) float32 { return max(x, 0) }
+	case ActTanh:
+		return func(x float32) float32 { return float32(math.Tanh(float64(x))) }
+	}
+	return nil
+}
+
+// gelu is the exact GELU, x·Φ(x) = 0.5·x·(1 + erf(x/√2)).
+func gelu(x float32) float32 {
+	v := float64(x)
+	return float32(0.5 * v * (1 + math.Erf(v/math.Sqrt2)))
+}
+
+// geluTanh is the tanh approximation of GELU (gelu_new, gelu_pytorch_tanh):
+// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+func geluTanh(x float32) float32 {
+	v := float64(x)
+	return float32(0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v))))
+}
+
+func (r *cpuRun) AddLayerNorm(x, residual Tensor, gamma, beta Weight, eps float32) Tensor {
+	if !r.ok() {
+		return dead
+	}
+	xt := r.tensor(x)
+	if xt == nil {
+		return dead
+	}
+	var res []float32
+	if residual != nil {
+		rt := r.tensor(residual)
+		if rt == nil {
+			return dead
+		}
+		if rt.rows != xt.rows || rt.cols != xt.cols {
+			return r.fail("layer norm: residual [%d %d], input [%d %d]", rt.rows, rt.cols, xt.rows, xt.cols)
+		}
+		res = rt.data()
+	}
+	g, b := r.vector(gamma, xt.cols), r.vector(beta, xt.cols)
+	if g == nil || b == nil {
+		return dead
+	}
+	out := newCPUTensor(xt.rows, xt.cols)
+	in, y := xt.data(), out.data()
+	n := xt.cols
+	row := make([]float32, n)
+	for i := 0; i < xt.rows; i++ {
+		copy(row, in[i*n:(i+1)*n])
+		if res != nil {
+			for j := range row {
+				row[j] += res[i*n+j]
+			}
+		}
+		layerNorm(y[i*n:(i+1)*n], row, g, b, eps)
+	}
+	return out
+}
+
+// layerNorm writes (x - mean) / sqrt(var + eps) * gamma + beta to dst, with
+// the biased variance, as torch.nn.LayerNorm does. Sums are in float64 so
+// that the reference is no less precise than torch's.
+func layerNorm(dst, x, gamma, beta []float32, eps float32) {
+	var sum float64
+	for _, v := range x {
+		sum += float64(v)
+	}
+	mean := sum / float64(len(x))
+	var sq float64
+	for _, v := range x {
+		d := float64(v) - mean
+		sq += d * d
+	}
+	inv := 1 / math.Sqrt(sq/float64(len(x))+float64(eps))
+	for j, v := range x {
+		dst[j] = float32((float64(v)-mean)*inv)*gamma[j] + beta[j]
+	}
+}
+
+func (r *cpuRun) Attention(q, k, v Tensor, heads int, offsets []int32) Tensor {
+	if !r.ok() {
+		return dead
+	}
+	qt, kt, vt := r.tensor(q), r.tensor(k), r.tensor(v)
+	if qt == nil || kt == nil || vt == nil {
+		return dead
+	}
+	if kt.rows != qt.rows || kt.cols != qt.cols || vt.rows != qt.rows || vt.cols != qt.cols {
+		return r.fail("attention: q [%d %d], k [%d %d], v [%d %d]", qt.rows, qt.cols, kt.rows, kt.cols, vt.rows, vt.cols)
+	}
+	if heads <= 0 || qt.cols%heads != 0 {
+		return r.fail("attention: %d columns do not split into %d heads", qt.cols, heads)
+	}
+	if err := checkOffsets(offsets, qt.rows); err != nil {
+		return r.fail("attention: %v", err)
+	}
+	out := newCPUTensor(qt.rows, qt.cols)
+	attention(out.data(), qt.data(), kt.data(), vt.data(), qt.cols, heads, offsets)
+	return out
+}
+
+// checkOffsets checks that offsets (cu_seqlens) start at 0, end at tokens
+// and never go back.
+func checkOffsets(offsets []int32, tokens int) error {
+	if len(offsets) < 2 || offsets[0] != 0 || int(offsets[len(offsets)-1]) != tokens {
+		return fmt.Errorf("offsets %v do not span %d tokens", offsets, tokens)
+	}
+	for i := 1; i < len(offsets); i++ {
+		if offsets[i] < offsets[i-1] {
+			return fmt.Errorf("offsets %v go back at %d", offsets, i)
+		}
+	}
+	return nil
+}
+
+// attention is the reference kernel of Run.Attention: for each sequence,
+// each head and each query token, softmax(q·kᵀ/√headDim) over the keys of
+// the same sequence, then the weighted sum of their values. It is the
+// padded computation of modeling_bert.py's eager_attention_forward with the
+// padding keys left out instead of masked by a large negative number: their
+// softmax weight there is exactly zero, so the results agree.
+func attention(out, q, k, v []float32, dim, heads int, offsets []int32) {
+	headDim := dim / heads
+	scale := float32(1 / math.Sqrt(float64(headDim)))
+	var scores []float32
+	for s := 0; s+1 < len(offsets); s++ {
+		start, end := int(offsets[s]), int(offsets[s+1])
+		scores = append(scores[:0], make([]float32, end-start)...)
+		for h := 0; h < heads; h++ {
+			col := h * headDim
+			for i := start; i < end; i++ {
+				qi := q[i*dim+col : i*dim+col+headDim]
+				maxScore := float32(math.Inf(-1))
+				for j := start; j < end; j++ {
+					kj := k[j*dim+col : j*dim+col+headDim]
+					var dot float32
+					for d := range qi {
+						dot += qi[d] * kj[d]
+					}
+					scores[j-start] = dot * scale
+					maxScore = max(maxScore, scores[j-start])
+				}
+				// Subtracting the largest score keeps exp from overflowing
+				// and does not change the softmax.
+				var sum float32
+				for j := range scores {
+					scores[j] = float32(math.Exp(float64(scores[j] - maxScore)))
+					sum += scores[j]
+				}
+				oi := out[i*dim+col : i*dim+col+headDim]
+				for j := start; j < end; j++ {
+					p := scores[j-start] / sum
+					vj := v[j*dim+col : j*dim+col+headDim]
+					for d := range oi {
+						oi[d] += p * vj[d]
+					}
+				}
+			}
+		}
+	}
+}
+
+func (r *cpuRun) Rows(x Tensor, idx []int32) Tensor {
+	if !r.ok() {
+		return dead
+	}
+	xt := r.tensor(x)
+	if xt == nil {
+		return dead
+	}
+	out := newCPUTensor(len(idx), xt.cols)
+	in, y := xt.data(), out.data()
+	for i, row := range idx {
+		if row < 0 || int(row) >= xt.rows {
+			return r.fail("rows: index %d outside [0, %d)", row, xt.rows)
+		}
+		copy(y[i*xt.cols:(i+1)*xt.cols], in[int(row)*xt.cols:(int(row)+1)*xt.cols])
+	}
+	return out
+}
+
+func (r *cpuRun) Read(x Tensor) []float32 {
+	if r.err != nil {
+		return nil
+	}
+	xt := r.tensor(x)
+	if xt == nil {
+		return nil
+	}
+	return append([]float32(nil), xt.data()...)
+}

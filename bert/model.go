@@ -1,0 +1,298 @@
+package bert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/crossrank/crossrank/weights"
+)
+
+// Sequence is one tokenized input: a query-document pair as the tokenizer
+// encodes it, without padding. TypeIDs may be nil (all zeros, as
+// transformers assumes when token_type_ids is not given).
+type Sequence struct {
+	IDs, TypeIDs []int32
+}
+
+// Options configure Load.
+type Options struct {
+	// Backend runs the model; nil means the CPU backend (NewCPU). A backend
+	// passed here stays the caller's: Model.Close does not close it.
+	Backend Backend
+}
+
+// Model is a loaded cross-encoder. It is safe for concurrent use: weights
+// are read-only after load and every Forward takes its own Run.
+type Model struct {
+	cfg        *weights.Config
+	backend    Backend
+	ownBackend bool
+	maxTokens  int
+	embeddings Embeddings
+	encoder    Encoder
+	head       head
+	vocab      int // vocab_size
+	typeVocab  int // type_vocab_size
+
+	// observe, when set (tests only), sees the hidden states after the
+	// embeddings (layer 0) and after each encoder layer, as transformers'
+	// output_hidden_states returns them.
+	observe func(layer int, hidden []float32)
+}
+
+// Load reads dir/config.json and the checkpoint's safetensors file(s) and
+// prepares the weights on opts.Backend (the CPU when nil). fp16 and bf16
+// checkpoints are widened to float32 at load and computed in float32.
+func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
+	cfg, err := weights.LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	ckpt, err := weights.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	// The backends copy what they keep, so the mapping can go once the
+	// model is built.
+	defer ckpt.Close()
+	b, own := opts.Backend, false
+	if b == nil {
+		b, own = NewCPU(), true
+	}
+	m, err := newModel(ctx, cfg, ckpt, b)
+	if err != nil {
+		if own {
+			b.Close()
+		}
+		return nil, err
+	}
+	m.ownBackend = own
+	return m, nil
+}
+
+// New builds a model from a parsed config and an open checkpoint, with its
+// weights prepared on b. The checkpoint may be closed afterwards.
+func New(cfg *weights.Config, ckpt *weights.Checkpoint, b Backend) (*Model, error) {
+	if ckpt == nil {
+		return nil, errors.New("bert: nil checkpoint")
+	}
+	return newModel(context.Background(), cfg, ckpt, b)
+}
+
+// hiddenActs maps config.json's hidden_act to an Activation.
+var hiddenActs = map[string]Activation{
+	"gelu":              ActGELU,
+	"gelu_new":          ActGELUNew,
+	"gelu_pytorch_tanh": ActGELUNew,
+	"relu":              ActReLU,
+}
+
+func newModel(ctx context.Context, cfg *weights.Config, src tensorSource, b Backend) (*Model, error) {
+	if cfg == nil || b == nil {
+		return nil, errors.New("bert: nil config or backend")
+	}
+	act, ok := hiddenActs[cfg.HiddenAct]
+	if !ok {
+		return nil, fmt.Errorf("bert: hidden_act %q is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)", cfg.HiddenAct)
+	}
+	arch := cfg.Arch()
+	m := &Model{
+		cfg:       cfg,
+		backend:   b,
+		maxTokens: cfg.MaxPositionEmbeddings,
+		vocab:     cfg.VocabSize,
+		typeVocab: cfg.TypeVocabSize,
+		embeddings: Embeddings{
+			PaddingIdx: -1, // BERT: positions 0..n-1
+		},
+		encoder: Encoder{Layer: make([]Layer, cfg.NumHiddenLayers)},
+	}
+	for i := range m.encoder.Layer {
+		m.encoder.Layer[i].Attention.Self.Heads = cfg.NumAttentionHeads
+		m.encoder.Layer[i].Intermediate.Act = act
+	}
+	switch arch {
+	case weights.Bert:
+		m.head = &BertClassifier{}
+	case weights.XLMRoberta:
+		m.head = &RobertaClassificationHead{}
+		m.embeddings.PaddingIdx = cfg.PadTokenID
+		// Positions run from padding_idx+1 to padding_idx+n and must stay
+		// inside the position table.
+		m.maxTokens = cfg.MaxPositionEmbeddings - cfg.PadTokenID - 1
+	default:
+		return nil, fmt.Errorf("bert: architecture %v is not supported", arch)
+	}
+	if m.maxTokens <= 0 {
+		return nil, fmt.Errorf("bert: max_position_embeddings %d leaves no room for tokens (pad_token_id %d)", cfg.MaxPositionEmbeddings, cfg.PadTokenID)
+	}
+
+	// A checkpoint with the other architecture's head would otherwise fail
+	// on a missing tensor with no hint why.
+	if c, ok := src.(interface{ CheckHead(weights.Arch) error }); ok {
+		if err := c.CheckHead(arch); err != nil {
+			return nil, err
+		}
+	}
+	bd := &binder{
+		ctx:     ctx,
+		backend: b,
+		src:     src,
+		eps:     float32(cfg.LayerNormEps),
+		dims: map[string]int{
+			"hidden":       cfg.HiddenSize,
+			"intermediate": cfg.IntermediateSize,
+			"vocab":        cfg.VocabSize,
+			"positions":    cfg.MaxPositionEmbeddings,
+			"types":        cfg.TypeVocabSize,
+			"labels":       cfg.NumLabels,
+		},
+	}
+	prefix := arch.Prefix() // "bert" or "roberta", as the checkpoint names the encoder
+	if err := bd.bind(prefix+".embeddings", &m.embeddings); err != nil {
+		return nil, err
+	}
+	if err := bd.bind(prefix+".encoder", &m.encoder); err != nil {
+		return nil, err
+	}
+	headPrefix := ""
+	if arch == weights.XLMRoberta {
+		headPrefix = "classifier"
+	}
+	if err := bd.bind(headPrefix, m.head); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Config is the model's config.json.
+func (m *Model) Config() *weights.Config { return m.cfg }
+
+// MaxTokens is the longest sequence the position table allows:
+// max_position_embeddings for BERT, max_position_embeddings - pad_token_id
+// - 1 for XLM-R (its positions start after the padding index).
+func (m *Model) MaxTokens() int { return m.maxTokens }
+
+// Backend is the backend the model runs on.
+func (m *Model) Backend() Backend { return m.backend }
+
+// Close releases the backend when Load made it.
+func (m *Model) Close() error {
+	if m.ownBackend {
+		m.ownBackend = false
+		return m.backend.Close()
+	}
+	return nil
+}
+
+// Forward returns the classification logits (num_labels of them) of each
+// sequence. The sequences are packed into one batch with no padding, so a
+// sequence's logits do not depend on the others.
+func (m *Model) Forward(ctx context.Context, seqs []Sequence) ([][]float32, error) {
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	b, err := m.pack(seqs)
+	if err != nil {
+		return nil, err
+	}
+	r, err := m.backend.NewRun(ctx, len(b.ids))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+
+	x := m.embeddings.Forward(r, b)
+	var observe func(int, Tensor)
+	if m.observe != nil {
+		observe = func(layer int, x Tensor) { m.observe(layer, r.Read(x)) }
+		observe(0, x)
+	}
+	x = m.encoder.Forward(r, x, b.offsets, observe)
+	logits := r.Read(m.head.Forward(r, r.Rows(x, b.first)))
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("bert: forward: %w", err)
+	}
+
+	labels := m.cfg.NumLabels
+	if len(logits) != len(seqs)*labels {
+		return nil, fmt.Errorf("bert: backend %s returned %d logits for %d sequences of %d labels", m.backend.Name(), len(logits), len(seqs), labels)
+	}
+	out := make([][]float32, len(seqs))
+	for i := range out {
+		out[i] = logits[i*labels : (i+1)*labels : (i+1)*labels]
+	}
+	return out, nil
+}
+
+// batch is a packed batch: the tokens of every sequence one after another.
+type batch struct {
+	ids, typeIDs, positions []int32
+	offsets                 []int32 // cu_seqlens: sequence i is rows offsets[i] to offsets[i+1]-1
+	first                   []int32 // the row of each sequence's first token ([CLS] / <s>)
+}
+
+// pack checks the sequences against the model's tables and lays them out
+// as one batch.
+func (m *Model) pack(seqs []Sequence) (*batch, error) {
+	total := 0
+	for i, s := range seqs {
+		if err := m.check(i, s); err != nil {
+			return nil, err
+		}
+		total += len(s.IDs)
+	}
+	b := &batch{
+		ids:       make([]int32, 0, total),
+		typeIDs:   make([]int32, 0, total),
+		positions: make([]int32, 0, total),
+		offsets:   make([]int32, 0, len(seqs)+1),
+		first:     make([]int32, 0, len(seqs)),
+	}
+	for _, s := range seqs {
+		start := len(b.ids)
+		b.offsets = append(b.offsets, int32(start))
+		b.first = append(b.first, int32(start))
+		b.ids = append(b.ids, s.IDs...)
+		if s.TypeIDs == nil {
+			b.typeIDs = append(b.typeIDs, make([]int32, len(s.IDs))...)
+		} else {
+			b.typeIDs = append(b.typeIDs, s.TypeIDs...)
+		}
+		b.positions = m.embeddings.positionIDs(b.positions, s.IDs)
+	}
+	b.offsets = append(b.offsets, int32(len(b.ids)))
+	return b, nil
+}
+
+// check rejects what would index outside the model's tables.
+func (m *Model) check(i int, s Sequence) error {
+	n := len(s.IDs)
+	switch {
+	case n == 0:
+		return fmt.Errorf("bert: sequence %d is empty", i)
+	case n > m.maxTokens:
+		return fmt.Errorf("bert: sequence %d has %d tokens, more than the %d the model's position table allows (max_position_embeddings %d)",
+			i, n, m.maxTokens, m.cfg.MaxPositionEmbeddings)
+	case s.TypeIDs != nil && len(s.TypeIDs) != n:
+		return fmt.Errorf("bert: sequence %d has %d ids and %d type ids", i, n, len(s.TypeIDs))
+	}
+	for j, id := range s.IDs {
+		if id < 0 || int(id) >= m.vocab {
+			return fmt.Errorf("bert: sequence %d, token %d: id %d is outside the vocabulary [0, %d)", i, j, id, m.vocab)
+		}
+	}
+	for j, t := range s.TypeIDs {
+		if t < 0 || int(t) >= m.typeVocab {
+			return fmt.Errorf("bert: sequence %d, token %d: type id %d is outside [0, %d) (type_vocab_size)", i, j, t, m.typeVocab)
+		}
+	}
+	return nil
+}
+
+// String describes the model in one line.
+func (m *Model) String() string {
+	return fmt.Sprintf("%v: %d layers, hidden %d, %d heads, %d labels, on %s",
+		m.cfg.Arch(), len(m.encoder.Layer), m.cfg.HiddenSize, m.cfg.NumAttentionHeads, m.cfg.NumLabels, m.backend.Name())
+}

@@ -1,0 +1,205 @@
+package bert
+
+// The modules of BertForSequenceClassification and
+// XLMRobertaForSequenceClassification, one Go type per Hugging Face module,
+// each with the weights it binds (see bind.go) and a Forward that calls only
+// the backend's Run operations. Links are to transformers v5.24.0, the
+// version the golden files were made with:
+//
+//	modeling_bert.py:        https://github.com/huggingface/transformers/blob/v5.24.0/src/transformers/models/bert/modeling_bert.py
+//	modeling_xlm_roberta.py: https://github.com/huggingface/transformers/blob/v5.24.0/src/transformers/models/xlm_roberta/modeling_xlm_roberta.py
+//
+// XLM-RoBERTa's encoder is BERT's module for module (same names, same
+// maths); it differs in its position ids (Embeddings) and its head.
+// Dropout is the identity at inference and does not appear.
+
+// Embeddings is BertEmbeddings (modeling_bert.py#L54) and
+// XLMRobertaEmbeddings (modeling_xlm_roberta.py#L57): word + token type +
+// position embeddings, then LayerNorm.
+type Embeddings struct {
+	WordEmbeddings      Embedding `hf:"word_embeddings" dims:"vocab,hidden"`
+	PositionEmbeddings  Embedding `hf:"position_embeddings" dims:"positions,hidden"`
+	TokenTypeEmbeddings Embedding `hf:"token_type_embeddings" dims:"types,hidden"`
+	LayerNorm           LayerNorm `hf:"LayerNorm" dims:"hidden"`
+
+	// PaddingIdx is XLM-R's padding_idx (pad_token_id): its position ids
+	// start at PaddingIdx+1. -1 for BERT, whose positions start at 0.
+	PaddingIdx int
+}
+
+// Forward embeds a packed batch, adding in the order transformers adds
+// (word + token type, then position) so that rounding agrees.
+func (e *Embeddings) Forward(r Run, b *batch) Tensor {
+	x := r.Gather(e.WordEmbeddings.Weight, b.ids)
+	r.AddGather(x, e.TokenTypeEmbeddings.Weight, b.typeIDs)
+	r.AddGather(x, e.PositionEmbeddings.Weight, b.positions)
+	return e.LayerNorm.Forward(r, x, nil)
+}
+
+// positionIDs appends the position ids of one sequence to dst. BERT
+// numbers tokens 0..n-1. XLM-R follows create_position_ids_from_input_ids
+// (modeling_xlm_roberta.py#L141): non-padding tokens count up from
+// padding_idx+1, padding tokens get padding_idx itself.
+func (e *Embeddings) positionIDs(dst, ids []int32) []int32 {
+	if e.PaddingIdx < 0 {
+		for i := range ids {
+			dst = append(dst, int32(i))
+		}
+		return dst
+	}
+	pad := int32(e.PaddingIdx)
+	count := int32(0)
+	for _, id := range ids {
+		if id == pad {
+			dst = append(dst, pad)
+			continue
+		}
+		count++
+		dst = append(dst, pad+count)
+	}
+	return dst
+}
+
+// SelfAttention is BertSelfAttention (modeling_bert.py#L140) with
+// eager_attention_forward (modeling_bert.py#L112): the query, key and
+// value projections, then scaled dot-product attention of every token over
+// the tokens of its own sequence. This is the one place attention happens;
+// the backend's Run.Attention holds the maths.
+type SelfAttention struct {
+	Query Linear `hf:"query" dims:"hidden,hidden"`
+	Key   Linear `hf:"key" dims:"hidden,hidden"`
+	Value Linear `hf:"value" dims:"hidden,hidden"`
+	Heads int    // num_attention_heads
+}
+
+// Forward attends within each sequence of the packed batch (offsets), which
+// is what the padding mask does in the padded batches of transformers.
+func (a *SelfAttention) Forward(r Run, x Tensor, offsets []int32) Tensor {
+	q := a.Query.Forward(r, x)
+	k := a.Key.Forward(r, x)
+	v := a.Value.Forward(r, x)
+	return r.Attention(q, k, v, a.Heads, offsets)
+}
+
+// SelfOutput is BertSelfOutput (modeling_bert.py#L283): dense, then
+// LayerNorm with the residual.
+type SelfOutput struct {
+	Dense     Linear    `hf:"dense" dims:"hidden,hidden"`
+	LayerNorm LayerNorm `hf:"LayerNorm" dims:"hidden"`
+}
+
+func (o *SelfOutput) Forward(r Run, x, input Tensor) Tensor {
+	return o.LayerNorm.Forward(r, o.Dense.Forward(r, x), input)
+}
+
+// Attention is BertAttention (modeling_bert.py#L297).
+type Attention struct {
+	Self   SelfAttention `hf:"self"`
+	Output SelfOutput    `hf:"output"`
+}
+
+func (a *Attention) Forward(r Run, x Tensor, offsets []int32) Tensor {
+	return a.Output.Forward(r, a.Self.Forward(r, x, offsets), x)
+}
+
+// Intermediate is BertIntermediate (modeling_bert.py#L327): dense, then the
+// config's hidden_act.
+type Intermediate struct {
+	Dense Linear     `hf:"dense" dims:"intermediate,hidden"`
+	Act   Activation // hidden_act
+}
+
+func (m *Intermediate) Forward(r Run, x Tensor) Tensor {
+	h := m.Dense.Forward(r, x)
+	r.Activate(h, m.Act)
+	return h
+}
+
+// Output is BertOutput (modeling_bert.py#L342): dense back to hidden_size,
+// then LayerNorm with the residual.
+type Output struct {
+	Dense     Linear    `hf:"dense" dims:"hidden,intermediate"`
+	LayerNorm LayerNorm `hf:"LayerNorm" dims:"hidden"`
+}
+
+func (o *Output) Forward(r Run, h, input Tensor) Tensor {
+	return o.LayerNorm.Forward(r, o.Dense.Forward(r, h), input)
+}
+
+// Layer is BertLayer (modeling_bert.py#L356): attention, then the
+// feed-forward block (feed_forward_chunk).
+type Layer struct {
+	Attention    Attention    `hf:"attention"`
+	Intermediate Intermediate `hf:"intermediate"`
+	Output       Output       `hf:"output"`
+}
+
+func (l *Layer) Forward(r Run, x Tensor, offsets []int32) Tensor {
+	a := l.Attention.Forward(r, x, offsets)
+	return l.Output.Forward(r, l.Intermediate.Forward(r, a), a)
+}
+
+// Encoder is BertEncoder (modeling_bert.py#L422).
+type Encoder struct {
+	Layer []Layer `hf:"layer"`
+}
+
+// Forward runs the layers in turn. observe, when not nil, sees each
+// layer's output (tests compare them with transformers' hidden states).
+func (e *Encoder) Forward(r Run, x Tensor, offsets []int32, observe func(layer int, x Tensor)) Tensor {
+	for i := range e.Layer {
+		x = e.Layer[i].Forward(r, x, offsets)
+		if r.Err() != nil {
+			break // a cancelled context or a backend failure: stop here
+		}
+		if observe != nil {
+			observe(i+1, x)
+		}
+	}
+	return x
+}
+
+// Pooler is BertPooler (modeling_bert.py#L455): dense + tanh on the first
+// token ([CLS]).
+type Pooler struct {
+	Dense Linear `hf:"dense" dims:"hidden,hidden"`
+}
+
+// Forward takes the [CLS] rows, one per sequence.
+func (p *Pooler) Forward(r Run, cls Tensor) Tensor {
+	h := p.Dense.Forward(r, cls)
+	r.Activate(h, ActTanh)
+	return h
+}
+
+// head is the classification head on top of the encoder: the rows of the
+// first token of each sequence in, logits out.
+type head interface {
+	Forward(r Run, first Tensor) Tensor
+}
+
+// BertClassifier is the head of BertForSequenceClassification
+// (modeling_bert.py#L1070): the pooler, then the classifier. The pooler
+// lives inside BertModel, hence its name "bert.pooler".
+type BertClassifier struct {
+	Pooler     Pooler `hf:"bert.pooler"`
+	Classifier Linear `hf:"classifier" dims:"labels,hidden"`
+}
+
+func (h *BertClassifier) Forward(r Run, cls Tensor) Tensor {
+	return h.Classifier.Forward(r, h.Pooler.Forward(r, cls))
+}
+
+// RobertaClassificationHead is XLMRobertaClassificationHead
+// (modeling_xlm_roberta.py#L885): dense + tanh on <s>, then out_proj.
+// XLMRobertaForSequenceClassification has no pooler.
+type RobertaClassificationHead struct {
+	Dense   Linear `hf:"dense" dims:"hidden,hidden"`
+	OutProj Linear `hf:"out_proj" dims:"labels,hidden"`
+}
+
+func (h *RobertaClassificationHead) Forward(r Run, s Tensor) Tensor {
+	x := h.Dense.Forward(r, s)
+	r.Activate(x, ActTanh)
+	return h.OutProj.Forward(r, x)
+}
