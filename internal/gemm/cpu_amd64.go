@@ -1,0 +1,24 @@
+//go:build amd64 && !purego
+
+package gemm
+
+import "golang.org/x/sys/cpu"
+
+var (
+	avx512Kernels = &kernelSet{name: "avx512", mr: mr512, nr: nr512, masked: true, byRows: kernels512}
+	avx2Kernels   = &kernelSet{name: "avx2", mr: mr256, nr: nr256, byRows: kernels256}
+)
+
+// kernelSets lists the kernels this machine can run, fastest first.
+func kernelSets() []*kernelSet {
+	var s []*kernelSet
+	// AVX512F covers the zmm FMAs and opmask moves the kernel uses (KMOVW);
+	// the OS must also save the zmm state, which x/sys/cpu checks.
+	if cpu.X86.HasAVX512F {
+		s = append(s, avx512Kernels)
+	}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		s = append(s, avx2Kernels)
+	}
+	return append(s, goKernels)
+}

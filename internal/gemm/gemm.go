@@ -1,0 +1,245 @@
+// Package gemm is crossrank's float32 matrix multiply for the CPU: the
+// product of a batch of activations with a torch.nn.Linear weight,
+// C = A·Wᵀ + bias, which is where nearly all of a transformer's time goes.
+//
+// A weight is packed once, at load, by PackWeight into panels laid out the
+// way the micro-kernel reads them; MatMul then multiplies by it on all cores
+// of a small persistent worker pool. The micro-kernels are Go assembly
+// (AVX-512 or AVX2+FMA, chosen at run time from the CPU's features) with a
+// portable Go kernel for other machines. Reference is the plain triple loop
+// the tests compare every kernel against.
+package gemm
+
+//go:generate go run gen.go
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// microKernel computes one tile of C: rows x nr, where rows is fixed by the
+// kernel and nr by its kernel set. a points at A's first row of the tile
+// (lda floats between rows, k floats used per row), b at a packed panel
+// (k steps of nr floats), c at the tile (ldc floats between rows). init 0
+// starts from zero, 1 from bias (nr floats), 2 from C's current values.
+// mask says which of the nr columns exist, 16 bits per 16 columns; kernels
+// without masking (masked false) always read and write all nr columns.
+type microKernel func(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, init int, mask int)
+
+const (
+	initZero = iota
+	initBias
+	initC
+)
+
+// kernelSet is one implementation of the micro-kernel: its tile shape and a
+// kernel per number of live rows (byRows[r-1] handles r rows).
+type kernelSet struct {
+	name   string
+	mr, nr int
+	masked bool // handles a ragged right edge itself (AVX-512 opmasks)
+	byRows []microKernel
+}
+
+// PackedB is a weight W of out x in (torch's Linear layout), packed for one
+// kernel set: panel j holds output columns j*nr .. j*nr+nr-1 as `in` steps of
+// nr contiguous floats, zero-padded past `out`. It is read-only after
+// PackWeight and safe to share between goroutines.
+type PackedB struct {
+	Out, In int
+	ks      *kernelSet
+	data    []float32
+}
+
+// PackWeight packs w, a torch.nn.Linear weight stored [out, in] row-major,
+// for MatMul on this machine's fastest kernel. It panics if len(w) is not
+// out*in: weights are checked when they are loaded, before they get here.
+func PackWeight(w []float32, out, in int) *PackedB {
+	return packWeight(defaultKernels, w, out, in)
+}
+
+func packWeight(ks *kernelSet, w []float32, out, in int) *PackedB {
+	if out <= 0 || in <= 0 || len(w) != out*in {
+		panic(fmt.Sprintf("gemm: PackWeight: %d floats for a weight of [%d %d]", len(w), out, in))
+	}
+	nr := ks.nr
+	panels := (out + nr - 1) / nr
+	data := make([]float32, panels*in*nr)
+	for j := 0; j < panels; j++ {
+		dst := data[j*in*nr : (j+1)*in*nr]
+		for c := 0; c < nr && j*nr+c < out; c++ {
+			src := w[(j*nr+c)*in : (j*nr+c+1)*in]
+			for kk, v := range src {
+				dst[kk*nr+c] = v
+			}
+		}
+	}
+	return &PackedB{Out: out, In: in, ks: ks, data: data}
+}
+
+// Kernel names the micro-kernel b was packed for ("avx512", "avx2", "go").
+func (b *PackedB) Kernel() string { return b.ks.name }
+
+// Reference computes C = A·Wᵀ + bias with the plain triple loop, in float64
+// for the sum: A is m x k, W is n x k (torch's Linear layout), C is m x n,
+// all row-major; bias (n floats) may be nil. It is the oracle the fast path
+// is tested against.
+func Reference(c, a []float32, m, k, n int, w []float32, bias []float32) {
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float64
+			if bias != nil {
+				s = float64(bias[j])
+			}
+			for p := 0; p < k; p++ {
+				s += float64(a[i*k+p]) * float64(w[j*k+p])
+			}
+			c[i*n+j] = float32(s)
+		}
+	}
+}
+
+// Blocking. A worker copies kc columns of mc rows of A at a time into its
+// own buffer (rows lda floats apart with a pad, so rows do not alias in the
+// L1 cache when k is a multiple of 1024), and sweeps every weight panel over
+// that block while it sits in L2. kcMax bounds the k block so that one weight
+// micro-panel (kc x nr) and one A micro-panel stay in L1 across the sweep.
+var (
+	kcMax = 256
+	mcMax = 168 // a multiple of every kernel's mr (14, 6, 4), 168*272*4 = 180 KiB
+)
+
+// aPad floats are added to each copied row of A: 16 floats (one cache line)
+// put consecutive rows in different L1 sets even when kc is a power of two.
+const aPad = 16
+
+// Epilogue is called by a worker on a finished block of C, rows r0..r1-1 and
+// columns c0..c1-1 (C is row-major with ldc floats per row), while the block
+// is still in cache: the place to fuse an activation into the GEMM. It runs
+// on several goroutines at once, on disjoint blocks.
+type Epilogue func(c []float32, ldc, r0, r1, c0, c1 int)
+
+// job is one MatMul split over the pool: worker w takes rows rowSplit[w%pm]
+// and panels panelSplit[w/pm].
+type job struct {
+	c, a     []float32
+	m        int
+	b        *PackedB
+	bias     []float32
+	epi      Epilogue
+	pm, pn   int
+	rowStep  int // rows per row part, a multiple of mr
+	panStep  int // panels per panel part
+	nworkers int
+}
+
+// run does worker w's share of the job; buf is w's A buffer.
+func (j *job) run(w int, s *scratch) {
+	if w >= j.pm*j.pn {
+		return
+	}
+	r0 := (w % j.pm) * j.rowStep
+	r1 := min(r0+j.rowStep, j.m)
+	p0 := (w / j.pm) * j.panStep
+	panels := (j.b.Out + j.b.ks.nr - 1) / j.b.ks.nr
+	p1 := min(p0+j.panStep, panels)
+	if r0 >= r1 || p0 >= p1 {
+		return
+	}
+	gemmBlock(j.c, j.a, r0, r1, p0, p1, j.b, j.bias, j.epi, s)
+}
+
+// gemmBlock computes rows r0..r1-1 and panels p0..p1-1 of C.
+func gemmBlock(c, a []float32, r0, r1, p0, p1 int, b *PackedB, bias []float32, epi Epilogue, s *scratch) {
+	ks := b.ks
+	k, n, nr, mr := b.In, b.Out, ks.nr, ks.mr
+	buf, tile, biasPad := s.a, s.tile[:], s.bias[:]
+	for pc := 0; pc < k; {
+		kc := kBlock(k, pc)
+		lda := kc + aPad
+		last := pc+kc == k
+		for ic := r0; ic < r1; ic += mcMax {
+			mc := min(mcMax, r1-ic)
+			for i := 0; i < mc; i++ {
+				copy(buf[i*lda:i*lda+kc], a[(ic+i)*k+pc:(ic+i)*k+pc+kc])
+			}
+			for jp := p0; jp < p1; jp++ {
+				col := jp * nr
+				cols := min(nr, n-col)
+				panel := b.data[jp*k*nr+pc*nr:]
+				init := initC
+				var bp *float32
+				if pc == 0 {
+					init = initZero
+					if bias != nil {
+						init = initBias
+						bp = &bias[col]
+					}
+				}
+				mask := 1<<cols - 1
+				for ir := 0; ir < mc; ir += mr {
+					rows := min(mr, mc-ir)
+					kern := ks.byRows[rows-1]
+					if cols == nr || ks.masked {
+						kern(kc, &buf[ir*lda], lda, &panel[0], &c[(ic+ir)*n+col], n, bp, init, mask)
+						continue
+					}
+					// Ragged right edge on a kernel that writes whole tiles:
+					// go through a full-width tile and copy the live columns.
+					tbias := bp
+					if init == initBias {
+						copy(biasPad[:], bias[col:col+cols])
+						tbias = &biasPad[0]
+					}
+					if init == initC {
+						for i := 0; i < rows; i++ {
+							copy(tile[i*nr:i*nr+cols], c[(ic+ir+i)*n+col:(ic+ir+i)*n+col+cols])
+						}
+					}
+					kern(kc, &buf[ir*lda], lda, &panel[0], &tile[0], nr, tbias, init, mask)
+					for i := 0; i < rows; i++ {
+						copy(c[(ic+ir+i)*n+col:(ic+ir+i)*n+col+cols], tile[i*nr:i*nr+cols])
+					}
+				}
+				if last && epi != nil {
+					epi(c, n, ic, ic+mc, col, col+cols)
+				}
+			}
+		}
+		pc += kc
+	}
+}
+
+// kBlock is the length of the k block starting at pc: k is cut into equal
+// blocks of at most kcMax, so that no block is a short remainder.
+func kBlock(k, pc int) int {
+	nb := (k + kcMax - 1) / kcMax
+	kc := (k + nb - 1) / nb
+	return min(kc, k-pc)
+}
+
+// scratch is a worker's memory, allocated once with the pool.
+type scratch struct {
+	a    []float32        // the copied block of A: mcMax rows of kcMax+aPad
+	tile [16 * 64]float32 // a ragged tile for kernels without masks (mr*nr <= 16*64)
+	bias [64]float32      // its bias, padded to nr
+}
+
+func newScratch() *scratch { return &scratch{a: make([]float32, mcMax*(kcMax+aPad))} }
+
+// MatMul computes C = A·Wᵀ + bias on the default pool (all of GOMAXPROCS):
+// A is m x b.In, C is m x b.Out, both row-major; bias (b.Out floats) may be
+// nil. It panics if a slice is shorter than its shape says.
+func MatMul(c, a []float32, m int, b *PackedB, bias []float32) {
+	Default().MatMul(c, a, m, b, bias, nil)
+}
+
+func checkShapes(c, a []float32, m int, b *PackedB, bias []float32) {
+	if m < 0 || len(a) < m*b.In || len(c) < m*b.Out || (bias != nil && len(bias) < b.Out) {
+		panic(fmt.Sprintf("gemm: MatMul: m=%d W=[%d %d]: len(a)=%d len(c)=%d len(bias)=%d",
+			m, b.Out, b.In, len(a), len(c), len(bias)))
+	}
+}
+
+// f32ptr is &s[0] for a slice known not to be empty.
+func f32ptr(s []float32) *float32 { return (*float32)(unsafe.Pointer(unsafe.SliceData(s))) }
