@@ -329,11 +329,11 @@ func TestDownloadHostileHub(t *testing.T) {
 
 func TestParseRef(t *testing.T) {
 	good := map[string]Ref{
-		"cross-encoder/ms-marco-MiniLM-L-6-v2":          {"cross-encoder/ms-marco-MiniLM-L-6-v2", "main"},
-		"BAAI/bge-reranker-v2-m3@main":                  {"BAAI/bge-reranker-v2-m3", "main"},
-		"gpt2":                                          {"gpt2", "main"},
-		"org/m@refs/pr/1":                               {"org/m", "refs/pr/1"},
-		"org/m@v1.0":                                    {"org/m", "v1.0"},
+		"cross-encoder/ms-marco-MiniLM-L-6-v2": {"cross-encoder/ms-marco-MiniLM-L-6-v2", "main"},
+		"BAAI/bge-reranker-v2-m3@main":         {"BAAI/bge-reranker-v2-m3", "main"},
+		"gpt2":                                 {"gpt2", "main"},
+		"org/m@refs/pr/1":                      {"org/m", "refs/pr/1"},
+		"org/m@v1.0":                           {"org/m", "v1.0"},
 		"org/m@0123456789abcdef0123456789abcdef01234567": {"org/m", "0123456789abcdef0123456789abcdef01234567"},
 	}
 	for s, want := range good {
