@@ -1,0 +1,80 @@
+"""Writes the tiny tokenizers of the tokenizer package's unit tests and what
+Hugging Face tokenizers makes of a few texts with them (tiny-expected.json).
+
+Run from this folder with the project venv:
+    ~/.cache/crossrank/venv/bin/python gen_tiny.py
+The outputs are committed; go test does not need Python.
+"""
+import json
+import tokenizers
+from tokenizers import Tokenizer, AddedToken, models, normalizers, pre_tokenizers, processors
+
+WP_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "un", "##believ", "##able",
+            "the", "cafe", "!", ",", "a", "##b", "##c", "b", "c", "中", "文", "i", "##̇", "day", "[day]"]
+
+def wordpiece():
+    t = Tokenizer(models.WordPiece({w: i for i, w in enumerate(WP_VOCAB)}, unk_token="[UNK]",
+                                   max_input_chars_per_word=12))
+    t.normalizer = normalizers.BertNormalizer(lowercase=True)
+    t.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    t.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    t.add_special_tokens(["[PAD]", "[UNK]", "[CLS]", "[SEP]", AddedToken("[MASK]", lstrip=True, rstrip=True)])
+    t.add_tokens([AddedToken("Day", normalized=True, single_word=True)])
+    return t
+
+def wordpiece_bertproc():
+    t = wordpiece()
+    t.post_processor = processors.BertProcessing(("[SEP]", 3), ("[CLS]", 2))
+    return t
+
+UG = [("<s>", 0.0), ("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -2.0), ("▁hello", -3.0),
+      ("▁world", -3.5), ("▁he", -4.0), ("llo", -4.0), ("h", -5.0), ("e", -5.0), ("l", -5.0), ("o", -5.0),
+      ("▁w", -4.5), ("orld", -4.6), ("▁a", -3.0), ("a", -4.0), ("b", -4.0), ("ab", -7.5), ("<0xC3>", -9.0),
+      ("<0xA9>", -9.0), ("<mask>", 0.0)]
+
+def unigram(byte_fallback, proc):
+    t = Tokenizer(models.Unigram(UG, unk_id=3, byte_fallback=byte_fallback))
+    t.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Strip(left=False, right=True),
+                                         normalizers.Replace(tokenizers.Regex(" {2,}"), "▁")])
+    t.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    t.post_processor = proc
+    t.add_special_tokens(["<s>", "<pad>", "</s>", "<unk>", AddedToken("<mask>", lstrip=True)])
+    return t
+
+TOKS = {
+    "tiny-wordpiece.json": wordpiece(),
+    "tiny-wordpiece-bertproc.json": wordpiece_bertproc(),
+    "tiny-unigram.json": unigram(False, processors.RobertaProcessing(("</s>", 2), ("<s>", 0))),
+    "tiny-unigram-bytefallback.json": unigram(True, processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", 0), ("</s>", 2)])),
+}
+
+TEXTS = ["Hello, world!", "unbelievable", "Unbelievableness", "  hello   world  ", "café CAFÉ cafe\u0301",
+         "中文a中", "İ", "hello[MASK]world", "hello [MASK] world", "a Day day [day] Dayx", "", "   ",
+         "\x00\x0b\x0c\t\u200bhello\ufffd", "abc ab a b", "ABCDEFGHIJKLMN", "héllo wörld", "hello <mask> world",
+         "<s>hello</s>", "ａｂ hello", "x\u00a0y", "hello\u3000world"]
+PAIRS = [("Hello", "world!"), ("unbelievable world", "a b c a b c a b c a b c"), ("", "hello")]
+
+out = {"tokenizers_version": tokenizers.__version__, "cases": []}
+for name, t in TOKS.items():
+    t.save(name)
+    t = Tokenizer.from_file(name)
+    for s in TEXTS:
+        e = t.encode(s)
+        out["cases"].append({"tokenizer": name, "text": s, "ids": e.ids, "type_ids": e.type_ids})
+    for q, d in PAIRS:
+        for strat in ["longest_first", "only_first", "only_second"]:
+            for ml in [5, 8, 64]:
+                t.enable_truncation(ml, strategy=strat)
+                c = {"tokenizer": name, "query": q, "document": d, "strategy": strat, "max_length": ml}
+                try:
+                    e = t.encode(q, d)
+                    c["ids"], c["type_ids"] = e.ids, e.type_ids
+                except Exception as ex:
+                    c["error"] = str(ex)
+                out["cases"].append(c)
+        t.no_truncation()
+json.dump(out, open("tiny-expected.json", "w"), ensure_ascii=False, indent=0)
+print(len(out["cases"]))
