@@ -22,3 +22,11 @@ func kernelSets() []*kernelSet {
 	}
 	return append(s, goKernels)
 }
+
+// peakFunc is the FMA throughput loop for the benchmarks, nil without AVX-512.
+func peakFunc() func(int) {
+	if cpu.X86.HasAVX512F {
+		return fmaPeak512
+	}
+	return nil
+}

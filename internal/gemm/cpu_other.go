@@ -3,3 +3,5 @@
 package gemm
 
 func kernelSets() []*kernelSet { return []*kernelSet{goKernels} }
+
+func peakFunc() func(int) { return nil }

@@ -105,7 +105,7 @@ func Reference(c, a []float32, m, k, n int, w []float32, bias []float32) {
 // that block while it sits in L2. kcMax bounds the k block so that one weight
 // micro-panel (kc x nr) and one A micro-panel stay in L1 across the sweep.
 var (
-	kcMax = 256
+	kcMax = 512
 	mcMax = 168 // a multiple of every kernel's mr (14, 6, 4), 168*272*4 = 180 KiB
 )
 

@@ -25,6 +25,8 @@ const (
 	mr256   = 6  // AVX2: 6 rows x 2 ymm = 12 accumulators of 16 registers
 	nvec256 = 2  // 16 columns
 	unroll  = 4  // k steps per loop iteration
+
+	prefetchB = 1024 // bytes ahead of the weight panel to prefetch, 0 for none
 )
 
 var out bytes.Buffer
@@ -61,8 +63,8 @@ func aAddr(i, off int) string {
 //
 // func name(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, init int, mask int)
 //
-// init: 0 starts the accumulators at zero, 1 at the bias vector, 2 at C (a
-// later k block adds to the earlier ones). mask (AVX-512 only) holds 16 bits
+// init: 0 starts the accumulators at zero, 1 at the bias vector, 2 at zero
+// and adds C at the end (a later k block adds to the earlier ones). mask (AVX-512 only) holds 16 bits
 // per vector: which columns of the tile exist, so ragged right edges need no
 // copy; the AVX2 kernels always write full tiles.
 func kernel(name string, zmm bool, rows, nvec int) {
@@ -114,10 +116,21 @@ func kernel(name string, zmm bool, rows, nvec int) {
 			p("\tVMOVUPS %s, %s", src, dst)
 		}
 	}
+	// Start the C tile on its way to L1 now: it is added at the end (init
+	// 2), after the k loop has hidden the miss, and written in any case.
+	p("\tMOVQ DI, R8")
+	for i := 0; i < rows; i++ {
+		for v := 0; v < nvec; v += 64 / width {
+			p("\tPREFETCHT0 %d(R8)", v*width)
+		}
+		p("\tPREFETCHT0 %d(R8)", nvec*width-4)
+		if i+1 < rows {
+			p("\tADDQ DX, R8")
+		}
+	}
 	p("\tMOVQ init+56(FP), R8")
 	p("\tCMPQ R8, $1")
 	p("\tJEQ bias")
-	p("\tJGT loadc")
 	for i := 0; i < rows; i++ {
 		for v := 0; v < nvec; v++ {
 			if zmm {
@@ -137,21 +150,19 @@ func kernel(name string, zmm bool, rows, nvec int) {
 			p("\tVMOVAPS %s, %s", acc(0, v), acc(i, v))
 		}
 	}
-	p("\tJMP start")
-	p("loadc:")
-	p("\tMOVQ DI, R8")
-	for i := 0; i < rows; i++ {
-		for v := 0; v < nvec; v++ {
-			load(fmt.Sprintf("%d(R8)", v*width), acc(i, v), v)
-		}
-		if i+1 < rows {
-			p("\tADDQ DX, R8")
-		}
-	}
 
 	step := func(u int) {
 		for v := 0; v < nvec; v++ {
 			p("\tVMOVUPS %d(BX), %s", (u*nvec+v)*width, bReg(v))
+		}
+		if prefetchB > 0 {
+			// One line of the weight panel per k step, prefetchB bytes
+			// ahead: it streams from L2 or L3, and the hardware
+			// prefetcher stops at page boundaries.
+			p("\tPREFETCHT0 %d(BX)", prefetchB+u*nvec*width)
+			if nvec*width > 64 {
+				p("\tPREFETCHT0 %d(BX)", prefetchB+u*nvec*width+64)
+			}
 		}
 		for i := 0; i < rows; i++ {
 			p("\tVBROADCASTSS %s, %s", aAddr(i, 4*u), bc(i))
@@ -186,6 +197,23 @@ func kernel(name string, zmm bool, rows, nvec int) {
 	p("\tDECQ CX")
 	p("\tJNZ tailloop")
 	p("store:")
+	p("\tMOVQ init+56(FP), R8")
+	p("\tCMPQ R8, $2")
+	p("\tJNE write")
+	p("\tMOVQ DI, R8")
+	for i := 0; i < rows; i++ {
+		for v := 0; v < nvec; v++ {
+			if zmm {
+				p("\tVADDPS %d(R8), %s, %s, %s", v*width, acc(i, v), mask(v), acc(i, v))
+			} else {
+				p("\tVADDPS %d(R8), %s, %s", v*width, acc(i, v), acc(i, v))
+			}
+		}
+		if i+1 < rows {
+			p("\tADDQ DX, R8")
+		}
+	}
+	p("write:")
 	for i := 0; i < rows; i++ {
 		for v := 0; v < nvec; v++ {
 			if zmm {
