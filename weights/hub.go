@@ -271,6 +271,7 @@ func Download(ctx context.Context, r Ref, opts ResolveOptions) (string, error) {
 		}
 		return "", fmt.Errorf("weights: %s has no %s or %s", r, SafetensorsFile, SafetensorsIndex)
 	}
+	tagCacheDir(opts.CacheDir)
 	for _, f := range want {
 		if err := h.fetch(ctx, info.SHA, f); err != nil {
 			return "", err
@@ -297,6 +298,18 @@ func Download(ctx context.Context, r Ref, opts ResolveOptions) (string, error) {
 		}
 	}
 	return snap, nil
+}
+
+// tagCacheDir marks the cache with a CACHEDIR.TAG (bford.info/cachedir),
+// as huggingface_hub does, so backup tools skip it. Best effort.
+func tagCacheDir(dir string) {
+	p := filepath.Join(dir, "CACHEDIR.TAG")
+	if _, err := os.Stat(p); err == nil {
+		return
+	}
+	if os.MkdirAll(dir, 0o755) == nil {
+		os.WriteFile(p, []byte("Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag (Hugging Face cache, written by crossrank).\n# For information about cache directory tags, see:\n#\thttps://bford.info/cachedir/\n"), 0o644)
+	}
 }
 
 // writeRef records refs/<revision> = commit atomically (temporary file and

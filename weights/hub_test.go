@@ -79,6 +79,9 @@ func TestDownloadAndCache(t *testing.T) {
 	// pickle are never fetched.
 	checkSnapshot(t, cache, "cross-encoder/tiny", dir, files,
 		[]string{"config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"})
+	if tag, err := os.ReadFile(filepath.Join(cache, "CACHEDIR.TAG")); err != nil || !strings.HasPrefix(string(tag), "Signature: 8a477f597d28d172789f06886806bc55") {
+		t.Errorf("CACHEDIR.TAG: %q, %v", tag, err)
+	}
 	ref, err := os.ReadFile(filepath.Join(cache, "models--cross-encoder--tiny", "refs", "main"))
 	if err != nil || string(ref) != repo.commit {
 		t.Errorf("refs/main = %q, %v; want %s", ref, err, repo.commit)
