@@ -255,3 +255,34 @@ func TestXLMRPositionIDs(t *testing.T) {
 		t.Errorf("bert positions appended to [9]: %v", got)
 	}
 }
+
+// TestConcurrentForward checks that one Model serves many goroutines (each
+// Forward takes its own Run) with the results of serial calls.
+func TestConcurrentForward(t *testing.T) {
+	cfg := testConfig(t, tinyXLMR)
+	m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 11), NewCPU())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(12, 13))
+	seqs := randomSequences(rng, cfg, 7, 2, 15, 9)
+	want, err := m.Forward(context.Background(), seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for g := 0; g < cap(errs); g++ {
+		go func() {
+			got, err := m.Forward(context.Background(), seqs)
+			if err == nil && fmt.Sprint(got) != fmt.Sprint(want) {
+				err = fmt.Errorf("concurrent Forward = %v, serial %v", got, want)
+			}
+			errs <- err
+		}()
+	}
+	for g := 0; g < cap(errs); g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
