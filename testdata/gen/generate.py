@@ -1,0 +1,518 @@
+#!/usr/bin/env python3
+"""Generates crossrank's reference fixtures with the real Hugging Face stack.
+
+Run as `make fixtures` (which builds the venv from requirements.txt):
+
+    python testdata/gen/generate.py --out testdata --cache ~/.cache/crossrank
+
+Everything is seeded; a second run writes byte-identical files. The record
+schemas are documented in testdata/gen/README.md. Python is a tool here, never a
+dependency of `go test`: CI only reads the committed output.
+"""
+
+import os
+
+# Before torch/tokenizers import: CPU only, no thread pools whose scheduling could
+# change results or ordering.
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+os.environ["TOKENIZERS_PARALLELISM"] = "false"
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import gzip  # noqa: E402
+import hashlib  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import random  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import corpus as corpus_mod  # noqa: E402
+
+SEED = 20261126
+CORPUS_SEED = 1234
+MAX_LENGTHS = (16, 64, 512)
+PAIR_TRUNCATIONS = ("longest_first", "only_second", "only_first")
+N_TOKEN_PAIRS = 1000
+N_LOGIT_PAIRS = 208  # 26 padded batches of 8
+BATCH = 8
+MIN_SPREAD = 2.0
+LONG_MAX_POSITIONS = 2050  # XLM-R positions start at padding_idx+1 = 2, so 2048 tokens fit.
+
+# Tiny but not degenerate: every weight is random (LayerNorm gains and biases
+# too, so swapped or forgotten parameters change the logits).
+TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, hidden_act="gelu")
+
+MODELS = {
+    # name: family, num_labels, stored dtype, extra config, save kwargs
+    "bert": dict(family="bert", num_labels=1, dtype="float32", seed=SEED + 1),
+    "xlmr": dict(family="xlmr", num_labels=1, dtype="float32", seed=SEED + 2),
+    "bert-2labels": dict(family="bert", num_labels=2, dtype="float32", seed=SEED + 3),
+    "bert-fp16": dict(family="bert", num_labels=1, dtype="float16", seed=SEED + 4),
+    "xlmr-bf16": dict(family="xlmr", num_labels=1, dtype="bfloat16", seed=SEED + 5),
+    "xlmr-sharded": dict(family="xlmr", num_labels=1, dtype="float32", seed=SEED + 6, max_shard_size="300KB"),
+    "xlmr-long": dict(family="xlmr", num_labels=1, dtype="float32", seed=SEED + 7,
+                      max_position_embeddings=LONG_MAX_POSITIONS),
+}
+STEP1_MODELS = ("bert", "xlmr")
+
+BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def log(*a):
+    print(time.strftime("%H:%M:%S"), *a, flush=True)
+
+
+def seed_all(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def f32(x):
+    """A float32 value as a Python float (exact), so json writes its full repr."""
+    return float(np.float32(x))
+
+
+def floats(t):
+    return [f32(v) for v in t.detach().to(torch.float32).reshape(-1).tolist()]
+
+
+# Characters that some line-based readers treat as line breaks (Python's
+# str.splitlines) or that are invisible in an editor: always written escaped.
+_ESCAPE = {c: "\\u%04x" % ord(c) for c in "\x7f\x85\u2028\u2029\ufeff\u200b\u200c\u200d\u00a0\u3000"}
+_ESCAPE_TABLE = str.maketrans(_ESCAPE)
+
+
+def dumps(rec):
+    # UTF-8 JSON (json escapes U+0000-U+001F itself); the characters above are
+    # escaped too, so every reader sees exactly one record per line.
+    return json.dumps(rec, ensure_ascii=False, separators=(",", ":")).translate(_ESCAPE_TABLE)
+
+
+def write_jsonl(path, records):
+    data = "".join(dumps(r) + "\n" for r in records).encode("utf-8")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if path.endswith(".gz"):
+        # mtime=0 and no file name in the header: the bytes depend only on the data.
+        data = gzip.compress(data, compresslevel=9, mtime=0)
+    with open(path, "wb") as f:
+        f.write(data)
+    log(f"wrote {path}: {len(records)} records, {len(data)} bytes")
+
+
+def read_jsonl(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f]
+
+
+# ---------------------------------------------------------------- corpus
+
+
+def step_corpus(out):
+    lines = corpus_mod.build(CORPUS_SEED)
+    assert len(lines) >= 1000, len(lines)
+    write_jsonl(os.path.join(out, "corpus.jsonl"), [{"text": t} for t in lines])
+
+
+def load_corpus(out):
+    return [r["text"] for r in read_jsonl(os.path.join(out, "corpus.jsonl"))]
+
+
+# ---------------------------------------------------------------- tokenizers
+
+
+def train_bert_vocab(lines, dest):
+    """WordPiece vocab.txt trained on the corpus, uncased like bert-base-uncased."""
+    from tokenizers import BertWordPieceTokenizer
+
+    wp = BertWordPieceTokenizer(clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True)
+    wp.train_from_iterator(lines, vocab_size=3000, min_frequency=2, special_tokens=BERT_SPECIALS,
+                           limit_alphabet=1000, wordpieces_prefix="##", show_progress=False)
+    os.makedirs(dest, exist_ok=True)
+    wp.save_model(dest)
+    return os.path.join(dest, "vocab.txt")
+
+
+def train_spm(lines, dest):
+    """SentencePiece Unigram model trained like XLM-R's: nmt_nfkc, no byte fallback.
+
+    Ids are sentencepiece's defaults (<unk>=0, <s>=1, </s>=2), as in XLM-R's
+    sentencepiece.bpe.model; transformers' converter then applies the fairseq
+    layout (<s>=0, <pad>=1, </s>=2, <unk>=3, pieces shifted by one, <mask> last).
+    """
+    import sentencepiece as spm
+
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter([t for t in lines if t.strip()]), model_writer=buf,
+        model_type="unigram", vocab_size=4000, hard_vocab_limit=False, normalization_rule_name="nmt_nfkc",
+        num_threads=1, byte_fallback=False, character_coverage=1.0, shuffle_input_sentence=False,
+        max_sentence_length=1 << 16, minloglevel=2)
+    os.makedirs(dest, exist_ok=True)
+    path = os.path.join(dest, "sentencepiece.bpe.model")
+    with open(path, "wb") as f:
+        f.write(buf.getvalue())
+    return path
+
+
+def special_tokens_map(tok):
+    # transformers 5 no longer writes special_tokens_map.json; the Hub's models
+    # ship it, so it is written in transformers 4's format.
+    m = {}
+    for key in ("bos_token", "cls_token", "eos_token", "mask_token", "pad_token", "sep_token", "unk_token"):
+        v = getattr(tok, key, None)
+        if v is not None:
+            m[key] = str(v)
+    return m
+
+
+def save_tokenizer(tok, dest, family, src_dir, with_spm):
+    os.makedirs(dest, exist_ok=True)
+    tok.save_pretrained(dest)
+    # transformers 5 writes only tokenizer.json and tokenizer_config.json; the
+    # Hub's models also ship vocab.txt (BERT) and sentencepiece.bpe.model (XLM-R).
+    # The 315 KB .model is kept in "xlmr" only, to stay within the size budget.
+    if family == "bert":
+        shutil.copyfile(os.path.join(src_dir, "vocab.txt"), os.path.join(dest, "vocab.txt"))
+    elif with_spm:
+        shutil.copyfile(os.path.join(src_dir, "sentencepiece.bpe.model"),
+                        os.path.join(dest, "sentencepiece.bpe.model"))
+    with open(os.path.join(dest, "special_tokens_map.json"), "w") as f:
+        json.dump(special_tokens_map(tok), f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def load_tokenizer(path, family, model_max_length=512):
+    from tokenizers import AddedToken
+    from transformers import BertTokenizer, XLMRobertaTokenizer
+
+    if family == "bert":
+        return BertTokenizer.from_pretrained(path, model_max_length=model_max_length)
+    # XLM-R's <mask> strips the space before it (lstrip), as in the real tokenizer.json.
+    return XLMRobertaTokenizer.from_pretrained(
+        path, model_max_length=model_max_length,
+        mask_token=AddedToken("<mask>", lstrip=True, rstrip=False, normalized=False, special=True))
+
+
+def step_tokenizers(out, work):
+    lines = load_corpus(out)
+    bert_src = os.path.join(work, "bert-vocab")
+    xlmr_src = os.path.join(work, "xlmr-spm")
+    train_bert_vocab(lines, bert_src)
+    train_spm(lines, xlmr_src)
+    # bert-vocab-only: what a user has when a checkpoint ships only vocab.txt.
+    vo = os.path.join(out, "tokenizers", "bert-vocab-only")
+    os.makedirs(vo, exist_ok=True)
+    shutil.copyfile(os.path.join(bert_src, "vocab.txt"), os.path.join(vo, "vocab.txt"))
+    with open(os.path.join(vo, "tokenizer_config.json"), "w") as f:
+        json.dump({"do_lower_case": True, "model_max_length": 512, "tokenizer_class": "BertTokenizer"}, f,
+                  indent=2, sort_keys=True)
+        f.write("\n")
+    log("trained tokenizers")
+    return bert_src, xlmr_src
+
+
+def check_xlmr_tokenizer_json(path):
+    with open(os.path.join(path, "tokenizer.json")) as f:
+        j = json.load(f)
+    norm = j["normalizer"]
+    kinds = [n["type"] for n in norm["normalizers"]] if norm["type"] == "Sequence" else [norm["type"]]
+    assert "Precompiled" in kinds, kinds
+    pre = j["pre_tokenizer"]
+    pres = [p["type"] for p in pre["pretokenizers"]] if pre["type"] == "Sequence" else [pre["type"]]
+    assert "Metaspace" in pres, pres
+    assert j["model"]["type"] == "Unigram", j["model"]["type"]
+    mask = [t for t in j["added_tokens"] if t["content"] == "<mask>"]
+    assert mask and mask[0]["lstrip"], mask
+    return {"normalizer": kinds, "pre_tokenizer": pres}
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def randomize(model, seed, scale):
+    """Replaces every parameter with seeded noise large enough that logits spread."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in sorted(model.named_parameters()):
+            if "LayerNorm" in name and name.endswith("weight"):
+                v = 1.0 + 0.2 * torch.randn(p.shape, generator=g)
+            elif name.endswith("bias"):
+                v = 0.2 * torch.randn(p.shape, generator=g)
+            elif "embeddings" in name:
+                v = 0.5 * torch.randn(p.shape, generator=g)
+            elif name.startswith("classifier"):
+                # The head sees tanh outputs in [-1, 1]; a larger gain spreads the logits.
+                v = 5.0 / np.sqrt(p.shape[1]) * torch.randn(p.shape, generator=g)
+            else:  # Linear [out, in]
+                v = scale / np.sqrt(p.shape[1]) * torch.randn(p.shape, generator=g)
+            p.copy_(v)
+
+
+def build_model(name, vocab_size):
+    from transformers import BertConfig, BertForSequenceClassification, XLMRobertaConfig
+    from transformers import XLMRobertaForSequenceClassification
+
+    spec = MODELS[name]
+    seed_all(spec["seed"])
+    if spec["family"] == "bert":
+        cfg = BertConfig(vocab_size=vocab_size, max_position_embeddings=512, type_vocab_size=2, pad_token_id=0,
+                         num_labels=spec["num_labels"], initializer_range=0.02, **TINY)
+        model = BertForSequenceClassification(cfg)
+    else:
+        cfg = XLMRobertaConfig(vocab_size=vocab_size,
+                               max_position_embeddings=spec.get("max_position_embeddings", 514),
+                               type_vocab_size=1, pad_token_id=1, bos_token_id=0, eos_token_id=2,
+                               layer_norm_eps=1e-5, num_labels=spec["num_labels"], initializer_range=0.02, **TINY)
+        model = XLMRobertaForSequenceClassification(cfg)
+    randomize(model, spec["seed"], scale=1.5)
+    model.eval()
+    return model
+
+
+def model_dir(out, name):
+    return os.path.join(out, "models", name)
+
+
+def model_max_length(name):
+    spec = MODELS[name]
+    if "max_position_embeddings" in spec:
+        return spec["max_position_embeddings"] - 2
+    return 512
+
+
+def step_checkpoint(out, name, src_dirs):
+    spec = MODELS[name]
+    family = spec["family"]
+    src = src_dirs[family]
+    tok = load_tokenizer(src, family, model_max_length(name))
+    dest = model_dir(out, name)
+    if os.path.isdir(dest):
+        shutil.rmtree(dest)
+    model = build_model(name, len(tok))
+    dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[spec["dtype"]]
+    model = model.to(dtype)
+    kw = {}
+    if "max_shard_size" in spec:
+        kw["max_shard_size"] = spec["max_shard_size"]
+    model.save_pretrained(dest, **kw)
+    save_tokenizer(tok, dest, family, src, with_spm=(name == "xlmr"))
+    info = {}
+    if family == "xlmr":
+        info = check_xlmr_tokenizer_json(dest)
+    if "max_shard_size" in spec:
+        assert os.path.exists(os.path.join(dest, "model.safetensors.index.json")), "no shard index"
+    log(f"saved checkpoint {name}: vocab {len(tok)} {sorted(os.listdir(dest))} {info}")
+
+
+def load_model(out, name):
+    from transformers import AutoModelForSequenceClassification
+
+    spec = MODELS[name]
+    dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[spec["dtype"]]
+    # Half-precision checkpoints load in their dtype, then compute in fp32: the
+    # golden is the fp32 forward pass of the stored fp16/bf16 weights.
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir(out, name), dtype=dtype)
+    return model.float().eval()
+
+
+# ---------------------------------------------------------------- token goldens
+
+
+def token_pairs(lines, n, seed):
+    """(query, document) pairs mixing short/long and empty sides."""
+    rng = random.Random(seed)
+    short = [t for t in lines if len(t) < 60]
+    long_ = [t for t in lines if 300 <= len(t) < 2500]
+    giant = [t for t in lines if len(t) >= 2500]
+    empty = [t for t in lines if not t.strip()]
+    pairs = []
+    for i in range(n):
+        k = i % 10
+        if i % 50 == 0:  # the few giant lines, kept rare to bound the golden's size
+            pairs.append((rng.choice(short), rng.choice(giant)) if i % 100 else (rng.choice(giant), rng.choice(short)))
+        elif k < 3:
+            pairs.append((rng.choice(short), rng.choice(long_)))
+        elif k < 5:
+            pairs.append((rng.choice(long_), rng.choice(short)))
+        elif k == 5:
+            pairs.append((rng.choice(empty), rng.choice(lines)))
+        elif k == 6:
+            pairs.append((rng.choice(lines), rng.choice(empty)))
+        elif k == 7:
+            pairs.append((rng.choice(long_), rng.choice(long_)))
+        else:
+            pairs.append((rng.choice(lines), rng.choice(lines)))
+    return pairs
+
+
+def encode_record(tok, base, *texts, truncation, max_length):
+    rec = dict(base)
+    rec["truncation"] = truncation
+    rec["max_length"] = max_length
+    try:
+        if truncation == "none":
+            enc = tok(*texts, truncation=False, return_token_type_ids=True, return_attention_mask=True)
+        else:
+            enc = tok(*texts, truncation=truncation, max_length=max_length, return_token_type_ids=True,
+                      return_attention_mask=True)
+    except Exception as e:  # HF raises for some only_first/only_second cases: record it.
+        rec["error"] = str(e)
+        return rec
+    rec["input_ids"] = list(enc["input_ids"])
+    rec["token_type_ids"] = list(enc["token_type_ids"])
+    rec["attention_mask"] = list(enc["attention_mask"])
+    return rec
+
+
+def token_records(tok, lines, pairs):
+    recs = []
+    for t in lines:
+        base = {"kind": "single", "text": t}
+        recs.append(encode_record(tok, base, t, truncation="none", max_length=None))
+        for ml in MAX_LENGTHS:
+            recs.append(encode_record(tok, base, t, truncation="longest_first", max_length=ml))
+    for q, d in pairs:
+        base = {"kind": "pair", "query": q, "document": d}
+        recs.append(encode_record(tok, base, q, d, truncation="none", max_length=None))
+        for tr in PAIR_TRUNCATIONS:
+            for ml in MAX_LENGTHS:
+                recs.append(encode_record(tok, base, q, d, truncation=tr, max_length=ml))
+    return recs
+
+
+def step_tokens(out, name, tok):
+    lines = load_corpus(out)
+    pairs = token_pairs(lines, N_TOKEN_PAIRS, SEED + 100)
+    recs = token_records(tok, lines, pairs)
+    write_jsonl(os.path.join(out, "golden", f"tokens-{name}.jsonl.gz"), recs)
+    return recs
+
+
+# ---------------------------------------------------------------- logits goldens
+
+
+def logit_pairs(lines, n, seed):
+    rng = random.Random(seed)
+    nonempty = [t for t in lines if t.strip()]
+    short = [t for t in nonempty if len(t) < 80]
+    mid = [t for t in nonempty if 80 <= len(t) < 1500]
+    long_ = [t for t in nonempty if len(t) >= 1500]
+    pairs = []
+    for i in range(n):
+        k = i % 8
+        if k < 4:
+            pairs.append((rng.choice(short), rng.choice(mid)))
+        elif k == 4:
+            pairs.append((rng.choice(short), rng.choice(long_)))  # truncated at max_length
+        elif k == 5:
+            pairs.append((rng.choice(lines), rng.choice(lines)))  # may be empty
+        elif k == 6:
+            pairs.append((rng.choice(short), rng.choice(short)))
+        else:
+            pairs.append((rng.choice(mid), rng.choice(mid)))
+    return pairs
+
+
+def long_pairs(lines, n, seed):
+    """Pairs whose documents alone run past 1,024 tokens (for xlmr-long)."""
+    rng = random.Random(seed)
+    long_ = [t for t in lines if len(t) >= 3000]
+    short = [t for t in lines if t.strip() and len(t) < 80]
+    return [(rng.choice(short), long_[i % len(long_)]) for i in range(n)]
+
+
+def compute_logits(model, tok, pairs, max_length):
+    recs = []
+    with torch.no_grad():
+        for q, d in pairs:
+            enc = tok(q, d, truncation="longest_first", max_length=max_length, return_token_type_ids=True,
+                      return_tensors="pt")
+            logits = model(**enc).logits[0]
+            recs.append({"query": q, "document": d, "input_ids": enc["input_ids"][0].tolist(),
+                         "token_type_ids": enc["token_type_ids"][0].tolist(), "logits": floats(logits)})
+        for b in range(0, len(pairs), BATCH):
+            chunk = pairs[b:b + BATCH]
+            enc = tok([q for q, _ in chunk], [d for _, d in chunk], padding=True, truncation="longest_first",
+                      max_length=max_length, return_token_type_ids=True, return_tensors="pt")
+            logits = model(**enc).logits
+            for i in range(len(chunk)):
+                recs[b + i]["batched_logits"] = floats(logits[i])
+    return recs
+
+
+def spread(recs):
+    vals = [r["logits"][0] for r in recs]
+    return max(vals) - min(vals)
+
+
+def step_logits(out, name):
+    lines = load_corpus(out)
+    family = MODELS[name]["family"]
+    ml = model_max_length(name)
+    tok = load_tokenizer(model_dir(out, name), family, ml)
+    model = load_model(out, name)
+    pairs = logit_pairs(lines, N_LOGIT_PAIRS, SEED + 200)
+    if ml > 512:
+        pairs += long_pairs(lines, 16, SEED + 201)
+    recs = compute_logits(model, tok, pairs, ml)
+    if ml > 512:
+        n_long = sum(1 for r in recs if len(r["input_ids"]) >= 1024)
+        assert n_long >= 8, f"{name}: only {n_long} pairs of 1,024+ tokens"
+    s = spread(recs)
+    assert s >= MIN_SPREAD, f"{name}: logits spread {s:.3f} < {MIN_SPREAD}"
+    worst = max(abs(a - b) for r in recs for a, b in zip(r["logits"], r["batched_logits"]))
+    write_jsonl(os.path.join(out, "golden", f"logits-{name}.jsonl.gz"), recs)
+    log(f"logits {name}: {len(recs)} pairs, spread {s:.3f}, max |single-batched| {worst:.2e}")
+    return {"spread": s, "max_batch_diff": worst}
+
+
+# ---------------------------------------------------------------- main
+
+STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "logits"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, help="testdata folder")
+    ap.add_argument("--cache", required=True, help="cache folder (the real-weights model goes to <cache>/real)")
+    ap.add_argument("--steps", default=",".join(STEPS), help="comma-separated subset of: " + ",".join(STEPS))
+    args = ap.parse_args()
+    steps = args.steps.split(",")
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    out = args.out
+    work = tempfile.mkdtemp(prefix="crossrank-fixtures-")
+    try:
+        if "corpus" in steps:
+            step_corpus(out)
+        bert_src, xlmr_src = step_tokenizers(out, work)
+        src_dirs = {"bert": bert_src, "xlmr": xlmr_src}
+        if "checkpoints" in steps:
+            for name in MODELS:
+                step_checkpoint(out, name, src_dirs)
+        if "tokens" in steps:
+            bert = load_tokenizer(model_dir(out, "bert"), "bert")
+            xlmr = load_tokenizer(model_dir(out, "xlmr"), "xlmr")
+            step_tokens(out, "bert", bert)
+            step_tokens(out, "xlmr", xlmr)
+        if "logits" in steps:
+            for name in MODELS:
+                step_logits(out, name)
+    finally:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
