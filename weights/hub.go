@@ -518,7 +518,7 @@ func (h *hubClient) fetch(ctx context.Context, commit, file string) error {
 		}
 		// The lock is the one huggingface_hub takes, so a Python download
 		// of the same blob and ours wait for each other.
-		unlock, err := lockFile(filepath.Join(filepath.Dir(h.repoDir), ".locks", h.ref.folderName(), m.etag+".lock"))
+		unlock, err := lockFile(ctx, filepath.Join(filepath.Dir(h.repoDir), ".locks", h.ref.folderName(), m.etag+".lock"))
 		if err != nil {
 			return err
 		}

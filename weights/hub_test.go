@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // tinyRepo is a whole (tiny) cross-encoder repo written by the test: a BERT
@@ -380,5 +381,29 @@ func TestCacheDirEnv(t *testing.T) {
 		if OfflineFromEnv() != want {
 			t.Errorf("HF_HUB_OFFLINE=%q: offline %v", v, !want)
 		}
+	}
+}
+
+// While another process (huggingface_hub, or a second crossrank) holds the
+// blob's lock, a download waits, and a cancelled context ends the wait.
+func TestDownloadWaitsForLock(t *testing.T) {
+	h := newFakeHub(t)
+	files := tinyRepo(t)
+	h.addRepo("org/m", files)
+	cache := t.TempDir()
+	lock := filepath.Join(cache, ".locks", "models--org--m", sha256Hex(files["model.safetensors"])+".lock")
+	unlock, err := lockFile(context.Background(), lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err = Download(ctx, Ref{"org/m", "main"}, hubOpts(h, cache))
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), ".lock") {
+		t.Errorf("download under a held lock: %v", err)
+	}
+	unlock()
+	if _, err := Download(context.Background(), Ref{"org/m", "main"}, hubOpts(h, cache)); err != nil {
+		t.Errorf("after unlock: %v", err)
 	}
 }
