@@ -33,10 +33,10 @@ type Options struct {
 	// this model (the activation named in config.json, else sigmoid for one
 	// label and none for more).
 	Activation Activation
-	// ScoreLabel is the logit that ranks documents when the model has more
-	// than one label. 0 means label 1 for two-label models; models with more
-	// labels must name one.
-	ScoreLabel int
+	// ScoreLabel is the label whose logit ranks documents. nil means the
+	// only label, or label 1 of two (the "relevant" class of a binary
+	// classifier); a model with more labels must name one.
+	ScoreLabel *int
 	// BatchSize is the most pairs in one forward pass (default 32).
 	BatchSize int
 	// MaxBatchTokens is the most tokens (all pairs together) in one forward
@@ -66,14 +66,14 @@ type Options struct {
 	OnBatch func(BatchStats)
 	// Logger receives load and retry messages; nil means slog.Default().
 	Logger *slog.Logger
-	// Resolve is passed to weights.Resolve for model references that are
-	// not local folders (cache folder, revision, offline mode, token).
-	// Its type is the weights package's; nil means its defaults.
+	// Resolve turns a model reference that is not a local folder into one;
+	// nil means weights.Resolve with its defaults (the Hugging Face cache,
+	// downloading what is missing).
 	Resolve ResolveFunc
 }
 
 // ResolveFunc turns a model reference (org/name[@revision]) into a local
-// folder. The default is weights.Resolve with its default options.
+// folder, e.g. a closure over weights.Resolve with chosen options.
 type ResolveFunc func(ctx context.Context, ref string) (dir string, err error)
 
 // Truncation says how a pair longer than the maximum length is cut, in the
@@ -118,7 +118,8 @@ type Windows struct {
 	// beside the query in MaxLength.
 	Size int
 	// Stride is how many tokens consecutive windows share (Hugging Face's
-	// stride); 0 means Size/4. It must be less than Size.
+	// stride); 0 means a quarter of the window, a negative value none. It
+	// must be less than the window.
 	Stride int
 	// MaxWindows, if > 0, bounds the windows per document; the tail after the
 	// last window is reported as truncated. 0 means no bound.
@@ -208,6 +209,8 @@ type Scored struct {
 	Tokens         int
 	Truncated      int
 	QueryTruncated int
+	Window         int // as in Result
+	Windows        int
 }
 
 // Info describes a loaded Reranker.

@@ -1,0 +1,61 @@
+package rerank
+
+import (
+	"context"
+	"errors"
+)
+
+// The two halves of a cross-encoder, as the Reranker sees them. The real
+// ones wrap package tokenizer and package bert (engine_model.go); the
+// tests also use small fakes, so batching, ordering and windows are tested
+// apart from the numbers.
+
+// seq is one tokenized pair, special tokens included, ready for the model.
+type seq struct {
+	ids, typeIDs []int32
+}
+
+// textEncoder is the tokenizer, reduced to what re-ranking needs: token ids
+// of a text without special tokens, and the pair template around two lists
+// of ids. Truncation, windows and query reuse are done on the id lists
+// (truncate.go), so a query is tokenized once per call however many
+// documents it is paired with.
+type textEncoder interface {
+	// tokenize returns the ids of text, without special tokens.
+	tokenize(text string) ([]int32, error)
+	// pair returns [CLS] q [SEP] d [SEP] (or the model's equivalent) with
+	// its token type ids.
+	pair(q, d []int32) seq
+	// specials is how many special tokens pair adds.
+	specials() int
+	// maxLength is the tokenizer's model_max_length (0 if it has none).
+	maxLength() int
+}
+
+// model runs forward passes over packed batches.
+type model interface {
+	// forward returns one row of logits per sequence, in order.
+	forward(ctx context.Context, batch []seq) ([][]float32, error)
+	// maxTokens is the longest sequence the position embeddings allow.
+	maxTokens() int
+	numLabels() int
+	close() error
+}
+
+// ErrOutOfMemory is what a backend's out-of-memory error should match
+// (errors.Is) for the Reranker to retry with smaller batches. A backend
+// that cannot import this package can instead give its error a method
+// OutOfMemory() bool that returns true; IsOutOfMemory accepts both.
+var ErrOutOfMemory = errors.New("rerank: out of device memory")
+
+// IsOutOfMemory reports whether err says the device ran out of memory.
+func IsOutOfMemory(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrOutOfMemory) {
+		return true
+	}
+	var oom interface{ OutOfMemory() bool }
+	return errors.As(err, &oom) && oom.OutOfMemory()
+}
