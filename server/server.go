@@ -1,0 +1,512 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/crossrank/crossrank/rerank"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Ranker is what the server needs of a loaded model. *rerank.Reranker
+// satisfies it; tests also use a fake.
+type Ranker interface {
+	Rerank(ctx context.Context, query string, docs []rerank.Document, o rerank.RerankOptions) ([]rerank.Result, error)
+	Info() rerank.Info
+}
+
+var _ Ranker = (*rerank.Reranker)(nil)
+
+// Config configures a Server. The zero value is usable: default limits, no
+// authentication, slog.Default().
+type Config struct {
+	Limits Limits
+	// MaxPairsInFlight is how many (query, document) pairs admitted requests
+	// may hold at once (default 1024, and never below Limits.MaxDocuments).
+	// The re-ranker batches all of them together.
+	MaxPairsInFlight int
+	// MaxQueuedRequests and MaxQueuedPairs bound the requests waiting for
+	// admission (defaults 512 and 16 * MaxPairsInFlight). A request that
+	// finds the queue full is refused with 429 and Retry-After.
+	MaxQueuedRequests int
+	MaxQueuedPairs    int
+	// RequestTimeout bounds a request's queueing and scoring (default 60s);
+	// a request that runs out gets 503 with Retry-After.
+	RequestTimeout time.Duration
+	// APIKey, if set, is the bearer token every endpoint except /health
+	// requires. It is compared in constant time and never logged.
+	APIKey string
+	// Logger receives one line per request; nil means slog.Default().
+	Logger *slog.Logger
+	// Version is reported by /info.
+	Version string
+}
+
+// Server answers re-rank requests for one or more models.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	queue   *admission
+	metrics *metrics
+	handler http.Handler
+	keyHash [sha256.Size]byte // of the API key; the key itself is not kept
+
+	mu       sync.RWMutex
+	models   map[string]Ranker
+	names    []string // in the order added; names[0] is the default model
+	ready    atomic.Bool
+	draining atomic.Bool
+	inFlight atomic.Int64 // rank requests being handled
+}
+
+// New returns a server with no models. It answers /health with 503 until
+// SetReady is called; add the models first with AddModel.
+func New(cfg Config) *Server {
+	cfg.Limits = cfg.Limits.withDefaults()
+	if cfg.MaxPairsInFlight <= 0 {
+		cfg.MaxPairsInFlight = 1024
+	}
+	cfg.MaxPairsInFlight = max(cfg.MaxPairsInFlight, cfg.Limits.MaxDocuments)
+	if cfg.MaxQueuedRequests <= 0 {
+		cfg.MaxQueuedRequests = 512
+	}
+	if cfg.MaxQueuedPairs <= 0 {
+		cfg.MaxQueuedPairs = 16 * cfg.MaxPairsInFlight
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 60 * time.Second
+	}
+	s := &Server{
+		cfg:    cfg,
+		log:    cfg.Logger,
+		queue:  newAdmission(cfg.MaxPairsInFlight, cfg.MaxQueuedRequests, cfg.MaxQueuedPairs),
+		models: map[string]Ranker{},
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if cfg.APIKey != "" {
+		s.keyHash = sha256.Sum256([]byte(cfg.APIKey))
+	}
+	s.cfg.APIKey = ""
+	s.metrics = newMetrics(s)
+	s.handler = s.routes()
+	return s
+}
+
+// AddModel serves r under name (what requests put in their model field).
+// The first model added is the default, used when a request names none.
+func (s *Server) AddModel(name string, r Ranker) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.models[name]; !ok {
+		s.names = append(s.names, name)
+	}
+	s.models[name] = r
+}
+
+// SetReady marks every model loaded: /health answers 200 and re-rank
+// requests are served.
+func (s *Server) SetReady() { s.ready.Store(true) }
+
+// Ready reports whether the server takes requests: its models are loaded
+// and it is not shutting down.
+func (s *Server) Ready() bool { return s.ready.Load() && !s.draining.Load() }
+
+// Drain starts a graceful shutdown: /health answers 503, new re-rank
+// requests get 503 with Retry-After, and the requests already admitted
+// finish.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// InFlight is the number of re-rank requests being handled now.
+func (s *Server) InFlight() int { return int(s.inFlight.Load()) }
+
+// Handler is the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve answers HTTP on ln until ctx ends, then shuts down gracefully: it
+// drains (new requests get 503 while the listener stays open, so that
+// clients and load balancers are told rather than refused), waits up to
+// grace for the requests in flight, then closes. It returns nil after a
+// clean shutdown.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.Drain()
+	s.log.Info("shutting down", "in_flight", s.InFlight(), "grace", grace)
+	deadline := time.Now().Add(grace)
+	for s.InFlight() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	left := s.InFlight()
+	sctx, cancel := context.WithDeadline(context.Background(), deadline.Add(time.Second))
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if err != nil {
+		hs.Close()
+	}
+	if left > 0 {
+		return fmt.Errorf("server: %d requests still running after the %v grace period", left, grace)
+	}
+	if err != nil {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /rerank", s.rankHandler(epRerank))
+	mux.Handle("POST /v1/rerank", s.rankHandler(epJina))
+	mux.Handle("POST /v2/rerank", s.rankHandler(epCohere))
+	mux.HandleFunc("GET /health", s.health)
+	mux.HandleFunc("GET /info", s.info)
+	mux.HandleFunc("GET /openapi.json", serveOpenAPI)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, newErr(FormInfinity, http.StatusNotFound, kindNotFound,
+			"no endpoint %s %s; see GET /openapi.json", r.Method, r.URL.Path))
+	})
+	return s.auth(mux)
+}
+
+// auth requires the bearer token on every path but /health (which load
+// balancers probe without credentials).
+func (s *Server) auth(next http.Handler) http.Handler {
+	if s.keyHash == [sha256.Size]byte{} {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		// Comparing fixed-size digests takes the same time whatever the
+		// token's length or how much of it is right.
+		got := sha256.Sum256([]byte(token))
+		if !ok || subtle.ConstantTimeCompare(got[:], s.keyHash[:]) != 1 {
+			s.metrics.requests.WithLabelValues(routeLabel(r.URL.Path), "", "401").Inc()
+			// The header is not logged: a near miss would leak most of the key.
+			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", http.StatusUnauthorized,
+				"remote", r.RemoteAddr, "error", "missing or wrong API key")
+			writeError(w, newErr(formOfPath(r.URL.Path), http.StatusUnauthorized, kindAuth,
+				"missing or wrong API key: send the header `Authorization: Bearer <key>`"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// routeLabel is the endpoint label of a path: one of the served routes or
+// "other", so that probing random paths cannot grow the metrics.
+func routeLabel(p string) string {
+	switch p {
+	case "/rerank", "/v1/rerank", "/v2/rerank", "/health", "/info", "/metrics", "/openapi.json":
+		return p
+	}
+	return "other"
+}
+
+func formOfPath(p string) Form {
+	switch p {
+	case "/v1/rerank":
+		return FormJina
+	case "/v2/rerank":
+		return FormCohere
+	}
+	return FormInfinity
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case s.draining.Load():
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+	case !s.ready.Load():
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "loading"})
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}
+}
+
+// modelInfo is one entry of GET /info.
+type modelInfo struct {
+	Name         string   `json:"name"`
+	Default      bool     `json:"default"`
+	Architecture string   `json:"architecture"`
+	MaxLength    int      `json:"max_length"`
+	NumLabels    int      `json:"num_labels"`
+	Labels       []string `json:"labels,omitempty"`
+	Device       string   `json:"device"`
+	Precision    string   `json:"precision"`
+	Dir          string   `json:"dir"`
+}
+
+func (s *Server) info(w http.ResponseWriter, r *http.Request) {
+	s.mu.RLock()
+	models := make([]modelInfo, 0, len(s.names))
+	for i, n := range s.names {
+		in := s.models[n].Info()
+		models = append(models, modelInfo{
+			Name: n, Default: i == 0, Architecture: in.Architecture, MaxLength: in.MaxLength,
+			NumLabels: in.NumLabels, Labels: in.Labels, Device: in.Device, Precision: in.Precision, Dir: in.Dir,
+		})
+	}
+	s.mu.RUnlock()
+	l := s.cfg.Limits
+	writeJSON(w, http.StatusOK, map[string]any{
+		"version": s.cfg.Version,
+		"ready":   s.Ready(),
+		"models":  models,
+		"limits": map[string]any{
+			"max_body_bytes":      l.MaxBodyBytes,
+			"max_documents":       l.MaxDocuments,
+			"max_document_bytes":  l.MaxDocumentBytes,
+			"max_pairs_in_flight": s.cfg.MaxPairsInFlight,
+			"max_queued_requests": s.cfg.MaxQueuedRequests,
+			"max_queued_pairs":    s.cfg.MaxQueuedPairs,
+			"request_timeout_s":   s.cfg.RequestTimeout.Seconds(),
+		},
+	})
+}
+
+// model finds the Ranker a request names; "" is the default model.
+func (s *Server) model(form Form, name string) (string, Ranker, *apiError) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if len(s.names) == 0 {
+		return "", nil, newErr(form, http.StatusServiceUnavailable, kindUnhealthy, "no model is loaded yet")
+	}
+	if name == "" {
+		name = s.names[0]
+	}
+	r, ok := s.models[name]
+	if !ok {
+		names := append([]string(nil), s.names...)
+		sort.Strings(names)
+		return "", nil, newErr(form, http.StatusNotFound, kindNotFound,
+			"model %q is not served here; served: %s", name, strings.Join(names, ", "))
+	}
+	return name, r, nil
+}
+
+func (s *Server) rankHandler(ep endpoint) http.Handler {
+	path := map[endpoint]string{epRerank: "/rerank", epJina: "/v1/rerank", epCohere: "/v2/rerank"}[ep]
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		s.inFlight.Add(1)
+		defer s.inFlight.Add(-1)
+		st := &reqState{form: formOf(ep)}
+		aerr := s.rank(w, r, ep, st)
+		code := http.StatusOK
+		switch {
+		case aerr != nil && aerr.Status == 0:
+			// The client went away; nobody reads an answer. 499 is the
+			// customary log code for it (nginx).
+			code = 499
+			s.metrics.canceled.Inc()
+		case aerr != nil:
+			code = aerr.Status
+			writeError(w, aerr)
+		}
+		d := time.Since(start)
+		s.metrics.requests.WithLabelValues(path, st.form.String(), fmt.Sprint(code)).Inc()
+		s.metrics.latency.WithLabelValues(path, st.form.String()).Observe(d.Seconds())
+		attrs := []any{"method", r.Method, "path", path, "form", st.form.String(), "status", code,
+			"duration_ms", float64(d.Microseconds()) / 1000, "remote", r.RemoteAddr}
+		if st.model != "" {
+			attrs = append(attrs, "model", st.model, "documents", st.docs, "tokens", st.tokens)
+		}
+		switch {
+		case code >= 500 && code != http.StatusServiceUnavailable:
+			s.log.Error("request", append(attrs, "error", aerr.Message)...)
+		case aerr != nil && aerr.Status != 0:
+			s.log.Info("request", append(attrs, "error", aerr.Message)...)
+		default:
+			s.log.Info("request", attrs...)
+		}
+	})
+}
+
+// reqState is what the request log line reports.
+type reqState struct {
+	form   Form
+	model  string
+	docs   int
+	tokens int
+}
+
+// clientGone is the apiError of a request whose client disconnected.
+var clientGone = &apiError{}
+
+func (s *Server) rank(w http.ResponseWriter, r *http.Request, ep endpoint, st *reqState) *apiError {
+	form := st.form
+	if s.draining.Load() {
+		s.metrics.rejected.WithLabelValues("draining").Inc()
+		w.Header().Set("Connection", "close")
+		e := newErr(form, http.StatusServiceUnavailable, kindUnhealthy, "the server is shutting down")
+		e.RetryAfter = 1
+		return e
+	}
+	if !s.ready.Load() {
+		s.metrics.rejected.WithLabelValues("not_ready").Inc()
+		e := newErr(form, http.StatusServiceUnavailable, kindUnhealthy, "the server is loading its models")
+		e.RetryAfter = 1
+		return e
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return newErr(form, http.StatusRequestEntityTooLarge, kindValidation,
+				"request body is larger than the limit of %d bytes; split the request", mbe.Limit)
+		}
+		if r.Context().Err() != nil {
+			return clientGone
+		}
+		return badRequest(form, "reading the request body: %v", err)
+	}
+	req, aerr := decodeRequest(ep, body, s.cfg.Limits)
+	if aerr != nil {
+		return aerr
+	}
+	st.form = req.Form
+	form = req.Form
+	name, ranker, aerr := s.model(form, req.Model)
+	if aerr != nil {
+		return aerr
+	}
+	st.model, st.docs = name, len(req.Docs)
+
+	// The request's context ends when its client disconnects; the timeout
+	// covers queueing and scoring.
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	queued := time.Now()
+	if err := s.queue.acquire(ctx, len(req.Docs)); err != nil {
+		return s.overloaded(r, form, err, "waiting in the queue")
+	}
+	s.metrics.queueWait.Observe(time.Since(queued).Seconds())
+	s.metrics.docsPerReq.Observe(float64(len(req.Docs)))
+	began := time.Now()
+	docs := make([]rerank.Document, len(req.Docs))
+	for i, t := range req.Docs {
+		docs[i].Text = t
+	}
+	opts := rerank.RerankOptions{MaxDocTokens: req.MaxTokensPerDoc}
+	if req.NoTruncate {
+		no := rerank.NoTruncation
+		opts.Truncation = &no
+	}
+	// top_n is applied here rather than by the re-ranker so that usage and
+	// metrics count every scored pair.
+	results, err := ranker.Rerank(ctx, req.Query, docs, opts)
+	s.queue.release(len(req.Docs), time.Since(began))
+	if err != nil {
+		return s.rankError(r, form, err)
+	}
+	tokens, truncated := 0, 0
+	for _, res := range results {
+		tokens += res.Tokens
+		if res.Truncated > 0 {
+			truncated++
+		}
+	}
+	st.tokens = tokens
+	s.metrics.pairs.WithLabelValues(name).Add(float64(len(results)))
+	s.metrics.tokens.WithLabelValues(name).Add(float64(tokens))
+	s.metrics.truncated.WithLabelValues(name).Add(float64(truncated))
+	if req.TopN > 0 && req.TopN < len(results) {
+		results = results[:req.TopN]
+	}
+	resp, aerr := encodeResponse(req, name, results, tokens)
+	if aerr != nil {
+		return aerr
+	}
+	// Not part of any peer's schema: how many documents were cut to fit,
+	// so that silent truncation is not silent.
+	w.Header().Set("X-Crossrank-Truncated-Documents", fmt.Sprint(truncated))
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// overloaded turns a failed wait (queue full, timeout, client gone) into
+// its answer.
+func (s *Server) overloaded(r *http.Request, form Form, err error, during string) *apiError {
+	switch {
+	case errors.Is(err, errQueueFull):
+		s.metrics.rejected.WithLabelValues("queue_full").Inc()
+		e := newErr(form, http.StatusTooManyRequests, kindOverloaded, "the server is at capacity; retry later")
+		e.RetryAfter = s.queue.retryAfter()
+		return e
+	case r.Context().Err() != nil:
+		return clientGone
+	default:
+		s.metrics.rejected.WithLabelValues("timeout").Inc()
+		e := newErr(form, http.StatusServiceUnavailable, kindOverloaded,
+			"the request timed out after %v %s", s.cfg.RequestTimeout, during)
+		e.RetryAfter = s.queue.retryAfter()
+		return e
+	}
+}
+
+// rankError maps a re-ranker failure to its answer.
+func (s *Server) rankError(r *http.Request, form Form, err error) *apiError {
+	var de *rerank.DocumentError
+	switch {
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return s.overloaded(r, form, err, "while scoring")
+	case errors.Is(err, rerank.ErrClosed):
+		e := newErr(form, http.StatusServiceUnavailable, kindUnhealthy, "the model is being unloaded")
+		e.RetryAfter = 1
+		return e
+	case errors.As(err, &de) && !errors.Is(err, rerank.ErrClosed):
+		field := "documents"
+		if form == FormTEI {
+			field = "texts"
+		}
+		msg := de.Err.Error()
+		if errors.Is(de.Err, rerank.ErrTooLong) {
+			msg += "; send truncate=true (or leave it out) to have it cut instead"
+		}
+		return invalid(form, "`%s[%d]`: %s", field, de.Index, strings.TrimPrefix(msg, "rerank: "))
+	case errors.Is(err, rerank.ErrEmptyQuery), errors.Is(err, rerank.ErrInvalidUTF8),
+		errors.Is(err, rerank.ErrTooManyDocuments), errors.Is(err, rerank.ErrTooLong):
+		return invalid(form, "%s", strings.TrimPrefix(err.Error(), "rerank: "))
+	}
+	return newErr(form, http.StatusInternalServerError, kindBackend, "scoring failed: %v", err)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"message":"encoding the answer failed","type":"server_error","param":null,"code":500}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
