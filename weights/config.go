@@ -221,6 +221,9 @@ func (c *Config) Labels() []string {
 // HeadDim is the size of one attention head.
 func (c *Config) HeadDim() int { return c.HiddenSize / c.NumAttentionHeads }
 
+// maxLabels bounds num_labels, which sizes a slice before any weight is read.
+const maxLabels = 1 << 16
+
 // validate rejects what would make the forward pass index out of range or
 // compute something other than what transformers computes.
 func (c *Config) validate() error {
@@ -239,6 +242,9 @@ func (c *Config) validate() error {
 		if pos[k] <= 0 {
 			return fmt.Errorf("%s is %d, want > 0", k, pos[k])
 		}
+	}
+	if c.NumLabels > maxLabels {
+		return fmt.Errorf("num_labels is %d, more than %d", c.NumLabels, maxLabels)
 	}
 	if c.HiddenSize%c.NumAttentionHeads != 0 {
 		return fmt.Errorf("hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)
