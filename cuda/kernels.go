@@ -1,0 +1,56 @@
+//go:build cuda
+
+package cuda
+
+import (
+	_ "embed"
+	"fmt"
+)
+
+// kernels.ptx is kernels/kernels.cu compiled by kernels/build.sh.
+//
+//go:embed kernels/kernels.ptx
+var kernelsPTX []byte
+
+// kernelSet is the kernels of one storage type.
+type kernelSet struct {
+	gather, biasAct, addLayerNorm, rows cuFunc
+	// attention by compiled head size: headDim d runs the smallest that fits.
+	attention [3]cuFunc
+}
+
+// attentionSizes are the head sizes attention is compiled for (D in
+// kernels.cu); a head of d <= D runs the D kernel with the tail masked off.
+var attentionSizes = [3]int{32, 64, 128}
+
+// Thread counts of the launches: the row kernels are memory-bound loops over
+// one row per block; attBQ is ATT_BQ in kernels.cu (one thread per query row).
+const (
+	rowThreads  = 256
+	attBQ       = 64
+	ewThreads   = 256
+	ewMaxBlocks = 65535
+)
+
+func loadKernels(p Precision) (module, *kernelSet, error) {
+	m, err := loadModule(kernelsPTX)
+	if err != nil {
+		return nil, nil, err
+	}
+	suf := map[Precision]string{FP32: "f32", FP16: "f16", BF16: "bf16"}[p]
+	ks := &kernelSet{}
+	get := func(dst *cuFunc, name string) {
+		if err != nil {
+			return
+		}
+		*dst, err = moduleFunction(m, name+"_"+suf)
+	}
+	get(&ks.gather, "gather")
+	get(&ks.biasAct, "bias_act")
+	get(&ks.addLayerNorm, "add_layernorm")
+	get(&ks.rows, "rows")
+	for i, d := range attentionSizes {
+		get(&ks.attention[i], fmt.Sprintf("attention_d%d", d))
+	}
+	return m, ks, err
+}

@@ -1,0 +1,249 @@
+// Kernels of crossrank's CUDA backend (package cuda).
+//
+// Each kernel is written once as a template over the storage type T (float,
+// __half, __nv_bfloat16) and instantiated under a plain C name with a suffix:
+// _f32, _f16, _bf16. Arithmetic is always float32: half-precision values are
+// widened on load and rounded once on store, as PyTorch's fp16 kernels do.
+//
+// Every kernel has a plain Go reference (the bert package's CPU backend);
+// cuda's tests compare the two on fresh random inputs.
+//
+// Regenerate kernels.ptx with ./build.sh after editing; the Go build embeds
+// the committed PTX and never runs nvcc.
+
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+
+__device__ __forceinline__ float to_f(float x) { return x; }
+__device__ __forceinline__ float to_f(__half x) { return __half2float(x); }
+__device__ __forceinline__ float to_f(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+template <typename T> __device__ __forceinline__ T from_f(float x);
+template <> __device__ __forceinline__ float from_f<float>(float x) { return x; }
+template <> __device__ __forceinline__ __half from_f<__half>(float x) { return __float2half_rn(x); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+
+// Activation codes: the same numbers as bert.Activation.
+enum { ACT_NONE = 0, ACT_GELU = 1, ACT_GELU_NEW = 2, ACT_RELU = 3, ACT_TANH = 4 };
+
+__device__ __forceinline__ float activate(float x, int act) {
+    switch (act) {
+    case ACT_GELU:  // exact GELU, as torch.nn.functional.gelu
+        return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    case ACT_GELU_NEW: {  // the tanh approximation (gelu_new, gelu_pytorch_tanh)
+        float u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+        return 0.5f * x * (1.0f + tanhf(u));
+    }
+    case ACT_RELU:
+        return x > 0.0f ? x : 0.0f;
+    case ACT_TANH:
+        return tanhf(x);
+    default:
+        return x;
+    }
+}
+
+// gather: out[i, :] = table[ids[i], :] (add == 0) or out[i, :] += table[ids[i], :].
+// One block per row; ids were checked against the table's rows on the host.
+template <typename T>
+__device__ void gather(T* out, const T* table, const int* ids, int cols, int add) {
+    int row = blockIdx.x;
+    const T* src = table + (long long)ids[row] * cols;
+    T* dst = out + (long long)row * cols;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        float v = to_f(src[c]);
+        if (add) v += to_f(dst[c]);
+        dst[c] = from_f<T>(v);
+    }
+}
+
+// bias_act: x[r, c] = act(x[r, c] + bias[c]) in place; bias may be null.
+// A grid-stride loop over all elements.
+template <typename T>
+__device__ void bias_act(T* x, const T* bias, long long n, int cols, int act) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
+         i += (long long)gridDim.x * blockDim.x) {
+        float v = to_f(x[i]);
+        if (bias) v += to_f(bias[i % cols]);
+        x[i] = from_f<T>(activate(v, act));
+    }
+}
+
+// Block-wide sum of one float per thread; every thread gets the result.
+// red must hold 32 floats.
+__device__ __forceinline__ float block_sum(float v, float* red) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    __syncthreads();  // red may still be read by a previous call
+    if (lane == 0) red[warp] = v;
+    __syncthreads();
+    int nw = (blockDim.x + 31) >> 5;
+    v = lane < nw ? red[lane] : 0.0f;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// add_layernorm: out[r] = LayerNorm(x[r] + xbias + res[r]) * gamma + beta, with
+// xbias (a Linear's bias not yet added) and res optional. One block per row;
+// the row's sum is kept in dynamic shared memory (cols floats) so that the
+// variance is the exact two-pass one, as PyTorch computes it.
+template <typename T>
+__device__ void add_layernorm(T* out, const T* x, const T* xbias, const T* res, const T* gamma,
+                              const T* beta, int cols, float eps) {
+    extern __shared__ float row[];
+    __shared__ float red[32];
+    long long base = (long long)blockIdx.x * cols;
+    float s = 0.0f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        float v = to_f(x[base + c]);
+        if (xbias) v += to_f(xbias[c]);
+        if (res) v += to_f(res[base + c]);
+        row[c] = v;
+        s += v;
+    }
+    float mean = block_sum(s, red) / cols;
+    float q = 0.0f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        float d = row[c] - mean;
+        q += d * d;
+    }
+    float rstd = rsqrtf(block_sum(q, red) / cols + eps);
+    for (int c = threadIdx.x; c < cols; c += blockDim.x)
+        out[base + c] = from_f<T>((row[c] - mean) * rstd * to_f(gamma[c]) + to_f(beta[c]));
+}
+
+// rows: out[i, :] = x[idx[i], :].
+template <typename T>
+__device__ void rows(T* out, const T* x, const int* idx, int cols) {
+    const T* src = x + (long long)idx[blockIdx.x] * cols;
+    T* dst = out + (long long)blockIdx.x * cols;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) dst[c] = src[c];
+}
+
+// Attention over packed variable-length sequences.
+//
+// q, k and v are [tokens, ld] matrices (ld = heads*headDim, or more when they
+// are column slices of one fused projection); head h of token t is the
+// headDim values at t*ld + h*headDim. qb, kb and vb are optional biases of a
+// Linear not yet added. offsets (cu_seqlens) has nseq+1 entries.
+//
+// One block per (query tile of ATT_BQ rows, head, sequence); one thread per
+// query row. The keys and values of the sequence stream through shared memory
+// in tiles of ATT_BK rows, and each thread keeps its softmax running (the
+// online softmax of flash attention: a running max m, a running sum l and an
+// unnormalised accumulator, rescaled when the max grows), so any sequence
+// length works with the same shared memory. Scores use exp2 with log2(e)
+// folded into the query scale. D is the head dimension rounded up to a
+// compiled size; d is the real one.
+#define ATT_BQ 64
+#define ATT_BK 32
+
+template <typename T, int D>
+__device__ void attention(T* out, const T* q, const T* k, const T* v, const T* qb, const T* kb,
+                          const T* vb, const int* offsets, int ldq, int ldk, int ldv, int ldo, int d,
+                          float scale_log2) {
+    __shared__ float ks[ATT_BK][D];
+    __shared__ float vs[ATT_BK][D];
+    __shared__ float ss[ATT_BK][ATT_BQ];
+    int seq = blockIdx.z, head = blockIdx.y;
+    int start = offsets[seq], len = offsets[seq + 1] - start;
+    int qi = blockIdx.x * ATT_BQ + threadIdx.x;  // query row within the sequence
+    if (blockIdx.x * ATT_BQ >= len) return;      // whole block past the end: no barrier reached
+    bool active = qi < len;
+    int hoff = head * d;
+
+    float qr[D], acc[D];
+#pragma unroll
+    for (int j = 0; j < D; j++) {
+        float x = 0.0f;
+        if (active && j < d) {
+            x = to_f(q[(long long)(start + qi) * ldq + hoff + j]);
+            if (qb) x += to_f(qb[hoff + j]);
+        }
+        qr[j] = x * scale_log2;
+        acc[j] = 0.0f;
+    }
+    float m = -INFINITY, l = 0.0f;
+
+    for (int k0 = 0; k0 < len; k0 += ATT_BK) {
+        int nk = min(ATT_BK, len - k0);
+        __syncthreads();  // the previous tile is no longer read
+        for (int e = threadIdx.x; e < ATT_BK * D; e += blockDim.x) {
+            int r = e / D, j = e % D;
+            float kv = 0.0f, vv = 0.0f;
+            if (r < nk && j < d) {
+                long long t = start + k0 + r;
+                kv = to_f(k[t * ldk + hoff + j]);
+                vv = to_f(v[t * ldv + hoff + j]);
+                if (kb) kv += to_f(kb[hoff + j]);
+                if (vb) vv += to_f(vb[hoff + j]);
+            }
+            ks[r][j] = kv;
+            vs[r][j] = vv;
+        }
+        __syncthreads();
+        if (!active) continue;
+        // Scores go to this thread's column of shared memory rather than a
+        // register array: that keeps the key loop rolled (small code, no
+        // spills) without dynamic register indexing.
+        float tmax = -INFINITY;
+        for (int r = 0; r < nk; r++) {
+            float dot = 0.0f;
+#pragma unroll
+            for (int j = 0; j < D; j++) dot += qr[j] * ks[r][j];
+            ss[r][threadIdx.x] = dot;
+            tmax = fmaxf(tmax, dot);
+        }
+        float mnew = fmaxf(m, tmax);
+        float corr = exp2f(m - mnew);  // 0 on the first tile (m = -inf)
+        l *= corr;
+#pragma unroll
+        for (int j = 0; j < D; j++) acc[j] *= corr;
+        for (int r = 0; r < nk; r++) {
+            float p = exp2f(ss[r][threadIdx.x] - mnew);
+            l += p;
+#pragma unroll
+            for (int j = 0; j < D; j++) acc[j] += p * vs[r][j];
+        }
+        m = mnew;
+    }
+    if (!active) return;
+    float inv = 1.0f / l;
+    T* o = out + (long long)(start + qi) * ldo + hoff;
+#pragma unroll
+    for (int j = 0; j < D; j++)
+        if (j < d) o[j] = from_f<T>(acc[j] * inv);
+}
+
+#define INSTANTIATE(T, SUF)                                                                        \
+    extern "C" __global__ void gather_##SUF(T* out, const T* table, const int* ids, int cols,      \
+                                            int add) {                                             \
+        gather<T>(out, table, ids, cols, add);                                                     \
+    }                                                                                              \
+    extern "C" __global__ void bias_act_##SUF(T* x, const T* bias, long long n, int cols,          \
+                                              int act) {                                           \
+        bias_act<T>(x, bias, n, cols, act);                                                        \
+    }                                                                                              \
+    extern "C" __global__ void add_layernorm_##SUF(T* out, const T* x, const T* xbias,             \
+                                                   const T* res, const T* gamma, const T* beta,    \
+                                                   int cols, float eps) {                          \
+        add_layernorm<T>(out, x, xbias, res, gamma, beta, cols, eps);                              \
+    }                                                                                              \
+    extern "C" __global__ void rows_##SUF(T* out, const T* x, const int* idx, int cols) {          \
+        rows<T>(out, x, idx, cols);                                                                \
+    }                                                                                              \
+    ATTENTION(T, SUF, 32)                                                                          \
+    ATTENTION(T, SUF, 64)                                                                          \
+    ATTENTION(T, SUF, 128)
+
+#define ATTENTION(T, SUF, D)                                                                       \
+    extern "C" __global__ void __launch_bounds__(ATT_BQ)                                          \
+        attention_d##D##_##SUF(T* out, const T* q, const T* k, const T* v, const T* qb,            \
+                               const T* kb, const T* vb, const int* offsets, int ldq, int ldk,     \
+                               int ldv, int ldo, int d, float scale_log2) {                        \
+        attention<T, D>(out, q, k, v, qb, kb, vb, offsets, ldq, ldk, ldv, ldo, d, scale_log2);     \
+    }
+
+INSTANTIATE(float, f32)
+INSTANTIATE(__half, f16)
+INSTANTIATE(__nv_bfloat16, bf16)
