@@ -59,6 +59,26 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// TestGoldenVocabOnly runs the BERT golden records through the same
+// vocabulary loaded the old way (vocab.txt + tokenizer_config.json, no
+// tokenizer.json): transformers builds the same tokenizer from either.
+func TestGoldenVocabOnly(t *testing.T) {
+	const golden = "../testdata/golden/tokens-bert.jsonl.gz"
+	dir := "../testdata/tokenizers/bert-vocab-only"
+	a, errA := os.ReadFile(filepath.Join(dir, "vocab.txt"))
+	b, errB := os.ReadFile("../testdata/models/bert/vocab.txt")
+	if _, err := os.Stat(golden); err != nil || errA != nil || errB != nil {
+		t.Skip("fixtures not generated")
+	}
+	if string(a) != string(b) {
+		t.Skip("bert-vocab-only has another vocabulary than the bert model")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err == nil {
+		t.Fatalf("%s has a tokenizer.json; the test wants the vocab.txt path", dir)
+	}
+	runGolden(t, golden, dir)
+}
+
 func runGolden(t *testing.T, file, dir string) {
 	tk, err := Load(dir)
 	if err != nil {
