@@ -97,7 +97,8 @@ type tensorRef struct {
 
 // Checkpoint is one safetensors file or a sharded set of them, memory-mapped.
 // Slices it returns point into the mapping: they are read-only (writing to
-// them faults) and valid until Close.
+// them faults) and valid until Close. It is safe for concurrent use (it is
+// never modified after Open) until Close.
 type Checkpoint struct {
 	files   []*stFile
 	tensors map[string]tensorRef
