@@ -14,6 +14,7 @@ import (
 // inside its vocabulary.
 func FuzzFromJSON(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/tiny-*.json")
+	seeds = append(seeds, "testdata/tiny-bert/tokenizer.json")
 	for _, s := range seeds {
 		if strings.HasSuffix(s, "expected.json") {
 			continue

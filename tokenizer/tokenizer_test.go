@@ -290,7 +290,7 @@ func TestVocabTxt(t *testing.T) {
 	if vt.ModelMaxLength() != 512 || vt.Kind() != "wordpiece" || vt.VocabSize() != len(tinyWordPieceVocab) || vt.PadID() != 0 {
 		t.Errorf("config: max %d kind %s vocab %d pad %d", vt.ModelMaxLength(), vt.Kind(), vt.VocabSize(), vt.PadID())
 	}
-	ref := loadTiny(t, "tiny-wordpiece-bertproc.json")
+	ref := loadTiny(t, "tiny-bert/tokenizer.json")
 	for _, s := range []string{"Hello, world!", "unbelievable CAFÉ", "中文 [CLS] x [SEP]", "[MASK]", "İ hello"} {
 		want, _ := ref.EncodePair(s, "a b", Truncation{})
 		got, err := vt.EncodePair(s, "a b", Truncation{})

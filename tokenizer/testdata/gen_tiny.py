@@ -45,7 +45,7 @@ def unigram(byte_fallback, proc):
 
 TOKS = {
     "tiny-wordpiece.json": wordpiece(),
-    "tiny-wordpiece-bertproc.json": wordpiece_bertproc(),
+    "tiny-bert/tokenizer.json": wordpiece_bertproc(),
     "tiny-unigram.json": unigram(False, processors.RobertaProcessing(("</s>", 2), ("<s>", 0))),
     "tiny-unigram-bytefallback.json": unigram(True, processors.TemplateProcessing(
         single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", 0), ("</s>", 2)])),
