@@ -279,7 +279,7 @@ func TestDownloadRepoShapes(t *testing.T) {
 func TestDownloadSharded(t *testing.T) {
 	dir := filepath.Join("..", "testdata", "models", "xlmr-sharded")
 	if _, err := os.Stat(dir); err != nil {
-		t.Skip("fixture not generated:", err)
+		t.Fatal("fixture missing (make fixtures):", err)
 	}
 	h := newFakeHub(t)
 	repo := h.addDir(t, "BAAI/sharded", dir)

@@ -19,7 +19,7 @@ import (
 func fixtureDir(t *testing.T, name string) string {
 	dir := filepath.Join("..", "..", "testdata", "models", name)
 	if _, err := os.Stat(dir); err != nil {
-		t.Skip("fixture not present:", err)
+		t.Fatal("fixture missing (make fixtures):", err)
 	}
 	return dir
 }
