@@ -39,6 +39,13 @@ func TestFixtureValues(t *testing.T) {
 	if err := json.Unmarshal(raw, &models); err != nil {
 		t.Fatal(err)
 	}
+	// Every fixture checkpoint must be covered, including ones added later.
+	dirs, _ := filepath.Glob(filepath.Join("..", "testdata", "models", "*", "*.safetensors"))
+	for _, d := range dirs {
+		if _, ok := models[filepath.Base(filepath.Dir(d))]; !ok {
+			t.Errorf("%s has no digests: rerun weights/testdata/gen_digests.py", d)
+		}
+	}
 	for model, want := range models {
 		t.Run(model, func(t *testing.T) {
 			dir := filepath.Join("..", "testdata", "models", model)
