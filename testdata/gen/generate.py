@@ -11,6 +11,9 @@ dependency of `go test`: CI only reads the committed output.
 """
 
 import os
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ beside the committed sources
 
 # Before torch/tokenizers import: CPU only, no thread pools whose scheduling could
 # change results or ordering.
@@ -25,7 +28,6 @@ import io  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import shutil  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
@@ -475,9 +477,98 @@ def step_logits(out, name):
     return {"spread": s, "max_batch_diff": worst}
 
 
+# ---------------------------------------------------------------- vocab-only tokenizer
+
+
+def step_vocab_only(out, bert_tok):
+    """Loads bert-vocab-only (vocab.txt + tokenizer_config.json, no tokenizer.json)
+    and compares it with bert on every tokens record. Returns the golden file name
+    that holds its expected encodings."""
+    from transformers import BertTokenizer
+
+    vo = BertTokenizer.from_pretrained(os.path.join(out, "tokenizers", "bert-vocab-only"))
+    lines = load_corpus(out)
+    pairs = token_pairs(lines, N_TOKEN_PAIRS, SEED + 100)
+    mine = token_records(vo, lines, pairs)
+    ref = read_jsonl(os.path.join(out, "golden", "tokens-bert.jsonl.gz"))
+    if mine == ref:
+        log("bert-vocab-only encodes exactly like bert: its golden is tokens-bert.jsonl.gz")
+        return "tokens-bert.jsonl.gz"
+    name = "tokens-bert-vocab-only.jsonl.gz"
+    write_jsonl(os.path.join(out, "golden", name), mine)
+    log(f"bert-vocab-only differs from bert on {sum(a != b for a, b in zip(mine, ref))} records")
+    return name
+
+
+# ---------------------------------------------------------------- rank goldens
+
+N_RANK_QUERIES = 24
+N_RANK_DOCS = 30
+
+
+def rank_sets(lines, seed):
+    rng = random.Random(seed)
+    nonempty = [t for t in lines if t.strip()]
+    queries = [t for t in nonempty if len(t) < 80]
+    documents = [t for t in nonempty if len(t) < 700]  # bounded, to keep the plain-JSONL file small
+    sets = []
+    for i in range(N_RANK_QUERIES):
+        q = rng.choice(queries)
+        docs = [rng.choice(documents) for _ in range(N_RANK_DOCS - 2)]
+        # An empty document, and a duplicated one: ties must keep a stable order.
+        docs.insert(rng.randrange(len(docs) + 1), "")
+        docs.insert(rng.randrange(len(docs) + 1), docs[0])
+        sets.append((q, docs))
+    return sets
+
+
+def step_rank(out, name):
+    from sentence_transformers import CrossEncoder
+
+    seed_all(SEED)
+    ce = CrossEncoder(model_dir(out, name), device="cpu")
+    act = type(ce.activation_fn).__name__
+    recs = []
+    for q, docs in rank_sets(load_corpus(out), SEED + 300):
+        scores = ce.predict([(q, d) for d in docs], show_progress_bar=False)
+        ranked = ce.rank(q, docs, show_progress_bar=False)
+        recs.append({"query": q, "documents": docs, "scores": [f32(s) for s in scores],
+                     "rank": [{"corpus_id": int(r["corpus_id"]), "score": f32(r["score"])} for r in ranked],
+                     "activation": act, "max_length": int(ce.max_seq_length)})
+    write_jsonl(os.path.join(out, "golden", f"rank-{name}.jsonl"), recs)
+    return {"activation": act, "max_length": int(ce.max_seq_length)}
+
+
+# ---------------------------------------------------------------- hidden states
+
+HIDDEN_INPUTS = [
+    ("what is the capital of france?", "Paris is the capital and largest city of France."),
+    ("Héllo naïve café 東京 🙂", "Привет, мир! नमस्ते [SEP] <mask> end"),
+    ("", "The quick brown fox jumps over the lazy dog. " * 4),
+]
+
+
+def step_hidden(out, name):
+    family = MODELS[name]["family"]
+    tok = load_tokenizer(model_dir(out, name), family)
+    model = load_model(out, name)
+    recs = []
+    with torch.no_grad():
+        for q, d in HIDDEN_INPUTS:
+            enc = tok(q, d, truncation="longest_first", max_length=512, return_token_type_ids=True,
+                      return_tensors="pt")
+            res = model(**enc, output_hidden_states=True)
+            hs = res.hidden_states
+            recs.append({"query": q, "document": d, "input_ids": enc["input_ids"][0].tolist(),
+                         "token_type_ids": enc["token_type_ids"][0].tolist(),
+                         "hidden_states": [floats(h[0]) for h in hs], "shape": list(hs[0][0].shape),
+                         "logits": floats(res.logits[0])})
+    write_jsonl(os.path.join(out, "golden", f"hidden-{name}.jsonl.gz"), recs)
+
+
 # ---------------------------------------------------------------- main
 
-STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "logits"]
+STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "logits", "rank", "hidden"]
 
 
 def main():
@@ -507,9 +598,16 @@ def main():
             xlmr = load_tokenizer(model_dir(out, "xlmr"), "xlmr")
             step_tokens(out, "bert", bert)
             step_tokens(out, "xlmr", xlmr)
+            step_vocab_only(out, bert)
         if "logits" in steps:
             for name in MODELS:
                 step_logits(out, name)
+        if "rank" in steps:
+            for name in ("bert", "xlmr"):  # rank() refuses num_labels != 1
+                step_rank(out, name)
+        if "hidden" in steps:
+            for name in ("bert", "xlmr"):
+                step_hidden(out, name)
     finally:
         shutil.rmtree(work)
 
