@@ -3,6 +3,8 @@ package rerank
 import (
 	"context"
 	"errors"
+
+	"github.com/crossrank/crossrank/cuda"
 )
 
 // The two halves of a cross-encoder, as the Reranker sees them. The real
@@ -42,18 +44,15 @@ type model interface {
 	close() error
 }
 
-// ErrOutOfMemory is what a backend's out-of-memory error should match
-// (errors.Is) for the Reranker to retry with smaller batches. A backend
-// that cannot import this package can instead give its error a method
-// OutOfMemory() bool that returns true; IsOutOfMemory accepts both.
-var ErrOutOfMemory = errors.New("rerank: out of device memory")
-
-// IsOutOfMemory reports whether err says the device ran out of memory.
+// IsOutOfMemory reports whether err says the device ran out of memory, so
+// that a smaller batch may fit: cuda.ErrOutOfMemory (errors.Is), or any
+// error in the chain with a method OutOfMemory() bool that returns true
+// (for backends outside this module).
 func IsOutOfMemory(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, ErrOutOfMemory) {
+	if errors.Is(err, cuda.ErrOutOfMemory) {
 		return true
 	}
 	var oom interface{ OutOfMemory() bool }

@@ -2,15 +2,250 @@ package rerank
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/cuda"
+	"github.com/crossrank/crossrank/tokenizer"
+	"github.com/crossrank/crossrank/weights"
 )
 
 // loadEngine loads the tokenizer and the model in dir.
 func loadEngine(ctx context.Context, dir string, opts Options) (engine, error) {
-	return engine{}, errNotImplemented
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	tok, err := tokenizer.Load(dir)
+	if err != nil {
+		return engine{}, err
+	}
+	enc, err := newTokEncoder(tok)
+	if err != nil {
+		return engine{}, err
+	}
+	backend, owned := opts.Backend, false
+	if backend == nil {
+		backend, owned = autoBackend(log), true
+	}
+	m, err := bert.Load(ctx, dir, bert.Options{Backend: backend})
+	if err != nil {
+		if owned {
+			backend.Close()
+		}
+		return engine{}, err
+	}
+	bm := &bertModel{m: m}
+	if owned {
+		bm.backend = backend
+	}
+	cfg := m.Config()
+	act, err := configActivation(cfg)
+	if err != nil {
+		bm.close()
+		return engine{}, err
+	}
+	info := Info{
+		Device:    backend.Name(),
+		Precision: cfg.DType(),
+		Labels:    cfg.Labels(),
+	}
+	if len(cfg.Architectures) > 0 {
+		info.Architecture = cfg.Architectures[0]
+	}
+	return engine{enc: enc, mdl: bm, info: info, act: act}, nil
 }
 
-// defaultResolve resolves Hub references.
+// autoBackend is CUDA when this binary was built with it and a GPU is
+// present, else the CPU.
+func autoBackend(log *slog.Logger) bert.Backend {
+	if !cudaBuilt {
+		return bert.NewCPU()
+	}
+	return cuda.NewOrCPU(log, cuda.Options{})
+}
+
+// defaultResolve resolves Hub references through the Hugging Face cache.
 func defaultResolve(ctx context.Context, ref string) (string, error) {
-	return "", fmt.Errorf("%q is not a local folder", ref)
+	return weights.Resolve(ctx, ref, weights.ResolveOptions{})
+}
+
+// configActivation is the activation sentence-transformers reads from
+// config.json (CrossEncoder.get_default_activation_fn); Default when the
+// config names none.
+func configActivation(cfg *weights.Config) (Activation, error) {
+	path := cfg.SbertCEDefaultActivationFunction
+	if st := cfg.SentenceTransformers; st != nil && st.ActivationFn != "" {
+		path = st.ActivationFn
+	}
+	switch path {
+	case "":
+		return Default, nil
+	case "torch.nn.modules.activation.Sigmoid", "torch.nn.Sigmoid":
+		return Sigmoid, nil
+	case "torch.nn.modules.linear.Identity", "torch.nn.Identity":
+		return None, nil
+	case "torch.nn.modules.activation.Softmax", "torch.nn.Softmax":
+		return Softmax, nil
+	}
+	return Default, fmt.Errorf("config.json names the activation %q, which crossrank does not implement; set Options.Activation", path)
+}
+
+// bertModel is package bert's Model as the batcher's model.
+type bertModel struct {
+	m       *bert.Model
+	backend bert.Backend // closed with the model when the Reranker made it
+}
+
+func (b *bertModel) forward(ctx context.Context, batch []seq) ([][]float32, error) {
+	seqs := make([]bert.Sequence, len(batch))
+	for i, s := range batch {
+		seqs[i] = bert.Sequence{IDs: s.ids, TypeIDs: s.typeIDs}
+	}
+	return b.m.Forward(ctx, seqs)
+}
+
+func (b *bertModel) maxTokens() int { return b.m.MaxTokens() }
+func (b *bertModel) numLabels() int { return b.m.Config().NumLabels }
+
+func (b *bertModel) close() error {
+	err := b.m.Close()
+	if b.backend != nil {
+		err = errors.Join(err, b.backend.Close())
+	}
+	return err
+}
+
+// tokEncoder is package tokenizer's Tokenizer as a textEncoder. The
+// tokenizer frames texts with its post-processor; re-ranking also needs the
+// ids without the frame (for windows and query reuse) and the frame around
+// ids it cut itself. The frame is learnt at load from encodings of probe
+// texts and checked against EncodePair, so a post-processor it cannot
+// reproduce is an error at load, not wrong scores later.
+type tokEncoder struct {
+	tok *tokenizer.Tokenizer
+	// Single text: pre1 + text + len(single)-pre1 special tokens.
+	pre1, post1 int
+	// Pair: pre + a + mid + b + post, with these type ids; a and b take
+	// typeA and typeB.
+	pre, mid, post    []int32
+	preT, midT, postT []int32
+	typeA, typeB      int32
+}
+
+func newTokEncoder(tok *tokenizer.Tokenizer) (*tokEncoder, error) {
+	e := &tokEncoder{tok: tok}
+	fail := func(why string) error {
+		return fmt.Errorf("tokenizer: unsupported post-processor: %s", why)
+	}
+	empty, err := tok.Encode("")
+	if err != nil {
+		return nil, err
+	}
+	probeA, probeB := "hello world", "the 2nd text"
+	single, err := tok.Encode(probeA)
+	if err != nil {
+		return nil, err
+	}
+	e.pre1 = commonPrefix(empty.IDs, single.IDs)
+	e.post1 = len(empty.IDs) - e.pre1
+	if e.pre1+e.post1 >= len(single.IDs) {
+		return nil, fail("a probe text encodes to no tokens")
+	}
+	a := single.IDs[e.pre1 : len(single.IDs)-e.post1]
+	sb, err := tok.Encode(probeB)
+	if err != nil {
+		return nil, err
+	}
+	b := sb.IDs[e.pre1 : len(sb.IDs)-e.post1]
+
+	full := tokenizer.Truncation{Strategy: tokenizer.DoNotTruncate}
+	pair, err := tok.EncodePair(probeA, probeB, full)
+	if err != nil {
+		return nil, err
+	}
+	ia := index(pair.IDs, a, 0)
+	ib := index(pair.IDs, b, ia+len(a))
+	if ia < 0 || ib < 0 {
+		return nil, fail("the texts of a pair are not where they are alone")
+	}
+	e.pre, e.preT = pair.IDs[:ia], pair.TypeIDs[:ia]
+	e.mid, e.midT = pair.IDs[ia+len(a):ib], pair.TypeIDs[ia+len(a):ib]
+	e.post, e.postT = pair.IDs[ib+len(b):], pair.TypeIDs[ib+len(b):]
+	e.typeA, e.typeB = pair.TypeIDs[ia], pair.TypeIDs[ib]
+	if len(e.pre)+len(e.mid)+len(e.post) != tok.NumSpecialTokens(true) {
+		return nil, fail("the special tokens found do not add up")
+	}
+	// Check the frame on texts unlike the probes (empty sides, specials in
+	// the text) against the tokenizer's own pair encoding.
+	for _, c := range [][2]string{{"", ""}, {"q", ""}, {"", "d"}, {"Ünïcode query?", "a longer document, with punctuation; and numbers 12345."}} {
+		want, err := tok.EncodePair(c[0], c[1], full)
+		if err != nil {
+			return nil, err
+		}
+		qa, err := e.tokenize(c[0])
+		if err != nil {
+			return nil, err
+		}
+		db, err := e.tokenize(c[1])
+		if err != nil {
+			return nil, err
+		}
+		got := e.pair(qa, db)
+		if !slices.Equal(got.ids, want.IDs) || !slices.Equal(got.typeIDs, want.TypeIDs) {
+			return nil, fail(fmt.Sprintf("pair %q framed as %v, the tokenizer says %v", c, got.ids, want.IDs))
+		}
+	}
+	return e, nil
+}
+
+func (e *tokEncoder) tokenize(text string) ([]int32, error) {
+	enc, err := e.tok.Encode(text)
+	if err != nil {
+		return nil, err
+	}
+	return enc.IDs[e.pre1 : len(enc.IDs)-e.post1], nil
+}
+
+func (e *tokEncoder) pair(q, d []int32) seq {
+	n := len(e.pre) + len(q) + len(e.mid) + len(d) + len(e.post)
+	s := seq{ids: make([]int32, 0, n), typeIDs: make([]int32, 0, n)}
+	s.ids = append(append(append(append(append(s.ids, e.pre...), q...), e.mid...), d...), e.post...)
+	s.typeIDs = append(s.typeIDs, e.preT...)
+	for range q {
+		s.typeIDs = append(s.typeIDs, e.typeA)
+	}
+	s.typeIDs = append(s.typeIDs, e.midT...)
+	for range d {
+		s.typeIDs = append(s.typeIDs, e.typeB)
+	}
+	s.typeIDs = append(s.typeIDs, e.postT...)
+	return s
+}
+
+func (e *tokEncoder) specials() int  { return len(e.pre) + len(e.mid) + len(e.post) }
+func (e *tokEncoder) maxLength() int { return e.tok.ModelMaxLength() }
+
+func commonPrefix(a, b []int32) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// index returns where sub starts in s at or after from, or -1.
+func index(s, sub []int32, from int) int {
+	if from < 0 {
+		return -1
+	}
+	for i := from; i+len(sub) <= len(s); i++ {
+		if slices.Equal(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
 }

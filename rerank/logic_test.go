@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/crossrank/crossrank/cuda"
 )
 
 // words returns n distinct words w0 w1 ... so that the fake tokenizer makes
@@ -408,7 +410,7 @@ func TestOutOfMemoryRetriesSmaller(t *testing.T) {
 	if _, err := r.RerankStrings(ctx, "a", []string{"a b c d"}, RerankOptions{}); !IsOutOfMemory(err) {
 		t.Errorf("one pair over memory: %v, want out of memory", err)
 	}
-	if !IsOutOfMemory(fmt.Errorf("wrapped: %w", ErrOutOfMemory)) || IsOutOfMemory(errors.New("other")) {
+	if !IsOutOfMemory(fmt.Errorf("wrapped: %w", cuda.ErrOutOfMemory)) || IsOutOfMemory(errors.New("other")) {
 		t.Error("IsOutOfMemory does not follow the sentinel")
 	}
 }
