@@ -21,7 +21,8 @@ import (
 // kernel and nr by its kernel set. a points at A's first row of the tile
 // (lda floats between rows, k floats used per row), b at a packed panel
 // (k steps of nr floats), c at the tile (ldc floats between rows). init 0
-// starts from zero, 1 from bias (nr floats), 2 from C's current values.
+// starts from zero, 1 from bias (nr floats), 2 adds the product to C's
+// current values (a later k block of the same tile).
 // mask says which of the nr columns exist, 16 bits per 16 columns; kernels
 // without masking (masked false) always read and write all nr columns.
 type microKernel func(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, init int, mask int)
@@ -100,13 +101,17 @@ func Reference(c, a []float32, m, k, n int, w []float32, bias []float32) {
 }
 
 // Blocking. A worker copies kc columns of mc rows of A at a time into its
-// own buffer (rows lda floats apart with a pad, so rows do not alias in the
-// L1 cache when k is a multiple of 1024), and sweeps every weight panel over
-// that block while it sits in L2. kcMax bounds the k block so that one weight
-// micro-panel (kc x nr) and one A micro-panel stay in L1 across the sweep.
+// own buffer (rows kc+aPad floats apart, so that rows do not alias in the L1
+// cache when k is a multiple of 1024) and sweeps its weight panels over that
+// block while it sits in L2 (168 x 528 floats = 355 KiB of a 1 MiB L2). A
+// k block of 512 keeps the micro-kernel's call overhead and the passes over
+// C (each k block reads and writes C once) small; 128, 256 and 512 measured
+// within the noise of each other on the shapes of BenchmarkMatMul, 512
+// slightly ahead. They are variables so that a benchmark can try others
+// (pools allocate their buffers for the values current when they start).
 var (
 	kcMax = 512
-	mcMax = 168 // a multiple of every kernel's mr (14, 6, 4), 168*272*4 = 180 KiB
+	mcMax = 168 // a multiple of every kernel's mr (14, 6 and 4)
 )
 
 // aPad floats are added to each copied row of A: 16 floats (one cache line)
