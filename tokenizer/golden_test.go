@@ -186,3 +186,55 @@ func encodePairLikeTransformers(tk *Tokenizer, q, d string, opts Truncation) (*E
 	}
 	return tk.EncodePair(q, d, opts)
 }
+
+// TestVocabTxtMatchesTokenizerJSON loads the real MiniLM vocabulary twice,
+// from the tokenizer.json Hugging Face wrote and from its vocab.txt +
+// tokenizer_config.json alone, and wants the same ids for every corpus
+// line and pair.
+func TestVocabTxtMatchesTokenizerJSON(t *testing.T) {
+	src := "../testdata/tokenizers/minilm-real"
+	vocab, err1 := os.ReadFile(filepath.Join(src, "vocab.txt"))
+	cfg, err2 := os.ReadFile(filepath.Join(src, "tokenizer_config.json"))
+	corpus, err3 := os.ReadFile("../testdata/corpus.jsonl")
+	if err1 != nil || err2 != nil || err3 != nil {
+		t.Skip("fixtures not generated")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "vocab.txt"), vocab, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fromJSON, err := Load(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromVocab, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fromJSON.VocabSize() != fromVocab.VocabSize() || fromJSON.PadID() != fromVocab.PadID() || fromJSON.ModelMaxLength() != fromVocab.ModelMaxLength() {
+		t.Errorf("vocab %d/%d pad %d/%d max %d/%d", fromJSON.VocabSize(), fromVocab.VocabSize(), fromJSON.PadID(), fromVocab.PadID(), fromJSON.ModelMaxLength(), fromVocab.ModelMaxLength())
+	}
+	var texts []string
+	for _, line := range strings.Split(strings.TrimSpace(string(corpus)), "\n") {
+		var r struct {
+			Text string `json:"text"`
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, r.Text)
+	}
+	n := 0
+	for i := range texts {
+		a, errA := fromJSON.EncodePair(texts[i], texts[(i+1)%len(texts)], Truncation{MaxLength: 128})
+		b, errB := fromVocab.EncodePair(texts[i], texts[(i+1)%len(texts)], Truncation{MaxLength: 128})
+		if errA != nil || errB != nil || !slices.Equal(a.IDs, b.IDs) || !slices.Equal(a.TypeIDs, b.TypeIDs) {
+			if n++; n <= 5 {
+				t.Errorf("line %d: tokenizer.json %v %v, vocab.txt %v %v", i+1, a, errA, b, errB)
+			}
+		}
+	}
+}

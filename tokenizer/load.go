@@ -276,6 +276,12 @@ func FromJSON(r io.Reader) (*Tokenizer, error) {
 		PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
 		Model         json.RawMessage `json:"model"`
 		PostProcessor json.RawMessage `json:"post_processor"`
+		// truncation and padding are ignored: transformers replaces them
+		// on every call, and so do our callers with Truncation and Pad.
+		// Only the pad id is kept.
+		Padding *struct {
+			PadID *int32 `json:"pad_id"`
+		} `json:"padding"`
 	}
 	d := json.NewDecoder(r)
 	if err := d.Decode(&f); err != nil {
@@ -314,6 +320,12 @@ func FromJSON(r io.Reader) (*Tokenizer, error) {
 			t.padID = id
 			break
 		}
+	}
+	if f.Padding != nil && f.Padding.PadID != nil {
+		if id := *f.Padding.PadID; id < 0 || int(id) >= t.vocabSize {
+			return nil, fmt.Errorf("tokenizer: padding.pad_id: %d is outside the vocabulary (size %d)", id, t.vocabSize)
+		}
+		t.padID = *f.Padding.PadID
 	}
 	return t, nil
 }
