@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/crossrank/crossrank/rerank"
+)
+
+func init() {
+	register(&command{
+		name:  "search",
+		short: "search a JSON lines corpus: BM25 retrieval, then cross-encoder re-ranking",
+		run:   runSearch,
+	})
+}
+
+const searchUsage = `usage: crossrank search --corpus docs.jsonl --query Q [--model MODEL] [flags]
+
+The seed's retrieve-then-rerank pipeline with no other service: an in-memory
+BM25 index of the corpus retrieves --retrieval-k candidates, the cross-encoder
+re-ranks them and the best --top-k are printed (JSON lines, or a table on a
+terminal; the fields are those of crossrank rerank). As in the seed,
+re-ranking is skipped when there are no more candidates than --top-k.
+
+The corpus has one JSON object per line with "text" (or "content"), an
+optional "id" (default: the line number) and any other fields, which are
+kept as metadata; "tenant" restricts a document to --tenant searches.
+
+flags:
+`
+
+func runSearch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("search", stderr)
+	model := fs.String("model", defaultModel, "model folder or Hugging Face reference")
+	corpus := fs.String("corpus", "", "JSON lines corpus `file` (required)")
+	query := fs.String("query", "", "the query (required)")
+	tenant := fs.String("tenant", "", "search only documents whose \"tenant\" is this (default: all)")
+	retrievalK := fs.Int("retrieval-k", 20, "candidates BM25 retrieves")
+	noRerank := fs.Bool("no-rerank", false, "print the BM25 candidates without re-ranking")
+	var mf modelFlags
+	mf.register(fs)
+	var of outputFlags
+	of.register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, searchUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	fail := func(code int, format string, a ...any) int {
+		fmt.Fprintf(stderr, "crossrank search: "+format+"\n", a...)
+		return code
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fail(2, "unexpected argument %q (the query goes in --query)", fs.Arg(0))
+	case *corpus == "":
+		return fail(2, "--corpus is required")
+	case strings.TrimSpace(*query) == "":
+		return fail(2, "--query is required and must not be blank")
+	case *retrievalK < 1:
+		return fail(2, "--retrieval-k %d: want at least 1", *retrievalK)
+	}
+	ropts, err := mf.rerankOptions(fs)
+	if err != nil {
+		return fail(2, "%v", err)
+	}
+	if err := of.check(); err != nil {
+		return fail(2, "%v", err)
+	}
+	topK := ropts.TopK
+	if topK == 0 {
+		topK = 5 // the seed's rerank_k
+	}
+	ropts.TopK = 0 // the pipeline's RerankK is the top-k
+
+	f, err := os.Open(*corpus)
+	if err != nil {
+		return fail(1, "%v", err)
+	}
+	index, err := rerank.LoadBM25JSONL(f, rerank.BM25Options{})
+	f.Close()
+	if err != nil {
+		return fail(1, "%s: %v", *corpus, err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg := rerank.PipelineConfig{RetrievalK: *retrievalK, RerankK: topK, SkipRerank: *noRerank, Rerank: ropts}
+	var results []rerank.Result
+	if *noRerank {
+		// No model is needed to print the candidates.
+		docs, err := index.Retrieve(ctx, *query, *tenant, *retrievalK)
+		if err != nil {
+			return fail(1, "%v", err)
+		}
+		for i, d := range docs {
+			results = append(results, rerank.Result{Document: d, Index: i, Window: -1})
+		}
+	} else {
+		r, err := loadModel(ctx, *model, mf.options(), stderr)
+		if err != nil {
+			return fail(1, "%v", err)
+		}
+		defer r.Close()
+		results, err = r.Pipeline(index, cfg).Run(ctx, *query, *tenant)
+		if err != nil {
+			return fail(1, "%v", err)
+		}
+	}
+	if len(results) == 0 {
+		fmt.Fprintln(stderr, "crossrank search: no document shares a term with the query")
+	}
+	if err := of.write(stdout, results); err != nil {
+		return fail(1, "%v", err)
+	}
+	return 0
+}
