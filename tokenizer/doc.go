@@ -14,6 +14,10 @@
 // by the post-processor (TemplateProcessing, BertProcessing,
 // RobertaProcessing) with token type ids.
 //
+// The truncation and padding sections of a tokenizer.json are ignored, as
+// transformers ignores them (it sets its own on every call): lengths are
+// given per call with Truncation, and Pad pads a batch.
+//
 // Pairs are truncated in the model's own tokens: EncodePair follows HF's
 // longest_first, only_first and only_second exactly, and adds a query budget
 // (the query keeps at most a fixed number of tokens, the document gets the

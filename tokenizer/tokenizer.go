@@ -126,6 +126,12 @@ func (t *Tokenizer) EncodeTruncated(text string, opts Truncation) (*Encoding, er
 
 // EncodePair encodes a (query, document) pair with special tokens, truncated
 // as opts says.
+//
+// An empty document is still a second sequence ([CLS] query [SEP] [SEP]),
+// as in the Rust library and in transformers' batched calls, which
+// sentence-transformers' CrossEncoder makes. A single transformers call,
+// tokenizer(query, ""), drops an empty document and encodes the query alone;
+// callers who need that use EncodeTruncated.
 func (t *Tokenizer) EncodePair(query, document string, opts Truncation) (*Encoding, error) {
 	sc := t.getScratch()
 	defer t.pool.Put(sc)
