@@ -43,6 +43,7 @@ const (
 	clsChinese                // padded with spaces by handle_chinese_chars
 	clsPunct                  // a word of its own in BertPreTokenizer
 	clsMn                     // nonspacing mark, removed by strip_accents
+	clsNFDStable              // its own NFD and a starter: NFD can be skipped
 )
 
 var bmpClass [0x10000]uint8
@@ -78,6 +79,14 @@ func computeClass(r rune) uint8 {
 	}
 	if unicode.Is(unicode.Mn, r) {
 		c |= clsMn
+	}
+	// Hangul syllables decompose algorithmically, which Properties does
+	// not report.
+	if r < 0x10000 && !(r >= 0xAC00 && r <= 0xD7A3) {
+		p := norm.NFD.PropertiesString(string(r))
+		if p.Decomposition() == nil && p.CCC() == 0 {
+			c |= clsNFDStable
+		}
 	}
 	return c
 }
@@ -133,8 +142,10 @@ func (b *bertNormalizer) normalize(dst []byte, src string, sc *scratch) []byte {
 	}
 	// clean_text and handle_chinese_chars, character by character.
 	step := sc.getBuf()
+	stable := true // every character is its own NFD, a starter
 	for _, r := range src {
 		cls := charClass(r)
+		stable = stable && cls&clsNFDStable != 0
 		if b.cleanText {
 			if r == 0 || r == 0xFFFD || cls&clsControl != 0 {
 				continue
@@ -153,7 +164,7 @@ func (b *bertNormalizer) normalize(dst []byte, src string, sc *scratch) []byte {
 	}
 	text := step
 	var nfd []byte
-	if b.stripAccents {
+	if b.stripAccents && !stable {
 		nfd = sc.getBuf()
 		nfd = norm.NFD.Append(nfd, step...)
 		text = nfd
