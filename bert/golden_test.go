@@ -110,54 +110,59 @@ func TestGoldenLogits(t *testing.T) {
 			t.Parallel()
 			m := loadFixture(t, gm.name)
 			recs := readJSONL[logitRecord](t, filepath.Join(testdata, "golden", "logits-"+gm.name+".jsonl.gz"))
-			recs = fewLong(recs)
-			if len(recs) < goldenBatch {
-				t.Fatalf("%d records", len(recs))
-			}
-			ctx := context.Background()
-			seqs := make([]Sequence, len(recs))
-			for i, r := range recs {
-				seqs[i] = Sequence{IDs: r.InputIDs, TypeIDs: r.TokenTypeIDs}
-			}
-
-			// One at a time, against transformers' one-at-a-time logits.
-			alone := make([][]float32, len(recs))
-			worstAlone, worstAt := 0.0, 0
-			for i := range seqs {
-				out, err := m.Forward(ctx, seqs[i:i+1])
-				if err != nil {
-					t.Fatalf("record %d: %v", i, err)
-				}
-				alone[i] = out[0]
-				if d := maxDiff(out[0], recs[i].Logits); d > worstAlone {
-					worstAlone, worstAt = d, i
-				}
-			}
-
-			// Packed batches of 8 mixed lengths, against transformers'
-			// padded batches of 8, and against our own one-at-a-time logits.
-			worstBatched, worstInvariance := 0.0, 0.0
-			for b := 0; b < len(seqs); b += goldenBatch {
-				end := min(b+goldenBatch, len(seqs))
-				out, err := m.Forward(ctx, seqs[b:end])
-				if err != nil {
-					t.Fatalf("batch at %d: %v", b, err)
-				}
-				for i := range out {
-					worstBatched = max(worstBatched, maxDiff(out[i], recs[b+i].BatchedLogits))
-					worstInvariance = max(worstInvariance, maxDiff(out[i], f64(alone[b+i])))
-				}
-			}
-			t.Logf("%s: %d pairs, max |logit error| alone %.3g, batched %.3g (tolerance %g); max |alone - batched| %.3g",
-				gm.name, len(recs), worstAlone, worstBatched, gm.tol, worstInvariance)
-			if worstAlone > gm.tol || worstBatched > gm.tol {
-				t.Errorf("%s: logit error %.3g (record %d, %d tokens) / batched %.3g, tolerance %g\n%s",
-					gm.name, worstAlone, worstAt, len(recs[worstAt].InputIDs), worstBatched, gm.tol, diagnoseLayers(t, m, gm.name))
-			}
-			if worstInvariance >= 1e-5 {
-				t.Errorf("%s: a pair's logits depend on its batch: max |alone - batched| %.3g, want < 1e-5", gm.name, worstInvariance)
-			}
+			checkLogits(t, gm.name, m, fewLong(recs), gm.tol)
 		})
+	}
+}
+
+// checkLogits runs the records one at a time and in packed batches of 8
+// mixed lengths, and compares with transformers' logits alone and in padded
+// batches, and the two runs with each other (batch invariance). On a
+// mismatch it names the first layer that departs from the hidden-state
+// golden, if there is one.
+func checkLogits(t *testing.T, name string, m *Model, recs []logitRecord, tol float64) {
+	if len(recs) < goldenBatch {
+		t.Fatalf("%s: %d records", name, len(recs))
+	}
+	ctx := context.Background()
+	seqs := make([]Sequence, len(recs))
+	for i, r := range recs {
+		seqs[i] = Sequence{IDs: r.InputIDs, TypeIDs: r.TokenTypeIDs}
+	}
+
+	alone := make([][]float32, len(recs))
+	worstAlone, worstAt := 0.0, 0
+	for i := range seqs {
+		out, err := m.Forward(ctx, seqs[i:i+1])
+		if err != nil {
+			t.Fatalf("%s: record %d: %v", name, i, err)
+		}
+		alone[i] = out[0]
+		if d := maxDiff(out[0], recs[i].Logits); d > worstAlone {
+			worstAlone, worstAt = d, i
+		}
+	}
+
+	worstBatched, worstInvariance := 0.0, 0.0
+	for b := 0; b < len(seqs); b += goldenBatch {
+		end := min(b+goldenBatch, len(seqs))
+		out, err := m.Forward(ctx, seqs[b:end])
+		if err != nil {
+			t.Fatalf("%s: batch at %d: %v", name, b, err)
+		}
+		for i := range out {
+			worstBatched = max(worstBatched, maxDiff(out[i], recs[b+i].BatchedLogits))
+			worstInvariance = max(worstInvariance, maxDiff(out[i], f64(alone[b+i])))
+		}
+	}
+	t.Logf("%s: %d pairs, max |logit error| alone %.3g, batched %.3g (tolerance %g); max |alone - batched| %.3g",
+		name, len(recs), worstAlone, worstBatched, tol, worstInvariance)
+	if worstAlone > tol || worstBatched > tol {
+		t.Errorf("%s: logit error %.3g (record %d, %d tokens) / batched %.3g, tolerance %g\n%s",
+			name, worstAlone, worstAt, len(recs[worstAt].InputIDs), worstBatched, tol, diagnoseLayers(t, m, name))
+	}
+	if worstInvariance >= 1e-5 {
+		t.Errorf("%s: a pair's logits depend on its batch: max |alone - batched| %.3g, want < 1e-5", name, worstInvariance)
 	}
 }
 
@@ -208,10 +213,11 @@ func diagnoseLayers(t testing.TB, m *Model, name string) string {
 	return "hidden states all agree within 1e-4: the head differs"
 }
 
-// TestReal checks the real all-MiniLM-L6-v2 weights (with the cross-encoder
-// head the fixture generator gives them) against transformers' logits. The
-// checkpoint is too large to commit: `make test-real` points CROSSRANK_REAL
-// at it.
+// TestReal checks the real all-MiniLM-L6-v2 weights (with the seeded
+// cross-encoder head the fixture generator gives them) against
+// transformers' logits, alone and in batches. The checkpoint is too large to
+// commit: `make test-real` points CROSSRANK_REAL at it. With gonum's sgemm
+// this takes a minute or more.
 func TestReal(t *testing.T) {
 	root := os.Getenv("CROSSRANK_REAL")
 	if root == "" {
@@ -223,30 +229,5 @@ func TestReal(t *testing.T) {
 	}
 	defer m.Close()
 	recs := readJSONL[logitRecord](t, filepath.Join(testdata, "golden", "real-minilm.jsonl.gz"))
-	if len(recs) == 0 {
-		t.Fatal("no records")
-	}
-	const tol = 1e-4
-	worst := 0.0
-	var seqs []Sequence
-	for i, r := range recs {
-		seqs = append(seqs, Sequence{IDs: r.InputIDs, TypeIDs: r.TokenTypeIDs})
-		out, err := m.Forward(context.Background(), seqs[i:i+1])
-		if err != nil {
-			t.Fatalf("record %d: %v", i, err)
-		}
-		worst = max(worst, maxDiff(out[0], r.Logits))
-	}
-	batched, err := m.Forward(context.Background(), seqs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	worstBatched := 0.0
-	for i, r := range recs {
-		worstBatched = max(worstBatched, maxDiff(batched[i], r.Logits))
-	}
-	t.Logf("real MiniLM: %d pairs, max |logit error| alone %.3g, all in one packed batch %.3g", len(recs), worst, worstBatched)
-	if worst > tol || worstBatched > tol {
-		t.Errorf("real MiniLM: max logit error %.3g alone, %.3g batched, tolerance %g", worst, worstBatched, tol)
-	}
+	checkLogits(t, "real-minilm", m, recs, 1e-4)
 }
