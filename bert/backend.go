@@ -51,6 +51,10 @@ type Backend interface {
 
 	// Matrix prepares a torch.nn.Linear weight stored as [out, in] row-major
 	// (as in the checkpoint), for Run.Linear.
+	//
+	// In Matrix, Vector and Table, data is valid only during the call (it
+	// may be a read-only view of the memory-mapped checkpoint, unmapped after
+	// load): a backend copies or uploads what it keeps.
 	Matrix(name string, data []float32, out, in int) (Weight, error)
 	// Vector prepares a bias or a LayerNorm gamma/beta.
 	Vector(name string, data []float32) (Weight, error)

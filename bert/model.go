@@ -32,8 +32,6 @@ type Model struct {
 	embeddings Embeddings
 	encoder    Encoder
 	head       head
-	vocab      int // vocab_size
-	typeVocab  int // type_vocab_size
 
 	// observe, when set (tests only), sees the hidden states after the
 	// embeddings (layer 0) and after each encoder layer, as transformers'
@@ -72,12 +70,22 @@ func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
 }
 
 // New builds a model from a parsed config and an open checkpoint, with its
-// weights prepared on b. The checkpoint may be closed afterwards.
+// weights prepared on b (the CPU when nil; a backend passed stays the
+// caller's). The checkpoint may be closed afterwards.
 func New(cfg *weights.Config, ckpt *weights.Checkpoint, b Backend) (*Model, error) {
 	if ckpt == nil {
 		return nil, errors.New("bert: nil checkpoint")
 	}
-	return newModel(context.Background(), cfg, ckpt, b)
+	own := b == nil
+	if own {
+		b = NewCPU()
+	}
+	m, err := newModel(context.Background(), cfg, ckpt, b)
+	if err != nil {
+		return nil, err
+	}
+	m.ownBackend = own
+	return m, nil
 }
 
 // hiddenActs maps config.json's hidden_act to an Activation.
@@ -101,8 +109,6 @@ func newModel(ctx context.Context, cfg *weights.Config, src tensorSource, b Back
 		cfg:       cfg,
 		backend:   b,
 		maxTokens: cfg.MaxPositionEmbeddings,
-		vocab:     cfg.VocabSize,
-		typeVocab: cfg.TypeVocabSize,
 		embeddings: Embeddings{
 			PaddingIdx: -1, // BERT: positions 0..n-1
 		},
@@ -279,13 +285,13 @@ func (m *Model) check(i int, s Sequence) error {
 		return fmt.Errorf("bert: sequence %d has %d ids and %d type ids", i, n, len(s.TypeIDs))
 	}
 	for j, id := range s.IDs {
-		if id < 0 || int(id) >= m.vocab {
-			return fmt.Errorf("bert: sequence %d, token %d: id %d is outside the vocabulary [0, %d)", i, j, id, m.vocab)
+		if id < 0 || int(id) >= m.cfg.VocabSize {
+			return fmt.Errorf("bert: sequence %d, token %d: id %d is outside the vocabulary [0, %d)", i, j, id, m.cfg.VocabSize)
 		}
 	}
 	for j, t := range s.TypeIDs {
-		if t < 0 || int(t) >= m.typeVocab {
-			return fmt.Errorf("bert: sequence %d, token %d: type id %d is outside [0, %d) (type_vocab_size)", i, j, t, m.typeVocab)
+		if t < 0 || int(t) >= m.cfg.TypeVocabSize {
+			return fmt.Errorf("bert: sequence %d, token %d: type id %d is outside [0, %d) (type_vocab_size)", i, j, t, m.cfg.TypeVocabSize)
 		}
 	}
 	return nil
