@@ -2,9 +2,12 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -31,10 +34,6 @@ func realModels(t *testing.T) (bert, xlmr *rerank.Reranker) {
 			fixtures.xlmr, fixtures.err = rerank.New(ctx, "../testdata/models/xlmr", rerank.Options{})
 		}
 	})
-	if fixtures.err != nil && strings.Contains(fixtures.err.Error(), "not implemented") {
-		// TEMPORARY: until the rerank engine lands on main.
-		t.Skip("the rerank engine is not wired yet:", fixtures.err)
-	}
 	if fixtures.err != nil {
 		t.Fatalf("loading the fixture models: %v", fixtures.err)
 	}
@@ -229,4 +228,67 @@ func TestRealConcurrent(t *testing.T) {
 	checkConcurrent(t, ts.URL, 200, func(query string, docs []string) []ranked {
 		return libRanking(t, bert, query, docs, rerank.RerankOptions{}, false)
 	})
+}
+
+// TestPeerSeedClient runs the seed's own rerank_remote (Python, httpx)
+// against the server. It needs a Python with httpx, named by
+// CROSSRANK_PEER_PYTHON (make test-peers); TestRealSeedClient covers the
+// same request in Go for make test.
+func TestPeerSeedClient(t *testing.T) {
+	py := os.Getenv("CROSSRANK_PEER_PYTHON")
+	if py == "" {
+		t.Skip("CROSSRANK_PEER_PYTHON (a python with httpx) is not set; see make test-peers")
+	}
+	bert, _ := realModels(t)
+	_, ts := newTestServer(t, Config{}, "BAAI/bge-reranker-base", bert)
+	chunks := corpusTexts(t, 30)
+	query := "what is a cross-encoder?"
+	in, _ := json.Marshal(map[string]any{"query": query, "chunks": chunks, "top_k": 5})
+	cmd := exec.Command(py, "testdata/seed_client.py", ts.URL)
+	cmd.Stdin = bytes.NewReader(in)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("seed client: %v", err)
+	}
+	var got []struct {
+		Content     string  `json:"content"`
+		RerankScore float64 `json:"rerank_score"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("seed client printed %q: %v", out, err)
+	}
+	want := libRanking(t, bert, query, chunks, rerank.RerankOptions{TopK: 5}, false)
+	if len(got) != len(want) {
+		t.Fatalf("seed client got %d results, library %d", len(got), len(want))
+	}
+	for i, w := range want {
+		if got[i].Content != chunks[w.index] || got[i].RerankScore != w.score {
+			t.Errorf("result %d: seed client %+v, library %+v", i, got[i], w)
+		}
+	}
+}
+
+// TestRealBatchMetrics: the forward passes of a re-ranker created with
+// Server.OnBatch show in /metrics.
+func TestRealBatchMetrics(t *testing.T) {
+	s := New(Config{Logger: quiet})
+	r, err := rerank.New(context.Background(), "../testdata/models/bert", rerank.Options{OnBatch: s.OnBatch("m")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s.AddModel("m", r)
+	s.SetReady()
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	if resp := post(t, ts.URL+"/rerank", `{"query":"q","documents":["a","b","c"]}`); resp.status != 200 {
+		t.Fatalf("status %d: %s", resp.status, resp.body)
+	}
+	m := string(get(t, ts.URL+"/metrics").body)
+	for _, want := range []string{`crossrank_batch_pairs_sum{model="m"} 3`, `crossrank_batch_duration_seconds_count{model="m"}`, `crossrank_batch_tokens_count{model="m"}`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }

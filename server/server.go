@@ -144,8 +144,13 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // clean shutdown.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
 	hs := &http.Server{
-		Handler:           s.handler,
+		Handler: s.handler,
+		// Slow clients must not hold connections forever: headers within
+		// 10 s, the whole body within the request timeout.
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.cfg.RequestTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)

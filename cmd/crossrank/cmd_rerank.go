@@ -100,6 +100,8 @@ func runRerank(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		defer f.Close()
 		in = f
+	} else if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintln(stderr, "crossrank rerank: reading documents from the terminal, one per line; end with Ctrl-D")
 	}
 	docs, err := readDocuments(in)
 	if err != nil {

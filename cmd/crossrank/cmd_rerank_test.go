@@ -114,21 +114,7 @@ func parseLines(t *testing.T, b []byte) []cliResult {
 	return out
 }
 
-// needEngine skips a test while the rerank engine is not on main yet.
-// TEMPORARY: remove once it is.
-func needEngine(t *testing.T) {
-	t.Helper()
-	r, err := rerank.New(context.Background(), fixtureDir(t, "bert"), rerank.Options{})
-	if err != nil && strings.Contains(err.Error(), "not implemented") {
-		t.Skip("the rerank engine is not wired yet:", err)
-	}
-	if err == nil {
-		r.Close()
-	}
-}
-
 func TestRerankCommand(t *testing.T) {
-	needEngine(t)
 	dir := fixtureDir(t, "bert")
 	input := `{"id": "d1", "text": "Cross-encoders read the query and the document together.", "source": "seed"}
 {"id": "d2", "text": "The quick brown fox jumps over the lazy dog."}

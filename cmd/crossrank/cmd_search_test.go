@@ -12,7 +12,6 @@ import (
 )
 
 func TestSearchCommand(t *testing.T) {
-	needEngine(t)
 	dir := fixtureDir(t, "bert")
 	corpus := filepath.Join("..", "..", "testdata", "corpus.jsonl")
 	query := "cross-encoder query document score"

@@ -19,7 +19,6 @@ import (
 // checks readiness, a re-rank request against the library, model choice,
 // the API key, and a graceful stop on SIGTERM.
 func TestServeCommand(t *testing.T) {
-	needEngine(t)
 	bertDir, xlmrDir := fixtureDir(t, "bert"), fixtureDir(t, "xlmr")
 	const key = "test-key-123"
 	t.Setenv("CROSSRANK_API_KEY", key)
