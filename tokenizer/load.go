@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -369,25 +370,36 @@ func decode(raw json.RawMessage, v any) error {
 }
 
 func parseModel(raw json.RawMessage) (model, error) {
-	typ, err := typed(raw)
-	if err != nil {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, errors.New(": missing")
+	}
+	// One pass over the (possibly large) model object: the fields of both
+	// kinds, the vocab kept raw until the type is known.
+	var m struct {
+		Type         *string         `json:"type"`
+		Vocab        json.RawMessage `json:"vocab"`
+		UnkToken     *string         `json:"unk_token"`
+		Prefix       *string         `json:"continuing_subword_prefix"`
+		MaxChars     *int            `json:"max_input_chars_per_word"`
+		UnkID        *int            `json:"unk_id"`
+		ByteFallback bool            `json:"byte_fallback"`
+	}
+	if err := decode(raw, &m); err != nil {
 		return nil, err
 	}
-	switch typ {
-	case "":
-		return nil, errors.New(": missing")
-	case "WordPiece":
-		var m struct {
-			UnkToken *string          `json:"unk_token"`
-			Prefix   *string          `json:"continuing_subword_prefix"`
-			MaxChars *int             `json:"max_input_chars_per_word"`
-			Vocab    map[string]int32 `json:"vocab"`
-		}
-		if err := decode(raw, &m); err != nil {
-			return nil, err
-		}
-		if m.Vocab == nil {
+	if m.Type == nil {
+		return nil, errors.New(".type: missing")
+	}
+	if len(m.Vocab) == 0 || string(m.Vocab) == "null" {
+		if *m.Type == "WordPiece" || *m.Type == "Unigram" {
 			return nil, errors.New(".vocab: missing")
+		}
+	}
+	switch *m.Type {
+	case "WordPiece":
+		var vocab map[string]int32
+		if err := json.Unmarshal(m.Vocab, &vocab); err != nil {
+			return nil, fmt.Errorf(".vocab: %w", fieldErr(err))
 		}
 		unk, prefix, maxChars := "[UNK]", "##", 100
 		if m.UnkToken != nil {
@@ -399,26 +411,19 @@ func parseModel(raw json.RawMessage) (model, error) {
 		if m.MaxChars != nil {
 			maxChars = *m.MaxChars
 		}
-		wp, err := newWordPiece(m.Vocab, unk, prefix, maxChars)
+		wp, err := newWordPiece(vocab, unk, prefix, maxChars)
 		if err != nil {
 			return nil, fmt.Errorf(".vocab: %w", err)
 		}
 		return wp, nil
 	case "Unigram":
-		var m struct {
-			UnkID        *int         `json:"unk_id"`
-			Vocab        []pieceScore `json:"vocab"`
-			ByteFallback bool         `json:"byte_fallback"`
+		var vocab []pieceScore
+		if err := json.Unmarshal(m.Vocab, &vocab); err != nil {
+			return nil, fmt.Errorf(".vocab: %w", fieldErr(err))
 		}
-		if err := decode(raw, &m); err != nil {
-			return nil, err
-		}
-		if m.Vocab == nil {
-			return nil, errors.New(".vocab: missing")
-		}
-		pieces := make([]string, len(m.Vocab))
-		scores := make([]float64, len(m.Vocab))
-		for i, p := range m.Vocab {
+		pieces := make([]string, len(vocab))
+		scores := make([]float64, len(vocab))
+		for i, p := range vocab {
 			pieces[i], scores[i] = p.piece, p.score
 		}
 		unk := int32(-1)
@@ -437,7 +442,7 @@ func parseModel(raw json.RawMessage) (model, error) {
 		}
 		return u, nil
 	}
-	return nil, fmt.Errorf(".type: %q is not supported (WordPiece or Unigram)", typ)
+	return nil, fmt.Errorf(".type: %q is not supported (WordPiece or Unigram)", *m.Type)
 }
 
 // pieceScore is one ["piece", score] entry of a Unigram vocab.
@@ -447,18 +452,35 @@ type pieceScore struct {
 }
 
 func (p *pieceScore) UnmarshalJSON(b []byte) error {
-	var a []json.RawMessage
-	if err := json.Unmarshal(b, &a); err != nil {
-		return fmt.Errorf("vocab entry %s is not a [piece, score] pair", abbrev(b))
+	// A fast path for the common form ["piece", -1.25] (a real XLM-R vocab
+	// has 250,000 of them); anything else goes through encoding/json.
+	bad := func(what string) error { return fmt.Errorf("vocab entry %s: %s", abbrev(b), what) }
+	s := bytes.TrimSpace(b)
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
+		return bad("not a [piece, score] pair")
 	}
-	if len(a) != 2 {
-		return fmt.Errorf("vocab entry %s is not a [piece, score] pair", abbrev(b))
+	s = bytes.TrimSpace(s[1 : len(s)-1])
+	if len(s) > 0 && s[0] == '"' {
+		if end := bytes.IndexByte(s[1:], '"'); end >= 0 && bytes.IndexByte(s[1:end+1], '\\') < 0 {
+			rest := bytes.TrimSpace(s[end+2:])
+			if len(rest) > 0 && rest[0] == ',' && utf8.Valid(s[1:end+1]) {
+				num := bytes.TrimSpace(rest[1:])
+				if f, err := strconv.ParseFloat(string(num), 64); err == nil {
+					p.piece, p.score = string(s[1:end+1]), f
+					return nil
+				}
+			}
+		}
+	}
+	var a []json.RawMessage
+	if err := json.Unmarshal(b, &a); err != nil || len(a) != 2 {
+		return bad("not a [piece, score] pair")
 	}
 	if err := json.Unmarshal(a[0], &p.piece); err != nil {
-		return fmt.Errorf("vocab entry %s: piece is not a string", abbrev(b))
+		return bad("piece is not a string")
 	}
 	if err := json.Unmarshal(a[1], &p.score); err != nil {
-		return fmt.Errorf("vocab entry %s: score is not a number", abbrev(b))
+		return bad("score is not a number")
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package tokenizer
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -33,45 +35,64 @@ type trieEdge struct {
 }
 
 // buildTrie builds a trie of keys; ids[i] is the value of keys[i]. A key
-// given twice keeps its last id, as a Rust HashMap insert does.
+// given twice keeps its last id, as a Rust HashMap insert does. Keys are
+// sorted first, so that each node's edges can be laid out together without
+// per-node maps (a 250,000-piece vocabulary loads in milliseconds).
 func buildTrie(keys []string, ids []int32) *byteTrie {
-	// Build with maps, then flatten: loading is not the hot path.
-	type bnode struct {
-		id   int32
-		kids map[byte]int
-	}
-	bn := []bnode{{id: -1}}
+	order := make([]int32, 0, len(keys))
 	for i, k := range keys {
-		cur := 0
-		for j := 0; j < len(k); j++ {
-			if bn[cur].kids == nil {
-				bn[cur].kids = map[byte]int{}
-			}
-			nx, ok := bn[cur].kids[k[j]]
-			if !ok {
-				bn = append(bn, bnode{id: -1})
-				nx = len(bn) - 1
-				bn[cur].kids[k[j]] = nx
-			}
-			cur = nx
-		}
-		if len(k) > 0 {
-			bn[cur].id = ids[i]
+		if k != "" {
+			order = append(order, int32(i))
 		}
 	}
-	t := &byteTrie{nodes: make([]trieNode, len(bn))}
-	for i, n := range bn {
-		t.nodes[i].id = n.id
-		t.nodes[i].first = int32(len(t.edges))
-		for b := 0; b < 256; b++ {
-			if c, ok := n.kids[byte(b)]; ok {
-				t.edges = append(t.edges, trieEdge{byte(b), int32(c)})
-				if i == 0 {
-					t.root[b] = int32(c)
-				}
-			}
+	// Sorted by key, then by position, so the last of equal keys is last.
+	slices.SortFunc(order, func(a, b int32) int {
+		if c := strings.Compare(keys[a], keys[b]); c != 0 {
+			return c
 		}
-		t.nodes[i].n = int32(len(t.edges)) - t.nodes[i].first
+		return int(a - b)
+	})
+	uniq := order[:0]
+	for i, o := range order {
+		if i+1 < len(order) && keys[order[i+1]] == keys[o] {
+			continue
+		}
+		uniq = append(uniq, o)
+	}
+	t := &byteTrie{nodes: []trieNode{{id: -1}}}
+	var build func(node int32, lo, hi, depth int)
+	build = func(node int32, lo, hi, depth int) {
+		if lo < hi && len(keys[uniq[lo]]) == depth {
+			t.nodes[node].id = ids[uniq[lo]]
+			lo++
+		}
+		first := int32(len(t.edges))
+		for i := lo; i < hi; {
+			b := keys[uniq[i]][depth]
+			j := i + 1
+			for j < hi && keys[uniq[j]][depth] == b {
+				j++
+			}
+			t.nodes = append(t.nodes, trieNode{id: -1})
+			t.edges = append(t.edges, trieEdge{b, int32(len(t.nodes) - 1)})
+			i = j
+		}
+		t.nodes[node].first, t.nodes[node].n = first, int32(len(t.edges))-first
+		k := first
+		for i := lo; i < hi; k++ {
+			b := keys[uniq[i]][depth]
+			j := i + 1
+			for j < hi && keys[uniq[j]][depth] == b {
+				j++
+			}
+			build(t.edges[k].child, i, j, depth+1)
+			i = j
+		}
+	}
+	build(0, 0, len(uniq), 0)
+	root := &t.nodes[0]
+	for _, e := range t.edges[root.first : root.first+root.n] {
+		t.root[e.b] = e.child
 	}
 	return t
 }

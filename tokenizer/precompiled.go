@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/rivo/uniseg"
@@ -101,21 +102,29 @@ func (p *precompiled) at(i uint32) (string, bool) {
 // finds nothing) each of its characters is looked up on its own, and
 // characters without an entry stay as they are.
 func (p *precompiled) normalize(dst []byte, src string, _ *scratch) []byte {
+	simpleOnce.Do(buildSimple)
 	state := -1
 	for len(src) > 0 {
-		c := src[0]
-		// An ASCII character followed by another ASCII character (or the
-		// end) is a cluster of its own, except CR LF: no grapheme rule
-		// joins two ASCII characters otherwise.
-		if c < utf8.RuneSelf && (len(src) == 1 || src[1] < utf8.RuneSelf && !(c == '\r' && src[1] == '\n')) {
-			if p.asciiHit[c] {
-				dst = append(dst, p.ascii[c]...)
-			} else {
-				dst = append(dst, c)
+		// Two neighbouring simple characters are each a cluster of their
+		// own (except CR LF); only the rest needs the segmenter.
+		r, n := rune(src[0]), 1
+		if r >= utf8.RuneSelf {
+			r, n = utf8.DecodeRuneInString(src)
+		}
+		if isSimple(r) && r != '\r' {
+			next := rune(-1)
+			if n < len(src) {
+				next = rune(src[n])
+				if next >= utf8.RuneSelf {
+					next, _ = utf8.DecodeRuneInString(src[n:])
+				}
 			}
-			src = src[1:]
-			state = -1
-			continue
+			if next < 0 || isSimple(next) {
+				dst = p.appendChar(dst, src[:n], r)
+				src = src[n:]
+				state = -1
+				continue
+			}
 		}
 		var g string
 		g, src, _, state = uniseg.FirstGraphemeClusterInString(src, state)
@@ -126,15 +135,55 @@ func (p *precompiled) normalize(dst []byte, src string, _ *scratch) []byte {
 			}
 		}
 		for i := 0; i < len(g); {
-			_, n := utf8.DecodeRuneInString(g[i:])
-			ch := g[i : i+n]
-			if r, ok := p.transform(unsafeBytes(ch)); ok {
-				dst = append(dst, r...)
-			} else {
-				dst = append(dst, ch...)
-			}
+			r, n := utf8.DecodeRuneInString(g[i:])
+			dst = p.appendChar(dst, g[i:i+n], r)
 			i += n
 		}
 	}
 	return dst
 }
+
+// appendChar appends the replacement of one character, or the character.
+func (p *precompiled) appendChar(dst []byte, ch string, r rune) []byte {
+	if r < utf8.RuneSelf {
+		if p.asciiHit[r] {
+			return append(dst, p.ascii[r]...)
+		}
+		return append(dst, byte(r))
+	}
+	if rep, ok := p.transform(unsafeBytes(ch)); ok {
+		return append(dst, rep...)
+	}
+	return append(dst, ch...)
+}
+
+// simple marks the BMP characters that never join a grapheme cluster with
+// a neighbour that is also simple: ASCII other than CR and LF's partner
+// rule, and every character that stays alone next to an "a" on either side
+// (so not Extend, ZWJ, SpacingMark or Prepend), Hangul jamo and syllables
+// excepted (they join each other).
+var (
+	simpleOnce sync.Once
+	simple     [0x10000 / 64]uint64
+)
+
+func buildSimple() {
+	for r := rune(0); r < 0x10000; r++ {
+		if r >= 0xD800 && r <= 0xDFFF || r >= 0x1100 && r <= 0x11FF || r >= 0xA960 && r <= 0xA97F ||
+			r >= 0xD7B0 && r <= 0xD7FF || r >= 0xAC00 && r <= 0xD7A3 {
+			continue
+		}
+		if r < utf8.RuneSelf && r != '\r' && r != '\n' {
+			simple[r/64] |= 1 << (r % 64)
+			continue
+		}
+		c := string(r)
+		g1, _, _, _ := uniseg.FirstGraphemeClusterInString(c+"a", -1)
+		g2, _, _, _ := uniseg.FirstGraphemeClusterInString("a"+c, -1)
+		if g1 == c && g2 == "a" {
+			simple[r/64] |= 1 << (r % 64)
+		}
+	}
+}
+
+func isSimple(r rune) bool { return r < 0x10000 && simple[r/64]&(1<<(r%64)) != 0 }
