@@ -14,6 +14,7 @@ package gemm
 
 import (
 	"fmt"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -124,34 +125,118 @@ const aPad = 16
 // on several goroutines at once, on disjoint blocks.
 type Epilogue func(c []float32, ldc, r0, r1, c0, c1 int)
 
-// job is one MatMul split over the pool: worker w takes rows rowSplit[w%pm]
-// and panels panelSplit[w/pm].
+// job is one MatMul split over the pool into tasks, each a block of rows
+// times a group of weight panels; workers claim tasks in order from next, so
+// a worker that the scheduler (or a neighbour on a shared machine) slows
+// down takes fewer of them.
 type job struct {
-	c, a     []float32
-	m        int
-	b        *PackedB
-	bias     []float32
-	epi      Epilogue
-	pm, pn   int
-	rowStep  int // rows per row part, a multiple of mr
-	panStep  int // panels per panel part
-	nworkers int
+	c, a    []float32
+	m       int
+	b       *PackedB
+	bias    []float32
+	epi     Epilogue
+	rowStep int // rows per task, a multiple of mr
+	panStep int // panels per task
+	groups  int // panel groups: task t is row block t/groups, group t%groups
+	tasks   int
+	next    atomic.Int64
 }
 
-// run does worker w's share of the job; buf is w's A buffer.
-func (j *job) run(w int, s *scratch) {
-	if w >= j.pm*j.pn {
+// run claims and does tasks until none is left; s is the worker's memory.
+func (j *job) run(s *scratch) {
+	nr := j.b.ks.nr
+	panels := (j.b.Out + nr - 1) / nr
+	for {
+		t := int(j.next.Add(1) - 1)
+		if t >= j.tasks {
+			return
+		}
+		r0 := (t / j.groups) * j.rowStep
+		p0 := (t % j.groups) * j.panStep
+		gemmBlock(j.c, j.a, r0, min(r0+j.rowStep, j.m), p0, min(p0+j.panStep, panels), j.b, j.bias, j.epi, s)
+	}
+}
+
+// plan cuts the job into tasks for threads workers (finish has room for
+// threads floats). It estimates the time of each cut by handing its tasks,
+// in order, to whichever worker is free first, as run does, in units of one
+// row tile swept over one panel; a task also pays for copying its rows of A
+// (a quarter of a panel's sweep, unless A is read in place) and for
+// fetching each of its weight panels from L3 (weightCost per panel), which
+// favours fewer, larger tasks. Among near-equal cuts it takes the one with
+// more tasks, which balances better when the threads do not run at equal
+// speed (a shared machine, concurrent requests).
+func (j *job) plan(threads int, finish []float64) {
+	mr, nr := j.b.ks.mr, j.b.ks.nr
+	panels := (j.b.Out + nr - 1) / nr
+	rowTiles := (j.m + mr - 1) / mr
+	mcTiles := mcMax / mr
+	base := (rowTiles + mcTiles - 1) / mcTiles // row blocks that fit the A buffer
+	if threads == 1 {
+		j.rowStep, j.panStep, j.groups = mcTiles*mr, panels, 1
+		j.tasks = base
 		return
 	}
-	r0 := (w % j.pm) * j.rowStep
-	r1 := min(r0+j.rowStep, j.m)
-	p0 := (w / j.pm) * j.panStep
-	panels := (j.b.Out + j.b.ks.nr - 1) / j.b.ks.nr
-	p1 := min(p0+j.panStep, panels)
-	if r0 >= r1 || p0 >= p1 {
-		return
+	const weightCost = 0.3
+	copyCost := 0.25
+	if directA(j.b.In, mr) {
+		copyCost = 0.02
 	}
-	gemmBlock(j.c, j.a, r0, r1, p0, p1, j.b, j.bias, j.epi, s)
+	maxTasks := max(base, 8*threads)
+	best, prev := -1.0, 0
+	for nrb := base; nrb <= min(rowTiles, maxTasks); nrb++ {
+		tr := (rowTiles + nrb - 1) / nrb
+		if tr == prev {
+			continue // the same row blocks as the last nrb
+		}
+		prev = tr
+		rb := (rowTiles + tr - 1) / tr
+		for ng := 1; ng <= min(panels, 16) && (ng == 1 || rb*ng <= maxTasks); ng++ {
+			g := (panels + ng - 1) / ng
+			gs := (panels + g - 1) / g
+			if ng > 1 && gs == (panels+((panels+ng-2)/(ng-1))-1)/((panels+ng-2)/(ng-1)) {
+				continue // the same groups as ng-1
+			}
+			clear(finish)
+			for t := 0; t < rb*gs; t++ {
+				rows := min(tr, rowTiles-(t/gs)*tr)
+				pans := min(g, panels-(t%gs)*g)
+				w := 0
+				for i := range finish {
+					if finish[i] < finish[w] {
+						w = i
+					}
+				}
+				finish[w] += float64(rows)*(float64(pans)+copyCost) + weightCost*float64(pans)
+			}
+			span := 0.0
+			for _, f := range finish {
+				span = max(span, f)
+			}
+			if ratio := float64(rb*gs) / float64(threads); ratio < 3 {
+				span *= 1 + 0.02*(3-ratio)
+			}
+			if best < 0 || span < best {
+				best = span
+				j.rowStep, j.panStep, j.groups, j.tasks = tr*mr, g, gs, rb*gs
+			}
+		}
+	}
+}
+
+// directA reports whether the kernel can read A in place, k floats per row:
+// when no L1 set holds more than two of a micro-tile's mr rows. Otherwise
+// (k a multiple of 256 floats, say) the rows would evict each other, and
+// gemmBlock copies them to a padded buffer first.
+func directA(k, mr int) bool {
+	var perSet [64]int
+	for r := 0; r < mr; r++ {
+		s := (r * k * 4 / 64) % 64
+		if perSet[s]++; perSet[s] > 2 {
+			return false
+		}
+	}
+	return true
 }
 
 // gemmBlock computes rows r0..r1-1 and panels p0..p1-1 of C.
@@ -159,14 +244,19 @@ func gemmBlock(c, a []float32, r0, r1, p0, p1 int, b *PackedB, bias []float32, e
 	ks := b.ks
 	k, n, nr, mr := b.In, b.Out, ks.nr, ks.mr
 	buf, tile, biasPad := s.a, s.tile[:], s.bias[:]
+	direct := directA(k, mr)
 	for pc := 0; pc < k; {
 		kc := kBlock(k, pc)
-		lda := kc + aPad
 		last := pc+kc == k
 		for ic := r0; ic < r1; ic += mcMax {
 			mc := min(mcMax, r1-ic)
-			for i := 0; i < mc; i++ {
-				copy(buf[i*lda:i*lda+kc], a[(ic+i)*k+pc:(ic+i)*k+pc+kc])
+			ab, lda := a[ic*k+pc:], k
+			if !direct {
+				lda = kc + aPad
+				for i := 0; i < mc; i++ {
+					copy(buf[i*lda:i*lda+kc], a[(ic+i)*k+pc:(ic+i)*k+pc+kc])
+				}
+				ab = buf
 			}
 			for jp := p0; jp < p1; jp++ {
 				col := jp * nr
@@ -186,7 +276,7 @@ func gemmBlock(c, a []float32, r0, r1, p0, p1 int, b *PackedB, bias []float32, e
 					rows := min(mr, mc-ir)
 					kern := ks.byRows[rows-1]
 					if cols == nr || ks.masked {
-						kern(kc, &buf[ir*lda], lda, &panel[0], &c[(ic+ir)*n+col], n, bp, init, mask)
+						kern(kc, &ab[ir*lda], lda, &panel[0], &c[(ic+ir)*n+col], n, bp, init, mask)
 						continue
 					}
 					// Ragged right edge on a kernel that writes whole tiles:
@@ -201,7 +291,7 @@ func gemmBlock(c, a []float32, r0, r1, p0, p1 int, b *PackedB, bias []float32, e
 							copy(tile[i*nr:i*nr+cols], c[(ic+ir+i)*n+col:(ic+ir+i)*n+col+cols])
 						}
 					}
-					kern(kc, &buf[ir*lda], lda, &panel[0], &tile[0], nr, tbias, init, mask)
+					kern(kc, &ab[ir*lda], lda, &panel[0], &tile[0], nr, tbias, init, mask)
 					for i := 0; i < rows; i++ {
 						copy(c[(ic+ir+i)*n+col:(ic+ir+i)*n+col+cols], tile[i*nr:i*nr+cols])
 					}

@@ -16,6 +16,7 @@ type Pool struct {
 	bufs    []*scratch  // each worker's memory; bufs[0] is the caller's
 	start   []chan *job // start[w] wakes worker w (w >= 1)
 	done    chan struct{}
+	finish  []float64 // plan's scratch
 	j       job
 }
 
@@ -26,7 +27,7 @@ const minParallelFlops = 1 << 21
 // NewPool starts a pool of threads workers (including the caller), at least 1.
 func NewPool(threads int) *Pool {
 	threads = max(threads, 1)
-	p := &Pool{threads: threads, done: make(chan struct{}, threads)}
+	p := &Pool{threads: threads, done: make(chan struct{}, threads), finish: make([]float64, threads)}
 	p.bufs = make([]*scratch, threads)
 	p.start = make([]chan *job, threads)
 	for w := range threads {
@@ -41,7 +42,7 @@ func NewPool(threads int) *Pool {
 
 func (p *Pool) worker(w int) {
 	for j := range p.start[w] {
-		j.run(w, p.bufs[w])
+		j.run(p.bufs[w])
 		p.done <- struct{}{}
 	}
 }
@@ -82,41 +83,21 @@ func (p *Pool) MatMul(c, a []float32, m int, b *PackedB, bias []float32, epi Epi
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	j := &p.j
-	*j = job{c: c, a: a, m: m, b: b, bias: bias, epi: epi}
-	nw := p.threads
+	j.c, j.a, j.m, j.b, j.bias, j.epi = c, a, m, b, bias, epi
+	j.next.Store(0)
+	threads := p.threads
 	if 2*m*b.In*b.Out < minParallelFlops {
-		nw = 1
+		threads = 1
 	}
-	j.split(nw)
-	for w := 1; w < j.pm*j.pn; w++ {
+	j.plan(threads, p.finish)
+	helpers := min(threads, j.tasks) - 1
+	for w := 1; w <= helpers; w++ {
 		p.start[w] <- j
 	}
-	j.run(0, p.bufs[0])
-	for w := 1; w < j.pm*j.pn; w++ {
+	j.run(p.bufs[0])
+	for range helpers {
 		<-p.done
 	}
-	*j = job{} // drop the references to the caller's slices
-}
-
-// split chooses how nw workers divide the tiles: pm parts along M times pn
-// along N, the grid with the smallest largest share (counted in whole
-// micro-tiles, so that a ragged share is charged for its padding), and
-// among equals the one with most parts along M, whose workers copy the
-// fewest rows of A.
-func (j *job) split(nw int) {
-	mr, nr := j.b.ks.mr, j.b.ks.nr
-	panels := (j.b.Out + nr - 1) / nr
-	rowTiles := (j.m + mr - 1) / mr
-	best := -1
-	for pm := nw; pm >= 1; pm-- {
-		pn := nw / pm
-		rt := (rowTiles + pm - 1) / pm
-		pt := (panels + pn - 1) / pn
-		cost := rt * pt
-		if best < 0 || cost < best {
-			best = cost
-			j.pm, j.pn = pm, pn
-			j.rowStep, j.panStep = rt*mr, pt
-		}
-	}
+	// drop the references to the caller's slices
+	j.c, j.a, j.b, j.bias, j.epi = nil, nil, nil, nil, nil
 }
