@@ -238,3 +238,75 @@ func TestVocabTxtMatchesTokenizerJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestLogitsGoldenIDs checks the ids that transformers fed the models for
+// the logits goldens (testdata/golden/logits-<model>.jsonl.gz: one
+// tokenizer(query, document, truncation="longest_first",
+// max_length=model_max_length) call per pair), so the forward-pass tests
+// and the tokenizer agree on their inputs.
+func TestLogitsGoldenIDs(t *testing.T) {
+	files, _ := filepath.Glob("../testdata/golden/logits-*.jsonl.gz")
+	if len(files) == 0 {
+		t.Skip("no logits goldens")
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "logits-"), ".jsonl.gz")
+		t.Run(name, func(t *testing.T) { checkPairIDs(t, f, filepath.Join("..", "testdata", "models", name)) })
+	}
+}
+
+// TestRealMiniLMIDs checks the ids of the real-weights goldens
+// (real-minilm.jsonl.gz) with the committed real tokenizer and, under
+// `make test-real` (CROSSRANK_REAL set), with the tokenizer saved beside the
+// real weights.
+func TestRealMiniLMIDs(t *testing.T) {
+	const f = "../testdata/golden/real-minilm.jsonl.gz"
+	if _, err := os.Stat(f); err != nil {
+		t.Skip("real-minilm golden not generated")
+	}
+	checkPairIDs(t, f, "../testdata/tokenizers/minilm-real")
+	if real := os.Getenv("CROSSRANK_REAL"); real != "" {
+		checkPairIDs(t, f, filepath.Join(real, "minilm-cross"))
+	}
+}
+
+func checkPairIDs(t *testing.T, file, dir string) {
+	t.Helper()
+	tk, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maxLen := tk.ModelMaxLength()
+	if maxLen == 0 {
+		maxLen = 512
+	}
+	fh, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	zr, err := gzip.NewReader(fh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(nil, 64<<20)
+	n, bad := 0, 0
+	for sc.Scan() {
+		var r goldenRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		e, err := encodePairLikeTransformers(tk, r.Query, r.Document, Truncation{MaxLength: maxLen})
+		if err != nil || !slices.Equal(e.IDs, r.InputIDs) || !slices.Equal(e.TypeIDs, r.TokenTypeIDs) {
+			if bad++; bad <= 5 {
+				t.Errorf("%s record %d (max_length %d): got %v %v\nwant %v", filepath.Base(file), n, maxLen, e, err, r.InputIDs)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no records")
+	}
+	t.Logf("%s with %s: %d of %d", filepath.Base(file), dir, n-bad, n)
+}
