@@ -43,6 +43,12 @@ type Config struct {
 	// finds the queue full is refused with 429 and Retry-After.
 	MaxQueuedRequests int
 	MaxQueuedPairs    int
+	// MaxOpenRequests bounds the re-rank requests inside the server at
+	// once, from the first byte of their body to their answer (default
+	// MaxQueuedRequests + 512). Past it a request gets 429 before its body
+	// is read, so that memory for bodies is bounded by about
+	// MaxOpenRequests * Limits.MaxBodyBytes.
+	MaxOpenRequests int
 	// RequestTimeout bounds a request's queueing and scoring (default 60s);
 	// a request that runs out gets 503 with Retry-After.
 	RequestTimeout time.Duration
@@ -85,6 +91,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MaxQueuedPairs <= 0 {
 		cfg.MaxQueuedPairs = 16 * cfg.MaxPairsInFlight
+	}
+	if cfg.MaxOpenRequests <= 0 {
+		cfg.MaxOpenRequests = cfg.MaxQueuedRequests + 512
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 60 * time.Second
@@ -293,6 +302,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 			"max_pairs_in_flight": s.cfg.MaxPairsInFlight,
 			"max_queued_requests": s.cfg.MaxQueuedRequests,
 			"max_queued_pairs":    s.cfg.MaxQueuedPairs,
+			"max_open_requests":   s.cfg.MaxOpenRequests,
 			"request_timeout_s":   s.cfg.RequestTimeout.Seconds(),
 		},
 	})
@@ -369,6 +379,12 @@ var clientGone = &apiError{}
 
 func (s *Server) rank(w http.ResponseWriter, r *http.Request, ep endpoint, st *reqState) *apiError {
 	form := st.form
+	if s.inFlight.Load() > int64(s.cfg.MaxOpenRequests) {
+		s.metrics.rejected.WithLabelValues("too_many_open").Inc()
+		e := newErr(form, http.StatusTooManyRequests, kindOverloaded, "the server has too many requests open; retry later")
+		e.RetryAfter = s.queue.retryAfter()
+		return e
+	}
 	if s.draining.Load() {
 		s.metrics.rejected.WithLabelValues("draining").Inc()
 		w.Header().Set("Connection", "close")

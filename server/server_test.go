@@ -640,6 +640,31 @@ func TestQueueFull(t *testing.T) {
 	}
 }
 
+// TestOpenRequests: past MaxOpenRequests a request is refused before its
+// body is read.
+func TestOpenRequests(t *testing.T) {
+	f := &fakeRanker{gate: make(chan struct{}), entered: make(chan struct{}, 10)}
+	_, ts := newTestServer(t, Config{MaxOpenRequests: 2}, "m", f)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := post(t, ts.URL+"/rerank", `{"query":"q","documents":["a"]}`); r.status != 200 {
+				t.Errorf("admitted request: %d %s", r.status, r.body)
+			}
+		}()
+	}
+	<-f.entered
+	<-f.entered
+	r := post(t, ts.URL+"/v1/rerank", `{"query":"q","documents":["a"]}`)
+	if r.status != 429 || r.header.Get("Retry-After") == "" || !strings.Contains(errorMessage(t, "/v1/rerank", "", r.body), "too many requests open") {
+		t.Errorf("third request: %d %s", r.status, r.body)
+	}
+	close(f.gate)
+	wg.Wait()
+}
+
 func TestTimeout(t *testing.T) {
 	f := &fakeRanker{gate: make(chan struct{})}
 	_, ts := newTestServer(t, Config{RequestTimeout: 50 * time.Millisecond}, "m", f)

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"os/signal"
@@ -190,6 +191,11 @@ func loadModel(ctx context.Context, ref string, opts rerank.Options, stderr io.W
 	ro := weights.ResolveOptions{Logf: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}
 	if isTerminal(stderr) {
 		ro.Progress = stderr
+	}
+	if opts.Logger == nil {
+		// The library's notes (documents cut to fit, ...) go where the
+		// command's own messages go.
+		opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 	var resolveErr error
 	opts.Resolve = func(ctx context.Context, ref string) (string, error) {

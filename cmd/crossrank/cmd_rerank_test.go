@@ -237,3 +237,61 @@ func TestHelpForEveryCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestRerankLongDocs: --long-docs scores a document too long for the model
+// by its best window, as the library does, and says so; without it the
+// document is cut and the output counts the cut tokens.
+func TestRerankLongDocs(t *testing.T) {
+	dir := fixtureDir(t, "bert")
+	long := strings.Repeat("the quick brown fox jumps over the lazy dog and keeps running ", 60)
+	input := "a short document\n" + long + "\n"
+	query := "where does the fox run?"
+	docs, _ := readDocuments(strings.NewReader(input))
+	for _, longDocs := range []bool{false, true} {
+		args := []string{"rerank", "--model", dir, "--query", query, "--format", "json", "--max-length", "64"}
+		opts := rerank.Options{MaxLength: 64}
+		if longDocs {
+			args = append(args, "--long-docs")
+			opts.LongDocs = &rerank.Windows{}
+		}
+		var out, errb bytes.Buffer
+		if rc := runMain(args, strings.NewReader(input), &out, &errb); rc != 0 {
+			t.Fatalf("rc %d: %s", rc, errb.String())
+		}
+		r, err := rerank.New(context.Background(), dir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := r.Rerank(context.Background(), query, docs, rerank.RerankOptions{})
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []map[string]any
+		for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, m)
+		}
+		if len(got) != 2 {
+			t.Fatalf("long-docs=%v: %s", longDocs, out.String())
+		}
+		for i, w := range want {
+			g := got[i]
+			if int(g["index"].(float64)) != w.Index || g["score"].(float64) != w.Score {
+				t.Errorf("long-docs=%v result %d: got %v, library %+v", longDocs, i, g, w)
+			}
+			if w.Index != 1 {
+				continue
+			}
+			if longDocs && (w.Windows < 2 || g["windows"] == nil || int(g["windows"].(float64)) != w.Windows) {
+				t.Errorf("long document: windows %v, library %d", g["windows"], w.Windows)
+			}
+			if !longDocs && (w.Truncated == 0 || g["truncated"] == nil || int(g["truncated"].(float64)) != w.Truncated) {
+				t.Errorf("long document: truncated %v, library %d", g["truncated"], w.Truncated)
+			}
+		}
+	}
+}
