@@ -5,6 +5,7 @@ package cuda
 import (
 	_ "embed"
 	"fmt"
+	"sync"
 )
 
 // kernels.ptx is kernels/kernels.cu compiled by kernels/build.sh.
@@ -32,11 +33,29 @@ const (
 	ewMaxBlocks = 65535
 )
 
+// loaded caches the module and kernels per precision: a process loads (and
+// the driver JIT-compiles) the PTX once, however many backends it opens.
+var (
+	loadedMu sync.Mutex
+	loaded   = map[Precision]*kernelSet{}
+	loadedM  module
+)
+
 func loadKernels(p Precision) (module, *kernelSet, error) {
-	m, err := loadModule(kernelsPTX)
-	if err != nil {
-		return nil, nil, err
+	loadedMu.Lock()
+	defer loadedMu.Unlock()
+	if ks, ok := loaded[p]; ok {
+		return loadedM, ks, nil
 	}
+	m := loadedM
+	if m == nil {
+		var err error
+		if m, err = loadModule(kernelsPTX); err != nil {
+			return nil, nil, err
+		}
+		loadedM = m
+	}
+	var err error
 	suf := map[Precision]string{FP32: "f32", FP16: "f16", BF16: "bf16"}[p]
 	ks := &kernelSet{}
 	get := func(dst *cuFunc, name string) {
@@ -52,5 +71,9 @@ func loadKernels(p Precision) (module, *kernelSet, error) {
 	for i, d := range attentionSizes {
 		get(&ks.attention[i], fmt.Sprintf("attention_d%d", d))
 	}
-	return m, ks, err
+	if err != nil {
+		return nil, nil, err
+	}
+	loaded[p] = ks
+	return m, ks, nil
 }

@@ -1,0 +1,138 @@
+//go:build cuda
+
+package cuda
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/crossrank/crossrank/bert"
+)
+
+// The fixture checkpoints through bert.Load with this backend, against the
+// logits transformers computed (testdata/golden/logits-<model>.jsonl.gz):
+// each pair alone and the pairs packed in batches of 8.
+
+const testdata = "../testdata"
+
+type goldenRecord struct {
+	InputIDs      []int32   `json:"input_ids"`
+	TokenTypeIDs  []int32   `json:"token_type_ids"`
+	Logits        []float64 `json:"logits"`
+	BatchedLogits []float64 `json:"batched_logits"`
+}
+
+func readGolden(t *testing.T, name string) []goldenRecord {
+	t.Helper()
+	f, err := os.Open(filepath.Join(testdata, "golden", "logits-"+name+".jsonl.gz"))
+	if err != nil {
+		t.Skipf("no golden logits: %v", err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs []goldenRecord
+	sc := bufio.NewScanner(z)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var r goldenRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// fixtureTolerance is the max |logit error| allowed: the design's 1e-4 for
+// fp32 and 2e-2 for fp16/bf16. Checkpoints stored in fp16/bf16 were run by
+// transformers in that type, so even our fp32 path differs from them by their
+// rounding (the bert package allows 1e-3 there too).
+func fixtureTolerance(model string, p Precision) float64 {
+	if p != FP32 {
+		return 2e-2
+	}
+	if model == "bert-fp16" || model == "xlmr-bf16" {
+		return 1e-3
+	}
+	return 1e-4
+}
+
+var fixtureModels = []string{"bert", "xlmr", "bert-2labels", "bert-fp16", "xlmr-bf16", "xlmr-sharded", "xlmr-long"}
+
+func TestFixtureLogits(t *testing.T) {
+	for _, p := range precisions {
+		for _, name := range fixtureModels {
+			t.Run(p.String()+"/"+name, func(t *testing.T) {
+				b := testBackend(t, p)
+				dir := filepath.Join(testdata, "models", name)
+				if _, err := os.Stat(dir); err != nil {
+					t.Skipf("no fixture: %v", err)
+				}
+				ctx := context.Background()
+				m, err := bert.Load(ctx, dir, bert.Options{Backend: b})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
+				recs := readGolden(t, name)
+				seqs := make([]bert.Sequence, len(recs))
+				for i, r := range recs {
+					seqs[i] = bert.Sequence{IDs: r.InputIDs, TypeIDs: r.TokenTypeIDs}
+				}
+				tol := fixtureTolerance(name, p)
+				worstAlone, worstBatched, worstAt := 0.0, 0.0, 0
+				for i := range seqs {
+					out, err := m.Forward(ctx, seqs[i:i+1])
+					if err != nil {
+						t.Fatalf("record %d: %v", i, err)
+					}
+					if d := maxDiff(out[0], recs[i].Logits); d > worstAlone {
+						worstAlone, worstAt = d, i
+					}
+				}
+				const batch = 8
+				for s := 0; s < len(seqs); s += batch {
+					e := min(s+batch, len(seqs))
+					out, err := m.Forward(ctx, seqs[s:e])
+					if err != nil {
+						t.Fatalf("batch at %d: %v", s, err)
+					}
+					for i := range out {
+						worstBatched = max(worstBatched, maxDiff(out[i], recs[s+i].BatchedLogits))
+					}
+				}
+				t.Logf("%s %s: %d pairs, max |logit error| alone %.3g (record %d, %d tokens), batched %.3g; tolerance %g",
+					name, p, len(recs), worstAlone, worstAt, len(recs[worstAt].InputIDs), worstBatched, tol)
+				if worstAlone > tol || worstBatched > tol {
+					t.Errorf("%s %s: logit error alone %.3g, batched %.3g, tolerance %g", name, p, worstAlone, worstBatched, tol)
+				}
+			})
+		}
+	}
+}
+
+func maxDiff(got []float32, want []float64) float64 {
+	if len(got) != len(want) {
+		return math.Inf(1)
+	}
+	d := 0.0
+	for i := range got {
+		if math.IsNaN(float64(got[i])) {
+			return math.Inf(1)
+		}
+		d = max(d, math.Abs(float64(got[i])-want[i]))
+	}
+	return d
+}
