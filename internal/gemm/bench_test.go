@@ -222,3 +222,30 @@ func BenchmarkVsGonum(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkKernels runs one shape on every kernel set this machine has (the
+// fallbacks are what other machines get), on all threads.
+func BenchmarkKernels(b *testing.B) {
+	const m, k, n = 512, 768, 3072
+	for _, ks := range kernelSets() {
+		b.Run(ks.name, func(b *testing.B) {
+			r := rand.New(rand.NewSource(1))
+			a, w := randSlice(r, m*k), randSlice(r, n*k)
+			c := make([]float32, m*n)
+			pw := packWeight(ks, w, n, k)
+			Default().MatMul(c, a, m, pw, nil, nil)
+			corePeak := measureCorePeak()
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				Default().MatMul(c, a, m, pw, nil, nil)
+			}
+			b.StopTimer()
+			flops := 2 * float64(m*k*n) * float64(b.N)
+			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			if cpu := cpuTime() - cpu0; cpu > 0 && corePeak > 0 {
+				b.ReportMetric(flops/cpu.Seconds()/1e9/corePeak, "of-core-peak")
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"sync"
 	"testing"
 	"time"
 )
@@ -193,4 +194,39 @@ func TestKernelSetsFirstIsDefault(t *testing.T) {
 		}
 		return
 	}())
+}
+
+// TestMatMulConcurrent calls one pool from several goroutines at once, as
+// concurrent requests do.
+func TestMatMulConcurrent(t *testing.T) {
+	r := newRand(t)
+	m, k, n := 100, 300, 200
+	w := randSlice(r, n*k)
+	b := PackWeight(w, n, k)
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := 0; g < 8; g++ {
+		a := randSlice(r, m*k)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			want := make([]float32, m*n)
+			Reference(want, a, m, k, n, w, nil)
+			got := make([]float32, m*n)
+			for range 5 {
+				MatMul(got, a, m, b, nil)
+				for i := range got {
+					if d := math.Abs(float64(got[i] - want[i])); d > 1e-3*(1+math.Abs(float64(want[i]))) {
+						errs <- fmt.Sprintf("cell %d = %g, want %g", i, got[i], want[i])
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }

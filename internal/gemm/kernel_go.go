@@ -25,7 +25,64 @@ func goKernel3(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias
 	goKernel(3, k, a, lda, b, c, ldc, bias, init)
 }
 func goKernel4(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, init int, mask int) {
-	goKernel(4, k, a, lda, b, c, ldc, bias, init)
+	goKernelFull(k, a, lda, b, c, ldc, bias, init)
+}
+
+// goKernelFull is the 4-row case, most of the work: a 4 x 4 block of
+// accumulators in local variables (registers on arm64, which has 32) per
+// quarter of the tile, which the compiler cannot do for the array of
+// goKernel.
+func goKernelFull(k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, init int) {
+	bs := unsafe.Slice(b, k*nrGo)
+	row := func(i int) []float32 {
+		return unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(a), 4*i*lda)), k)
+	}
+	a0, a1, a2, a3 := row(0), row(1), row(2), row(3)
+	a1, a2, a3 = a1[:len(a0)], a2[:len(a0)], a3[:len(a0)] // one bounds check for all
+	cs := unsafe.Slice(c, 3*ldc+nrGo)
+	for q := 0; q < nrGo; q += 4 {
+		var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
+		for p, x := range a0 {
+			bq := (*[4]float32)(bs[p*nrGo+q:])
+			b0, b1, b2, b3 := bq[0], bq[1], bq[2], bq[3]
+			c00 += x * b0
+			c01 += x * b1
+			c02 += x * b2
+			c03 += x * b3
+			x := a1[p]
+			c10 += x * b0
+			c11 += x * b1
+			c12 += x * b2
+			c13 += x * b3
+			x = a2[p]
+			c20 += x * b0
+			c21 += x * b1
+			c22 += x * b2
+			c23 += x * b3
+			x = a3[p]
+			c30 += x * b0
+			c31 += x * b1
+			c32 += x * b2
+			c33 += x * b3
+		}
+		acc := [4][4]float32{{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}}
+		for i := range 4 {
+			dst := (*[4]float32)(cs[i*ldc+q:])
+			switch init {
+			case initBias:
+				bq := (*[4]float32)(unsafe.Slice(bias, nrGo)[q:])
+				for j := range 4 {
+					dst[j] = bq[j] + acc[i][j]
+				}
+			case initC:
+				for j := range 4 {
+					dst[j] += acc[i][j]
+				}
+			default:
+				*dst = acc[i]
+			}
+		}
+	}
 }
 
 func goKernel(rows, k int, a *float32, lda int, b *float32, c *float32, ldc int, bias *float32, init int) {
