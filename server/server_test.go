@@ -857,3 +857,27 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// TestHostileSizes: the default limits answer a 1 MB document and 100,000
+// documents with 422 and a message, before any scoring.
+func TestHostileSizes(t *testing.T) {
+	f := &fakeRanker{}
+	_, ts := newTestServer(t, Config{}, "m", f)
+	big, _ := json.Marshal(map[string]any{"query": "q", "documents": []string{"ok", strings.Repeat("x", 1<<20)}})
+	r := post(t, ts.URL+"/rerank", big)
+	if r.status != 422 || !strings.Contains(errorMessage(t, "/rerank", "", r.body), "`documents[1]` is 1048576 bytes") {
+		t.Errorf("1 MB document: %d %s", r.status, r.body)
+	}
+	many := make([]string, 100000)
+	for i := range many {
+		many[i] = "d"
+	}
+	lots, _ := json.Marshal(map[string]any{"query": "q", "texts": many})
+	r = post(t, ts.URL+"/rerank", lots)
+	if r.status != 422 || !strings.Contains(errorMessage(t, "/rerank", `"texts"`, r.body), "100000 entries, more than the limit of 1000") {
+		t.Errorf("100,000 documents: %d %s", r.status, r.body)
+	}
+	if f.calls.Load() != 0 {
+		t.Error("an oversized request reached the model")
+	}
+}
