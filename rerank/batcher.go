@@ -44,8 +44,6 @@ type call struct {
 	order []int // seqs indices, longest first: the order pairs leave in
 	enq   time.Time
 
-	dead atomic.Bool // the caller went away; skip what is left
-
 	next      int // position in order of the next pair to batch
 	out       [][]float32
 	remaining int // pairs without logits yet
@@ -104,7 +102,6 @@ func (b *batcher) run(ctx context.Context, seqs []seq) ([][]float32, error) {
 		}
 		return c.out, nil
 	case <-ctx.Done():
-		c.dead.Store(true)
 		b.mu.Lock()
 		b.cond.Broadcast() // let a waiting worker drop the call
 		b.mu.Unlock()
@@ -201,11 +198,12 @@ func (b *batcher) tokenLimit() int {
 	return b.maxTokens
 }
 
-// dropDead removes the queued pairs of calls whose caller has gone.
+// dropDead removes the queued pairs of calls whose context is done: their
+// callers have returned, or are about to.
 func (b *batcher) dropDead() {
 	kept := b.calls[:0]
 	for _, c := range b.calls {
-		if !c.dead.Load() {
+		if c.ctx.Err() == nil {
 			kept = append(kept, c)
 			continue
 		}

@@ -5,13 +5,18 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/crossrank/crossrank/tokenizer"
 )
@@ -224,5 +229,224 @@ func TestRankMatchesSentenceTransformers(t *testing.T) {
 			}
 			t.Logf("%d queries x %d documents: order identical but for %d positions among near-ties, largest score difference %.3g", len(recs), len(recs[0].Documents), swaps, worst)
 		})
+	}
+}
+
+// TestLongDocsMatchHuggingFaceWindows: the windows of Options.LongDocs are
+// the ones Hugging Face tokenizers makes with return_overflowing_tokens, and
+// a document's score is the best of its windows scored one by one by
+// transformers (testdata/gen_windows.py).
+func TestLongDocsMatchHuggingFaceWindows(t *testing.T) {
+	type record struct {
+		Query, Document string
+		MaxLength       int `json:"max_length"`
+		Stride          int
+		Fits            bool
+		Windows         []struct {
+			IDs    []int32 `json:"input_ids"`
+			Logits []float32
+		}
+	}
+	ctx := context.Background()
+	for _, name := range fixtureModels {
+		t.Run(name, func(t *testing.T) {
+			recs := readJSONL[record](t, filepath.Join("testdata", "windows-"+name+".jsonl"))
+			rerankers := map[[2]int]*Reranker{}
+			for i, rec := range recs {
+				key := [2]int{rec.MaxLength, rec.Stride}
+				r := rerankers[key]
+				if r == nil {
+					stride := rec.Stride
+					if stride == 0 {
+						stride = -1 // no overlap; 0 would be the default quarter
+					}
+					var err error
+					r, err = New(ctx, fixtureDir(name), Options{MaxLength: rec.MaxLength, LongDocs: &Windows{Stride: stride}, Logger: slog.New(slog.DiscardHandler)})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer r.Close()
+					rerankers[key] = r
+				}
+				q, err := r.enc.tokenize(rec.Query)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, seqs, err := r.planDoc(q, rec.Document, rec.MaxLength-r.enc.specials(), LongestFirst, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(seqs) != len(rec.Windows) {
+					t.Fatalf("case %d: %d windows, Hugging Face makes %d", i, len(seqs), len(rec.Windows))
+				}
+				best, bestScore := 0, math.Inf(-1)
+				for w, hw := range rec.Windows {
+					if !slices.Equal(seqs[w].ids, hw.IDs) {
+						t.Fatalf("case %d window %d:\n got %v\nwant %v", i, w, seqs[w].ids, hw.IDs)
+					}
+					if s := sigmoid(float64(hw.Logits[0])); s > bestScore {
+						best, bestScore = w, s
+					}
+				}
+				res, err := r.RerankStrings(ctx, rec.Query, []string{rec.Document}, RerankOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				x := res[0]
+				wantWindows, wantBest := len(rec.Windows), best
+				if rec.Fits {
+					wantWindows, wantBest = 0, -1
+				}
+				if x.Windows != wantWindows || x.Window != wantBest || math.Abs(x.Score-bestScore) > 1e-5 || x.Truncated != 0 {
+					t.Errorf("case %d: window %d of %d, score %.7f, truncated %d; want window %d of %d, score %.7f, 0", i, x.Window, x.Windows, x.Score, x.Truncated, wantBest, wantWindows, bestScore)
+				}
+			}
+		})
+	}
+}
+
+// TestConcurrentEqualsSerial: 64 goroutines re-ranking at once, their pairs
+// mixed into shared batches, get exactly the serial results.
+func TestConcurrentEqualsSerial(t *testing.T) {
+	ctx := context.Background()
+	recs := rankGolden(t, "bert")[:4]
+	r, err := New(ctx, fixtureDir("bert"), Options{BatchSize: 16, BatchWait: time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	docs := func(rec rankRecord) []string { return rec.Documents[:12] }
+	serial := make([][]Result, len(recs))
+	for i, rec := range recs {
+		if serial[i], err = r.RerankStrings(ctx, rec.Query, docs(rec), RerankOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 64 {
+		wg.Go(func() {
+			rec := recs[g%len(recs)]
+			got, err := r.RerankStrings(ctx, rec.Query, docs(rec), RerankOptions{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !reflect.DeepEqual(got, serial[g%len(recs)]) {
+				t.Errorf("goroutine %d: results differ from the serial ones", g)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// TestCancelStopsWithinABatch: cancelling a large call returns at once, and
+// no batch starts after it.
+func TestCancelStopsWithinABatch(t *testing.T) {
+	var mu sync.Mutex
+	batches := 0
+	var cancel context.CancelFunc
+	r, err := New(context.Background(), fixtureDir("bert"), Options{BatchSize: 8, Logger: slog.New(slog.DiscardHandler), OnBatch: func(BatchStats) {
+		mu.Lock()
+		batches++
+		if batches == 2 {
+			cancel()
+		}
+		mu.Unlock()
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	cancel = stop
+	docs := make([]string, 400)
+	for i := range docs {
+		docs[i] = fmt.Sprintf("document number %d about ranking", i)
+	}
+	_, err = r.RerankStrings(ctx, "ranking", docs, RerankOptions{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled call: %v, want context.Canceled", err)
+	}
+	r.Close() // waits for the batch in flight, if any
+	mu.Lock()
+	defer mu.Unlock()
+	if batches != 2 {
+		t.Errorf("%d batches ran; want 2, the call was cancelled as the 2nd ended", batches)
+	}
+}
+
+// TestInputEdgeCasesOnModel: the cases the issue lists, through the real
+// tokenizer and model.
+func TestInputEdgeCasesOnModel(t *testing.T) {
+	ctx := context.Background()
+	r := fixture(t, "xlmr")
+	if _, err := r.RerankStrings(ctx, "", []string{"a"}, RerankOptions{}); !errors.Is(err, ErrEmptyQuery) {
+		t.Errorf("empty query: %v", err)
+	}
+	if res, err := r.RerankStrings(ctx, "q", []string{}, RerankOptions{}); err != nil || len(res) != 0 {
+		t.Errorf("no documents: %v, %v", res, err)
+	}
+	res, err := r.RerankStrings(ctx, "what is this", []string{"", "\x00", "some text"}, RerankOptions{})
+	if err != nil || len(res) != 3 {
+		t.Fatalf("empty documents: %v, %v", res, err)
+	}
+	_, err = r.RerankStrings(ctx, "q", []string{"fine", "\xed\xa0\x80 surrogate"}, RerankOptions{})
+	var de *DocumentError
+	if !errors.Is(err, ErrInvalidUTF8) || !errors.As(err, &de) || de.Index != 1 {
+		t.Errorf("invalid UTF-8: %v, want an error naming document 1", err)
+	}
+	many := make([]Document, 10000)
+	for i := range many {
+		many[i] = Document{ID: fmt.Sprint(i), Text: fmt.Sprintf("passage %d of the corpus", i)}
+	}
+	res, err = r.Rerank(ctx, "passage 77", many, RerankOptions{TopK: 10})
+	if err != nil || len(res) != 10 {
+		t.Fatalf("10,000 documents: %d results, %v", len(res), err)
+	}
+	long := strings.Repeat("a very long document ", 2000)
+	res, err = r.RerankStrings(ctx, "long", []string{long}, RerankOptions{})
+	if err != nil || res[0].Truncated == 0 || res[0].Tokens != r.Info().MaxLength {
+		t.Errorf("a document far over the limit: %+v, %v; want it cut to %d tokens", res, err, r.Info().MaxLength)
+	}
+}
+
+func TestInfoAndSharedAndLabels(t *testing.T) {
+	ctx := context.Background()
+	a, err := Shared(ctx, fixtureDir("bert"), Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Shared(ctx, fixtureDir("bert"), Options{})
+	if err != nil || a != b {
+		t.Fatalf("Shared twice: %p, %p, %v; want the same Reranker", a, b, err)
+	}
+	info := a.Info()
+	if info.Device != "cpu" || info.Architecture != "BertForSequenceClassification" || info.NumLabels != 1 || info.MaxLength != 512 || info.Activation != Sigmoid || info.Precision != "float32" {
+		t.Errorf("Info %+v", info)
+	}
+	a.Close()
+	c, err := Shared(ctx, fixtureDir("bert"), Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil || c == a {
+		t.Errorf("Shared after Close: %p (closed was %p), %v; want a new one", c, a, err)
+	}
+	c.Close()
+
+	// Two labels: sentence-transformers applies no activation; the score is
+	// label 1's logit.
+	r2, err := New(ctx, fixtureDir("bert-2labels"), Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Close()
+	s, err := r2.Score(ctx, []Pair{{"query", "a document"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Info().Activation != None || len(s[0].Logits) != 2 || s[0].Score != float64(s[0].Logits[1]) {
+		t.Errorf("2 labels: activation %v, %+v", r2.Info().Activation, s[0])
+	}
+	if _, err := New(ctx, filepath.Join("..", "testdata", "no-such-model"), Options{}); err == nil || !strings.Contains(err.Error(), "no-such-model") {
+		t.Errorf("missing model: %v", err)
 	}
 }
