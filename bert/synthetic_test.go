@@ -286,3 +286,48 @@ func TestConcurrentForward(t *testing.T) {
 		}
 	}
 }
+
+// FuzzForward feeds arbitrary ids, type ids and sequence splits to a tiny
+// model: Forward must return an error or one finite logit vector per
+// sequence, never panic.
+func FuzzForward(f *testing.F) {
+	cfg := testConfig(f, tinyXLMR)
+	m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 21), NewCPU())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte{0, 5, 7, 2}, []byte{4})
+	f.Add([]byte{1, 1, 1}, []byte{1, 1, 1})
+	f.Add([]byte{200, 3}, []byte{0, 2})
+	f.Fuzz(func(t *testing.T, ids, splits []byte) {
+		var seqs []Sequence
+		rest := ids
+		for _, s := range splits {
+			n := min(int(s)%24, len(rest))
+			seq := Sequence{IDs: make([]int32, n)}
+			for i, b := range rest[:n] {
+				seq.IDs[i] = int32(b) - 4 // some negative, some past vocab_size 50
+			}
+			if s%3 == 0 {
+				seq.TypeIDs = make([]int32, n)
+				if n > 0 {
+					seq.TypeIDs[n-1] = int32(s % 2)
+				}
+			}
+			seqs = append(seqs, seq)
+			rest = rest[n:]
+		}
+		out, err := m.Forward(context.Background(), seqs)
+		if err != nil {
+			return
+		}
+		if len(out) != len(seqs) {
+			t.Fatalf("%d outputs for %d sequences", len(out), len(seqs))
+		}
+		for _, l := range out {
+			if len(l) != cfg.NumLabels || math.IsNaN(float64(l[0])) || math.IsInf(float64(l[0]), 0) {
+				t.Fatalf("logits %v", l)
+			}
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crossrank/crossrank/tokenizer"
 	"github.com/crossrank/crossrank/weights"
 )
 
@@ -274,3 +275,23 @@ func TestScoreActivation(t *testing.T) {
 }
 
 func ptr(x float64) *float64 { return &x }
+
+// FuzzScoreLine feeds arbitrary input lines to the line parser and
+// tokenizer: each gives a sequence or an error, never a panic.
+func FuzzScoreLine(f *testing.F) {
+	tok, err := tokenizer.Load("../../testdata/models/bert")
+	if err != nil {
+		f.Fatal(err)
+	}
+	s := &scorer{tok: tok, trunc: tokenizer.Truncation{MaxLength: 64}}
+	f.Add([]byte(`{"query":"a","document":"b"}`))
+	f.Add([]byte(`{"query":"","document":"héllo [SEP] wörld"}`))
+	f.Add([]byte(`{"query":null}`))
+	f.Add([]byte(`{"query":"a","document":"b"} x`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		seq, err := s.encode(line)
+		if err == nil && (len(seq.IDs) == 0 || len(seq.IDs) > 64 || len(seq.TypeIDs) != len(seq.IDs)) {
+			t.Fatalf("%q: %d ids, %d type ids", line, len(seq.IDs), len(seq.TypeIDs))
+		}
+	})
+}
