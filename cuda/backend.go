@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"os"
 	"sync"
 	"unsafe"
 
@@ -46,6 +47,7 @@ func New(opts Options) (bert.Backend, error) {
 	if opts.Precision != FP32 {
 		b.esize = 2
 	}
+	b.simpleAttention = os.Getenv("CROSSRANK_CUDA_SIMPLE_ATTENTION") == "1"
 	return b, nil
 }
 
@@ -57,6 +59,9 @@ type backend struct {
 	esize int64 // bytes per stored element
 	// poison fills every new activation buffer with NaNs (tests only).
 	poison bool
+	// simpleAttention keeps fp16/bf16 attention off the tensor cores, on the
+	// CUDA-core kernel (tests of both; CROSSRANK_CUDA_SIMPLE_ATTENTION=1).
+	simpleAttention bool
 
 	mu      sync.Mutex
 	weights []devPtr           // uploaded parameters, freed at Close

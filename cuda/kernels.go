@@ -18,7 +18,12 @@ type kernelSet struct {
 	gather, biasAct, addLayerNorm, rows cuFunc
 	// attention by compiled head size: headDim d runs the smallest that fits.
 	attention [3]cuFunc
+	// attentionTC is the tensor-core attention (fp16 and bf16 only) by
+	// compiled head size, attentionTCSizes.
+	attentionTC [2]cuFunc
 }
+
+var attentionTCSizes = [2]int{32, 64}
 
 // attentionSizes are the head sizes attention is compiled for (D in
 // kernels.cu); a head of d <= D runs the D kernel with the tail masked off.
@@ -29,6 +34,8 @@ var attentionSizes = [3]int{32, 64, 128}
 const (
 	rowThreads  = 256
 	attBQ       = 64
+	tcThreads   = 128 // TC_WARPS warps of 32
+	tcBQ        = 64  // TC_BQ: 16 query rows per warp
 	ewThreads   = 256
 	ewMaxBlocks = 65535
 )
@@ -70,6 +77,11 @@ func loadKernels(p Precision) (module, *kernelSet, error) {
 	get(&ks.rows, "rows")
 	for i, d := range attentionSizes {
 		get(&ks.attention[i], fmt.Sprintf("attention_d%d", d))
+	}
+	if p != FP32 {
+		for i, d := range attentionTCSizes {
+			get(&ks.attentionTC[i], fmt.Sprintf("attention_tc_d%d", d))
+		}
 	}
 	if err != nil {
 		return nil, nil, err

@@ -453,9 +453,19 @@ func (r *run) Attention(qt, kt, vt bert.Tensor, heads int, offsets []int32) bert
 		return out
 	}
 	scaleLog2 := float32(1 / math.Sqrt(float64(d)) * math.Log2E)
-	r.launch("attention", r.b.k.attention[ki], (maxLen+attBQ-1)/attBQ, heads, nseq, attBQ, 0,
-		ptrArg(out.p), ptrArg(q.p), ptrArg(k.p), ptrArg(v.p), biasArg(q.bias), biasArg(k.bias), biasArg(v.bias),
-		ptrArg(doff), intArg(q.cols), intArg(k.cols), intArg(v.cols), intArg(q.cols), intArg(d), f32Arg(scaleLog2))
+	args := []uint64{ptrArg(out.p), ptrArg(q.p), ptrArg(k.p), ptrArg(v.p), biasArg(q.bias), biasArg(k.bias), biasArg(v.bias),
+		ptrArg(doff), intArg(q.cols), intArg(k.cols), intArg(v.cols), intArg(q.cols), intArg(d), f32Arg(scaleLog2)}
+	// Tensor cores for fp16/bf16 heads up to 64 wide; the CUDA-core kernel
+	// (every precision and head size) otherwise.
+	if r.b.prec != FP32 && !r.b.simpleAttention {
+		for i, s := range attentionTCSizes {
+			if d <= s {
+				r.launch("attention_tc", r.b.k.attentionTC[i], (maxLen+tcBQ-1)/tcBQ, heads, nseq, tcThreads, 0, args...)
+				return out
+			}
+		}
+	}
+	r.launch("attention", r.b.k.attention[ki], (maxLen+attBQ-1)/attBQ, heads, nseq, attBQ, 0, args...)
 	return out
 }
 

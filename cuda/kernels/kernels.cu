@@ -247,3 +247,166 @@ __device__ void attention(T* out, const T* q, const T* k, const T* v, const T* q
 INSTANTIATE(float, f32)
 INSTANTIATE(__half, f16)
 INSTANTIATE(__nv_bfloat16, bf16)
+
+// Attention on the tensor cores (fp16 and bf16 storage, head sizes up to 64).
+//
+// The same blocks as attention() above, (query tile, head, sequence), with 4
+// warps; each warp owns 16 query rows. Per key tile of ATT_BK keys a warp
+// computes its 16 x ATT_BK scores with WMMA (fp16/bf16 operands, fp32
+// accumulation), runs the online softmax on them in shared memory (two lanes
+// per row), and accumulates P · V with WMMA into its output rows, which stay
+// in shared memory in fp32 so the rescaling by the softmax correction can
+// address rows (a WMMA fragment's element layout is opaque). Head sizes that
+// are not a multiple of 16 are zero-padded to D.
+#include <mma.h>
+
+#define TC_WARPS 4
+#define TC_BQ (16 * TC_WARPS)
+
+template <typename T, int D>
+__device__ void attention_tc(T* out, const T* q, const T* k, const T* v, const T* qb, const T* kb,
+                             const T* vb, const int* offsets, int ldq, int ldk, int ldv, int ldo,
+                             int d, float scale_log2) {
+    using namespace nvcuda;
+    constexpr int LH = D + 8;        // half row stride: 16-byte pad against bank conflicts
+    constexpr int LF = D + 4;        // float row stride of the output rows
+    constexpr int LS = ATT_BK + 4;   // float row stride of the scores
+    constexpr int LP = ATT_BK + 8;   // half row stride of the probabilities
+    // Q is needed only until its fragments are in registers: the scores reuse it.
+    constexpr int QS_BYTES = TC_BQ * LH * 2 > TC_BQ * LS * 4 ? TC_BQ * LH * 2 : TC_BQ * LS * 4;
+    __shared__ __align__(32) unsigned char qs_raw[QS_BYTES];
+    __shared__ __align__(32) T ks[ATT_BK * LH];
+    __shared__ __align__(32) T vs[ATT_BK * LH];
+    __shared__ __align__(32) T ps[TC_BQ * LP];
+    __shared__ __align__(32) float os[TC_BQ * LF];
+    T* qs = reinterpret_cast<T*>(qs_raw);
+    float* ss = reinterpret_cast<float*>(qs_raw);
+
+    int seq = blockIdx.z, head = blockIdx.y;
+    int start = offsets[seq], len = offsets[seq + 1] - start;
+    int q0 = blockIdx.x * TC_BQ;
+    if (q0 >= len) return;
+    int hoff = head * d;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+
+    for (int e = threadIdx.x; e < TC_BQ * D; e += blockDim.x) {
+        int r = e / D, j = e % D;
+        float x = 0.0f;
+        if (q0 + r < len && j < d) {
+            x = to_f(q[(long long)(start + q0 + r) * ldq + hoff + j]);
+            if (qb) x += to_f(qb[hoff + j]);
+        }
+        qs[r * LH + j] = from_f<T>(x);
+    }
+    for (int e = threadIdx.x; e < TC_BQ * LF; e += blockDim.x) os[e] = 0.0f;
+    __syncthreads();
+
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> qf[D / 16];
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) wmma::load_matrix_sync(qf[kk], qs + (warp * 16) * LH + kk * 16, LH);
+    __syncthreads();  // qs becomes ss
+
+    float* sw = ss + warp * 16 * LS;  // this warp's scores
+    T* pw = ps + warp * 16 * LP;
+    float* ow = os + warp * 16 * LF;
+    int row = lane >> 1, half = lane & 1;  // two lanes per query row
+    float m = -INFINITY, l = 0.0f;
+
+    for (int k0 = 0; k0 < len; k0 += ATT_BK) {
+        int nk = min(ATT_BK, len - k0);
+        for (int e = threadIdx.x; e < ATT_BK * D; e += blockDim.x) {
+            int r = e / D, j = e % D;
+            float kv = 0.0f, vv = 0.0f;
+            if (r < nk && j < d) {
+                long long t = start + k0 + r;
+                kv = to_f(k[t * ldk + hoff + j]);
+                vv = to_f(v[t * ldv + hoff + j]);
+                if (kb) kv += to_f(kb[hoff + j]);
+                if (vb) vv += to_f(vb[hoff + j]);
+            }
+            ks[r * LH + j] = from_f<T>(kv);
+            vs[r * LH + j] = from_f<T>(vv);
+        }
+        __syncthreads();
+
+        // S = Q Kᵀ: Kᵀ as a column-major matrix is K's rows as they lie.
+#pragma unroll
+        for (int c = 0; c < ATT_BK / 16; c++) {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> sf;
+            wmma::fill_fragment(sf, 0.0f);
+#pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> kf;
+                wmma::load_matrix_sync(kf, ks + (c * 16) * LH + kk * 16, LH);
+                wmma::mma_sync(sf, qf[kk], kf, sf);
+            }
+            wmma::store_matrix_sync(sw + c * 16, sf, LS, wmma::mem_row_major);
+        }
+        __syncwarp();
+
+        // Online softmax of row `row`, columns half*16 .. half*16+15.
+        constexpr int HC = ATT_BK / 2;
+        float sv[HC];
+        float tmax = -INFINITY;
+#pragma unroll
+        for (int c = 0; c < HC; c++) {
+            int col = half * HC + c;
+            sv[c] = col < nk ? sw[row * LS + col] * scale_log2 : -INFINITY;
+            tmax = fmaxf(tmax, sv[c]);
+        }
+        tmax = fmaxf(tmax, __shfl_xor_sync(0xffffffffu, tmax, 1));
+        float mnew = fmaxf(m, tmax);
+        float corr = exp2f(m - mnew);
+        float sum = 0.0f;
+#pragma unroll
+        for (int c = 0; c < HC; c++) {
+            float p = exp2f(sv[c] - mnew);
+            sum += p;
+            pw[row * LP + half * HC + c] = from_f<T>(p);
+        }
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        l = l * corr + sum;
+        m = mnew;
+#pragma unroll
+        for (int c = 0; c < D / 2; c++) ow[row * LF + half * (D / 2) + c] *= corr;
+        __syncwarp();
+
+        // O += P V.
+#pragma unroll
+        for (int c = 0; c < D / 16; c++) {
+            wmma::fragment<wmma::accumulator, 16, 16, 16, float> of;
+            wmma::load_matrix_sync(of, ow + c * 16, LF, wmma::mem_row_major);
+#pragma unroll
+            for (int kk = 0; kk < ATT_BK / 16; kk++) {
+                wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> pf;
+                wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> vf;
+                wmma::load_matrix_sync(pf, pw + kk * 16, LP);
+                wmma::load_matrix_sync(vf, vs + (kk * 16) * LH + c * 16, LH);
+                wmma::mma_sync(of, pf, vf, of);
+            }
+            wmma::store_matrix_sync(ow + c * 16, of, LF, wmma::mem_row_major);
+        }
+        __syncthreads();  // ks, vs and this tile's scores are free again
+    }
+
+    int qi = q0 + warp * 16 + row;
+    if (qi < len) {
+        float inv = 1.0f / l;
+        T* o = out + (long long)(start + qi) * ldo + hoff;
+        for (int c = half * (D / 2); c < (half + 1) * (D / 2); c++)
+            if (c < d) o[c] = from_f<T>(ow[row * LF + c] * inv);
+    }
+}
+
+#define ATTENTION_TC(T, SUF, D)                                                                    \
+    extern "C" __global__ void __launch_bounds__(TC_WARPS * 32)                                     \
+        attention_tc_d##D##_##SUF(T* out, const T* q, const T* k, const T* v, const T* qb,         \
+                                  const T* kb, const T* vb, const int* offsets, int ldq, int ldk,  \
+                                  int ldv, int ldo, int d, float scale_log2) {                     \
+        attention_tc<T, D>(out, q, k, v, qb, kb, vb, offsets, ldq, ldk, ldv, ldo, d, scale_log2);  \
+    }
+
+ATTENTION_TC(__half, f16, 32)
+ATTENTION_TC(__half, f16, 64)
+ATTENTION_TC(__nv_bfloat16, bf16, 32)
+ATTENTION_TC(__nv_bfloat16, bf16, 64)
