@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -64,20 +65,21 @@ func charClass(r rune) uint8 {
 func computeClass(r rune) uint8 {
 	var c uint8
 	// Rust's char::is_whitespace is the White_Space property, as is Go's
-	// unicode.IsSpace; tab, newline and CR are whitespace, not control.
+	// unicode.IsSpace. The other classes are tokenizers' own (see
+	// hf_unicode.go): its Unicode tables are not Go's.
 	if unicode.IsSpace(r) {
 		c |= clsWhitespace
 	}
-	if r != '\t' && r != '\n' && r != '\r' && isOther(r) {
+	if r != '\t' && r != '\n' && r != '\r' && unicode.Is(hfControl, r) {
 		c |= clsControl
 	}
 	if isChinese(r) {
 		c |= clsChinese
 	}
-	if r < utf8.RuneSelf && (r >= '!' && r <= '/' || r >= ':' && r <= '@' || r >= '[' && r <= '`' || r >= '{' && r <= '~') || unicode.IsPunct(r) {
+	if unicode.Is(hfPunct, r) {
 		c |= clsPunct
 	}
-	if unicode.Is(unicode.Mn, r) {
+	if unicode.Is(hfMn, r) {
 		c |= clsMn
 	}
 	// Hangul syllables decompose algorithmically, which Properties does
@@ -89,15 +91,6 @@ func computeClass(r rune) uint8 {
 		}
 	}
 	return c
-}
-
-// isOther is the general category C (Cc, Cf, Cs, Co and unassigned Cn),
-// which BertNormalizer's clean_text treats as control characters.
-func isOther(r rune) bool {
-	if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Cs, unicode.Co) {
-		return true
-	}
-	return !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z)
 }
 
 // isChinese is BertNormalizer's CJK block test (not all CJK scripts:
@@ -188,8 +181,8 @@ func (b *bertNormalizer) normalize(dst []byte, src string, sc *scratch) []byte {
 	return dst
 }
 
-// appendLower appends Rust's char::to_lowercase of r: the full Unicode
-// mapping, where only U+0130 (İ) becomes two characters.
+// appendLower appends tokenizers' lowercase of r: Rust's char::to_lowercase,
+// the full mapping (U+0130 İ becomes two characters), from hf_unicode.go.
 func appendLower(dst []byte, r rune) []byte {
 	if r < utf8.RuneSelf {
 		if r >= 'A' && r <= 'Z' {
@@ -197,10 +190,16 @@ func appendLower(dst []byte, r rune) []byte {
 		}
 		return append(dst, byte(r))
 	}
-	if r == 0x130 {
-		return append(dst, "i\u0307"...)
+	i, found := slices.BinarySearchFunc(hfLower, r, func(e struct {
+		r   rune
+		low string
+	}, r rune) int {
+		return int(e.r - r)
+	})
+	if found {
+		return append(dst, hfLower[i].low...)
 	}
-	return utf8.AppendRune(dst, unicode.ToLower(r))
+	return utf8.AppendRune(dst, r)
 }
 
 func isASCII(s string) bool {

@@ -1,6 +1,8 @@
 package tokenizer
 
 import (
+	"bufio"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"os"
@@ -369,4 +371,44 @@ func TestMalformedJSON(t *testing.T) {
 	if _, err := FromJSON(strings.NewReader("{")); err == nil {
 		t.Error("truncated JSON: no error")
 	}
+}
+
+// TestRandomUnicode encodes random strings from every corner of Unicode
+// (testdata/gen_random.py) and wants the ids Hugging Face tokenizers gave:
+// it pins hf_unicode.go's classes (control, punctuation, marks, lowercase)
+// to the library's, which are not Go's.
+func TestRandomUnicode(t *testing.T) {
+	tk := loadTiny(t, "unicode-bert.json")
+	f, err := os.Open("testdata/random-unicode.jsonl.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(nil, 1<<20)
+	n, bad := 0, 0
+	for sc.Scan() {
+		var r struct {
+			Text string  `json:"text"`
+			IDs  []int32 `json:"ids"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		e, err := tk.Encode(r.Text)
+		if err != nil || !slices.Equal(e.IDs, r.IDs) {
+			if bad++; bad <= 5 {
+				t.Errorf("%+q:\n got %v %v\nwant %v", r.Text, e, err, r.IDs)
+			}
+		}
+	}
+	if n < 1000 {
+		t.Fatalf("only %d records", n)
+	}
+	t.Logf("%d of %d", n-bad, n)
 }
