@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -411,4 +412,40 @@ func TestRandomUnicode(t *testing.T) {
 		t.Fatalf("only %d records", n)
 	}
 	t.Logf("%d of %d", n-bad, n)
+}
+
+// TestConcurrent encodes from many goroutines at once (the scratch pool and
+// the lazily built tables are shared) and wants the sequential results.
+func TestConcurrent(t *testing.T) {
+	for _, name := range []string{"tiny-wordpiece.json", "tiny-unigram-bytefallback.json"} {
+		tk := loadTiny(t, name)
+		texts := []string{"Hello, world!", "unbelievable café 中文", "a b c a b c", "", "<mask> hello ab", "İ\u0301x"}
+		want := make([][]int32, len(texts))
+		for i, s := range texts {
+			e, err := tk.EncodePair(s, texts[(i+1)%len(texts)], Truncation{MaxLength: 9})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[i] = e.IDs
+		}
+		done := make(chan string, 8)
+		for g := 0; g < 8; g++ {
+			go func() {
+				for k := 0; k < 200; k++ {
+					i := (g + k) % len(texts)
+					e, err := tk.EncodePair(texts[i], texts[(i+1)%len(texts)], Truncation{MaxLength: 9})
+					if err != nil || !slices.Equal(e.IDs, want[i]) {
+						done <- fmt.Sprintf("%s %q: %v %v, want %v", name, texts[i], e, err, want[i])
+						return
+					}
+				}
+				done <- ""
+			}()
+		}
+		for g := 0; g < 8; g++ {
+			if msg := <-done; msg != "" {
+				t.Error(msg)
+			}
+		}
+	}
 }
