@@ -9,7 +9,9 @@ import (
 	"math"
 	"math/bits"
 	"os"
+	"sort"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/x448/float16"
@@ -62,6 +64,10 @@ type backend struct {
 	// simpleAttention keeps fp16/bf16 attention off the tensor cores, on the
 	// CUDA-core kernel (tests of both; CROSSRANK_CUDA_SIMPLE_ATTENTION=1).
 	simpleAttention bool
+	// profiling, when set, drains the stream around every kernel and GEMM
+	// and adds the time to prof (device benchmarks only: it serialises).
+	profiling bool
+	prof      map[string]*opStat
 
 	mu      sync.Mutex
 	weights []devPtr           // uploaded parameters, freed at Close
@@ -69,6 +75,32 @@ type backend struct {
 	free    map[int64][]devPtr // cached device buffers by size class
 	cached  int64              // bytes in free
 	closed  bool
+}
+
+type opStat struct {
+	calls int
+	total time.Duration
+}
+
+// profile returns the per-operation times gathered while profiling, most
+// expensive first, and clears them.
+func (b *backend) profile() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var all time.Duration
+	names := make([]string, 0, len(b.prof))
+	for n, s := range b.prof {
+		names = append(names, n)
+		all += s.total
+	}
+	sort.Slice(names, func(i, j int) bool { return b.prof[names[i]].total > b.prof[names[j]].total })
+	var out []string
+	for _, n := range names {
+		s := b.prof[n]
+		out = append(out, fmt.Sprintf("%-28s %6d calls %9.3f ms %5.1f%%", n, s.calls, float64(s.total.Microseconds())/1000, 100*float64(s.total)/float64(all)))
+	}
+	b.prof = nil
+	return out
 }
 
 func (b *backend) Name() string {

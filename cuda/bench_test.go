@@ -126,12 +126,22 @@ func TestDeviceBench(t *testing.T) {
 				t.Fatalf("%s: %v", label, err)
 			}
 			for _, n := range []int{20, 100} {
-				r := timeRequests(t, m, benchSequences(xlmr, n), 1, budget/4)
+				seqs := benchSequences(xlmr, n)
+				r := timeRequests(t, m, seqs, 1, budget/4)
 				r.Model, r.Precision, r.N, r.Device = label, p.String(), n, b.Name()
 				t.Logf("%+v", r)
 				if out != nil {
 					out.Encode(r)
 				}
+				// Where the time goes: each operation drained and timed.
+				b.profiling = true
+				for range 2 {
+					if _, err := m.Forward(ctx, seqs); err != nil {
+						t.Fatal(err)
+					}
+				}
+				b.profiling = false
+				t.Logf("profile %s %s N=%d (2 requests, each operation synchronised):\n  %s", label, p, n, strings.Join(b.profile(), "\n  "))
 			}
 			r := timeRequests(t, m, benchSequences(xlmr, 20), 16, budget/4)
 			r.Model, r.Precision, r.N, r.Device = label, p.String(), 20, b.Name()

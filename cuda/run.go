@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 	"unsafe"
 
 	"github.com/crossrank/crossrank/bert"
@@ -175,9 +176,44 @@ func (r *run) upload32(vals []int32) (devPtr, bool) {
 }
 
 func (r *run) launch(name string, fn cuFunc, gx, gy, gz, bx, shmem int, args ...uint64) {
-	if err := launch(name, fn, gx, gy, gz, bx, shmem, r.w.s, args); err != nil {
-		r.fail(err)
+	r.timed(name, func() error { return launch(name, fn, gx, gy, gz, bx, shmem, r.w.s, args) })
+}
+
+// timed runs f, which enqueues work; when profiling it also waits for that
+// work and records how long it took under name.
+func (r *run) timed(name string, f func() error) {
+	if !r.b.profiling {
+		if err := f(); err != nil {
+			r.fail(err)
+		}
+		return
 	}
+	if err := streamSync(r.w.s); err != nil {
+		r.fail(err)
+		return
+	}
+	t0 := time.Now()
+	err := f()
+	if err == nil {
+		err = streamSync(r.w.s)
+	}
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	el := time.Since(t0)
+	r.b.mu.Lock()
+	if r.b.prof == nil {
+		r.b.prof = map[string]*opStat{}
+	}
+	st := r.b.prof[name]
+	if st == nil {
+		st = &opStat{}
+		r.b.prof[name] = st
+	}
+	st.calls++
+	st.total += el
+	r.b.mu.Unlock()
 }
 
 // Kernel arguments, one 8-byte slot each.
@@ -332,19 +368,22 @@ func (r *run) Linear(xt bert.Tensor, w, b bert.Weight) bert.Tensor {
 	if y.p == 0 {
 		return y
 	}
-	var err error
-	if r.b.prec == FP32 {
-		err = sgemm(r.w.h, blasOpT, blasOpN, m.out, x.rows, m.in, 1, m.p, m.in, x.p, m.in, 0, y.p, m.out)
-	} else {
-		dt := cudaR16F
-		if r.b.prec == BF16 {
-			dt = cudaR16BF
+	r.timed(fmt.Sprintf("gemm %dx%d", m.out, m.in), func() error {
+		var err error
+		if r.b.prec == FP32 {
+			err = sgemm(r.w.h, blasOpT, blasOpN, m.out, x.rows, m.in, 1, m.p, m.in, x.p, m.in, 0, y.p, m.out)
+		} else {
+			dt := cudaR16F
+			if r.b.prec == BF16 {
+				dt = cudaR16BF
+			}
+			err = gemmEx(r.w.h, blasOpT, blasOpN, m.out, x.rows, m.in, 1, m.p, m.in, x.p, m.in, 0, y.p, m.out, dt)
 		}
-		err = gemmEx(r.w.h, blasOpT, blasOpN, m.out, x.rows, m.in, 1, m.p, m.in, x.p, m.in, 0, y.p, m.out, dt)
-	}
-	if err != nil {
-		r.fail(fmt.Errorf("Linear %q: %w", m.name, err))
-	}
+		if err != nil {
+			return fmt.Errorf("Linear %q: %w", m.name, err)
+		}
+		return nil
+	})
 	y.bias = bias
 	return y
 }
