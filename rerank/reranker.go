@@ -409,6 +409,11 @@ func (r *Reranker) scoreDocs(ctx context.Context, query string, texts []string, 
 	if err != nil {
 		return nil, err
 	}
+	for _, l := range logits {
+		if len(l) <= r.label {
+			return nil, fmt.Errorf("rerank: the model gave %d logits, label %d is scored", len(l), r.label)
+		}
+	}
 	out := make([]Scored, len(texts))
 	for i, p := range plans {
 		best := -1
