@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Writes shape-exact stand-ins of the five benchmark models (no Hub needed).
+
+Each checkpoint has the published config.json of its model (architecture,
+hidden size, layers, heads, intermediate size, vocab, max positions, layer
+norm eps, one label) and seeded random weights, written by transformers'
+save_pretrained as safetensors; beside it, onnx/model.onnx (torch.onnx
+export, dynamic batch and sequence axes, opset 17) and onnx/model.int8.onnx
+(ONNX Runtime dynamic int8 quantisation) for the ONNX peers, and a tokenizer
+of the model's family (see gen_workload.py: the workload fixes token ids, so
+the tokenizer only serves the text-only contenders and loaders that want
+one). Speed does not depend on the weights' values: these are stand-ins,
+and every figure made with them says so.
+
+Models are written lazily, each once, into
+  $CROSSRANK_CACHE/bench-models/<name>/  (default ~/.cache/crossrank)
+The large ones take GBs and minutes: bge-reranker-large and
+bge-reranker-v2-m3 are skipped unless --large (or named with --models).
+
+usage: python benchmarks/gen_models.py [--models a,b] [--large] [--no-onnx] [--force]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SEED = 20261126
+
+BERT = {
+    "architectures": ["BertForSequenceClassification"],
+    "model_type": "bert",
+    "hidden_act": "gelu",
+    "layer_norm_eps": 1e-12,
+    "type_vocab_size": 2,
+    "vocab_size": 30522,
+    "max_position_embeddings": 512,
+    "pad_token_id": 0,
+    "num_attention_heads": 12,
+    "hidden_size": 384,
+    "intermediate_size": 1536,
+}
+XLMR = {
+    "architectures": ["XLMRobertaForSequenceClassification"],
+    "model_type": "xlm-roberta",
+    "hidden_act": "gelu",
+    "layer_norm_eps": 1e-05,
+    "type_vocab_size": 1,
+    "vocab_size": 250002,
+    "max_position_embeddings": 514,
+    "pad_token_id": 1,
+    "bos_token_id": 0,
+    "eos_token_id": 2,
+}
+
+# name -> (published repo, family, config overrides, tokenizer max length)
+MODELS = {
+    "ms-marco-MiniLM-L-6-v2": ("cross-encoder/ms-marco-MiniLM-L-6-v2", "bert", dict(BERT, num_hidden_layers=6), 512),
+    "ms-marco-MiniLM-L-12-v2": ("cross-encoder/ms-marco-MiniLM-L-12-v2", "bert", dict(BERT, num_hidden_layers=12), 512),
+    "bge-reranker-base": (
+        "BAAI/bge-reranker-base",
+        "xlmr",
+        dict(XLMR, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+        512,
+    ),
+    "bge-reranker-large": (
+        "BAAI/bge-reranker-large",
+        "xlmr",
+        dict(XLMR, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096),
+        512,
+    ),
+    "bge-reranker-v2-m3": (
+        "BAAI/bge-reranker-v2-m3",
+        "xlmr",
+        dict(XLMR, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096, max_position_embeddings=8194),
+        8192,
+    ),
+}
+LARGE = {"bge-reranker-large", "bge-reranker-v2-m3"}
+
+TOKENIZERS = {
+    "bert": ("testdata/tokenizers/minilm-real", ["tokenizer.json", "vocab.txt", "special_tokens_map.json", "tokenizer_config.json"]),
+    "xlmr": ("testdata/models/xlmr", ["tokenizer.json", "sentencepiece.bpe.model", "special_tokens_map.json", "tokenizer_config.json"]),
+}
+
+
+def cache_dir():
+    return os.path.join(os.environ.get("CROSSRANK_CACHE", os.path.expanduser("~/.cache/crossrank")), "bench-models")
+
+
+def write_tokenizer(family, out, max_len):
+    src, files = TOKENIZERS[family]
+    for f in files:
+        shutil.copy(os.path.join(ROOT, src, f), os.path.join(out, f))
+    # The stand-in's limits are the model's, not the fixture's (minilm-real
+    # pads and truncates to 128 in its tokenizer.json).
+    p = os.path.join(out, "tokenizer.json")
+    with open(p) as f:
+        t = json.load(f)
+    t["truncation"] = None
+    t["padding"] = None
+    with open(p, "w") as f:
+        json.dump(t, f, ensure_ascii=False)
+    p = os.path.join(out, "tokenizer_config.json")
+    with open(p) as f:
+        c = json.load(f)
+    c["model_max_length"] = max_len
+    with open(p, "w") as f:
+        json.dump(c, f, indent=2)
+
+
+def export_onnx(model, family, out):
+    import torch
+
+    os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
+    path = os.path.join(out, "onnx", "model.onnx")
+    ids = torch.randint(5, 1000, (2, 16), dtype=torch.long)
+    mask = torch.ones_like(ids)
+    names = ["input_ids", "attention_mask"]
+    args = (ids, mask)
+    if family == "bert":
+        names.append("token_type_ids")
+        args = (ids, mask, torch.zeros_like(ids))
+    dyn = {n: {0: "batch", 1: "sequence"} for n in names}
+    dyn["logits"] = {0: "batch"}
+
+    class Wrap(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, *a):
+            return self.m(**dict(zip(names, a))).logits
+
+    with torch.no_grad():
+        torch.onnx.export(
+            Wrap(model),
+            args,
+            path,
+            input_names=names,
+            output_names=["logits"],
+            dynamic_axes=dyn,
+            opset_version=17,
+            dynamo=False,
+            do_constant_folding=True,
+        )
+    return path
+
+
+def quantize(path):
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out = path.replace("model.onnx", "model.int8.onnx")
+    big = os.path.getsize(path) > 1.8e9
+    quantize_dynamic(path, out, weight_type=QuantType.QInt8, use_external_data_format=big)
+    return out
+
+
+def generate(name, force=False, onnx=True):
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    repo, family, cfg, max_len = MODELS[name]
+    out = os.path.join(cache_dir(), name)
+    done = os.path.join(out, ".complete")
+    want = "onnx" if onnx else "weights"
+    if not force and os.path.exists(done) and (open(done).read().strip() == "onnx" or not onnx):
+        print(f"{name}: up to date in {out}")
+        return out
+    t0 = time.time()
+    os.makedirs(out, exist_ok=True)
+    config = AutoConfig.for_model(
+        cfg["model_type"],
+        **{k: v for k, v in cfg.items() if k != "model_type"},
+        num_labels=1,
+        id2label={0: "LABEL_0"},
+        label2id={"LABEL_0": 0},
+    )
+    torch.manual_seed(SEED)
+    model = AutoModelForSequenceClassification.from_config(config).eval()
+    model.save_pretrained(out, safe_serialization=True)
+    write_tokenizer(family, out, max_len)
+    with open(os.path.join(out, "STANDIN.md"), "w") as f:
+        f.write(
+            f"Shape-exact stand-in for {repo}: its published config, seeded random weights "
+            f"(seed {SEED}), written by crossrank/benchmarks/gen_models.py. Not the real model.\n"
+        )
+    print(f"{name}: weights written in {time.time() - t0:.0f}s", flush=True)
+    if onnx:
+        p = export_onnx(model, family, out)
+        print(f"{name}: onnx exported in {time.time() - t0:.0f}s", flush=True)
+        del model
+        quantize(p)
+        print(f"{name}: int8 quantised in {time.time() - t0:.0f}s", flush=True)
+    with open(done, "w") as f:
+        f.write(want + "\n")
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default="", help="comma-separated names (default: all but the large ones)")
+    ap.add_argument("--large", action="store_true", help="include bge-reranker-large and bge-reranker-v2-m3")
+    ap.add_argument("--no-onnx", action="store_true", help="safetensors only")
+    ap.add_argument("--force", action="store_true")
+    ap.add_argument("--list", action="store_true", help="print the names and exit")
+    args = ap.parse_args()
+    if args.list:
+        for n in MODELS:
+            print(n)
+        return
+    names = [n for n in args.models.split(",") if n] or [n for n in MODELS if args.large or n not in LARGE]
+    for n in names:
+        if n not in MODELS:
+            sys.exit(f"gen_models: unknown model {n!r} (known: {', '.join(MODELS)})")
+        generate(n, force=args.force, onnx=not args.no_onnx)
+
+
+if __name__ == "__main__":
+    main()
