@@ -121,9 +121,9 @@ func kernel(name string, zmm bool, rows, nvec int) {
 	p("\tMOVQ DI, R8")
 	for i := 0; i < rows; i++ {
 		for v := 0; v < nvec; v += 64 / width {
-			p("\tPREFETCHT0 %d(R8)", v*width)
+			p("\tPREFETCHT1 %d(R8)", v*width)
 		}
-		p("\tPREFETCHT0 %d(R8)", nvec*width-4)
+		p("\tPREFETCHT1 %d(R8)", nvec*width-4)
 		if i+1 < rows {
 			p("\tADDQ DX, R8")
 		}
