@@ -33,9 +33,16 @@ func Load(dir string) (*Tokenizer, error) {
 	switch {
 	case err == nil:
 		defer f.Close()
-		t, err = FromJSON(bufio.NewReaderSize(f, 1<<20))
+		name := filepath.Join(dir, "tokenizer.json")
+		p, err := parseJSON(bufio.NewReaderSize(f, 1<<20))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "tokenizer.json"), err)
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if err := rebuildLikeTransformers(p, cfg, dir); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if t, err = p.build(); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 	case errors.Is(err, os.ErrNotExist):
 		vf, verr := os.Open(filepath.Join(dir, "vocab.txt"))
@@ -87,6 +94,10 @@ type tokenizerConfig struct {
 	PadToken            *tokenField        `json:"pad_token"`
 	ClsToken            *tokenField        `json:"cls_token"`
 	MaskToken           *tokenField        `json:"mask_token"`
+	BosToken            *tokenField        `json:"bos_token"`
+	EosToken            *tokenField        `json:"eos_token"`
+	AddPrefixSpace      *bool              `json:"add_prefix_space"`
+	TokenizerClass      string             `json:"tokenizer_class"`
 	AddedTokensDecoder  map[string]addedTD `json:"added_tokens_decoder"`
 }
 
@@ -269,8 +280,32 @@ func (t *Tokenizer) addToken(at addedToken) error {
 	return nil
 }
 
-// FromJSON reads a Hugging Face tokenizer.json.
+// FromJSON reads a Hugging Face tokenizer.json and encodes as the Rust
+// library does with it. (Load also reads tokenizer_config.json, and for BERT
+// and XLM-R encodes as transformers does.)
 func FromJSON(r io.Reader) (*Tokenizer, error) {
+	p, err := parseJSON(r)
+	if err != nil {
+		return nil, err
+	}
+	return p.build()
+}
+
+// jsonParts is a parsed tokenizer.json before its added tokens are set up;
+// Load may replace parts, as transformers does, before build.
+type jsonParts struct {
+	added      []addedToken
+	normalizer normalizer
+	normRaw    json.RawMessage
+	pre        preTokenizer
+	model      model
+	postRaw    json.RawMessage
+	padID      *int32
+	// post, when set, replaces post_processor.
+	post func(t *Tokenizer) (*template, error)
+}
+
+func parseJSON(r io.Reader) (*jsonParts, error) {
 	var f struct {
 		AddedTokens   []addedToken    `json:"added_tokens"`
 		Normalizer    json.RawMessage `json:"normalizer"`
@@ -288,19 +323,27 @@ func FromJSON(r io.Reader) (*Tokenizer, error) {
 	if err := d.Decode(&f); err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", fieldErr(err))
 	}
-	t := &Tokenizer{added: &addedVocab{}}
+	p := &jsonParts{added: f.AddedTokens, normRaw: f.Normalizer, postRaw: f.PostProcessor}
 	var err error
-	if t.model, err = parseModel(f.Model); err != nil {
+	if p.model, err = parseModel(f.Model); err != nil {
 		return nil, fmt.Errorf("tokenizer: model%w", err)
 	}
-	if t.normalizer, err = parseNormalizer(f.Normalizer); err != nil {
+	if p.normalizer, err = parseNormalizer(f.Normalizer); err != nil {
 		return nil, fmt.Errorf("tokenizer: normalizer%w", err)
 	}
-	if t.pre, err = parsePreTokenizer(f.PreTokenizer); err != nil {
+	if p.pre, err = parsePreTokenizer(f.PreTokenizer); err != nil {
 		return nil, fmt.Errorf("tokenizer: pre_tokenizer%w", err)
 	}
+	if f.Padding != nil {
+		p.padID = f.Padding.PadID
+	}
+	return p, nil
+}
+
+func (p *jsonParts) build() (*Tokenizer, error) {
+	t := &Tokenizer{added: &addedVocab{}, normalizer: p.normalizer, pre: p.pre, model: p.model}
 	t.vocabSize = t.model.vocabSize()
-	for i, at := range f.AddedTokens {
+	for i, at := range p.added {
 		if at.ID < 0 {
 			return nil, fmt.Errorf("tokenizer: added_tokens[%d].id: %d is negative", i, at.ID)
 		}
@@ -313,7 +356,13 @@ func FromJSON(r io.Reader) (*Tokenizer, error) {
 	}
 	t.added.raw.build()
 	t.added.norm.build()
-	if t.post, err = parsePostProcessor(f.PostProcessor, t); err != nil {
+	var err error
+	if p.post != nil {
+		t.post, err = p.post(t)
+	} else {
+		t.post, err = parsePostProcessor(p.postRaw, t)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("tokenizer: post_processor%w", err)
 	}
 	for _, name := range []string{"[PAD]", "<pad>"} {
@@ -322,11 +371,11 @@ func FromJSON(r io.Reader) (*Tokenizer, error) {
 			break
 		}
 	}
-	if f.Padding != nil && f.Padding.PadID != nil {
-		if id := *f.Padding.PadID; id < 0 || int(id) >= t.vocabSize {
+	if p.padID != nil {
+		if id := *p.padID; id < 0 || int(id) >= t.vocabSize {
 			return nil, fmt.Errorf("tokenizer: padding.pad_id: %d is outside the vocabulary (size %d)", id, t.vocabSize)
 		}
-		t.padID = *f.Padding.PadID
+		t.padID = *p.padID
 	}
 	return t, nil
 }

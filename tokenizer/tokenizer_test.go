@@ -32,7 +32,25 @@ func loadTiny(t testing.TB, name string) *Tokenizer {
 // control characters, byte fallback, all three post-processors) against
 // what Hugging Face tokenizers made of the same texts (gen_tiny.py).
 func TestTinyTokenizers(t *testing.T) {
-	b, err := os.ReadFile("testdata/tiny-expected.json")
+	checkTinyExpected(t, "testdata/tiny-expected.json", func(name string) *Tokenizer { return loadTiny(t, name) })
+}
+
+// TestTransformersRebuild checks Load on folders whose tokenizer_config.json
+// disagrees with their tokenizer.json: transformers rebuilds BERT and XLM-R
+// tokenizers from the config (normaliser flags, pre-tokenizer, templates),
+// and its ids are the reference (gen_tiny.py, tiny-expected-transformers.json).
+func TestTransformersRebuild(t *testing.T) {
+	checkTinyExpected(t, "testdata/tiny-expected-transformers.json", func(name string) *Tokenizer {
+		tk, err := Load(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tk
+	})
+}
+
+func checkTinyExpected(t *testing.T, file string, load func(string) *Tokenizer) {
+	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +69,7 @@ func TestTinyTokenizers(t *testing.T) {
 	for _, c := range exp.Cases {
 		tk := toks[c.Tokenizer]
 		if tk == nil {
-			tk = loadTiny(t, c.Tokenizer)
+			tk = load(c.Tokenizer)
 			toks[c.Tokenizer] = tk
 		}
 		var e *Encoding

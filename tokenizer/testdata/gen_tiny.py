@@ -78,3 +78,44 @@ for name, t in TOKS.items():
         t.no_truncation()
 json.dump(out, open("tiny-expected.json", "w"), ensure_ascii=False, indent=0)
 print(len(out["cases"]))
+
+# transformers 5 rebuilds BERT and XLM-R tokenizers from tokenizer_config.json
+# (normalizer flags, pre-tokenizer, post-processor) rather than taking
+# tokenizer.json whole. These folders make the two disagree on purpose.
+import os
+import shutil
+from transformers import AutoTokenizer
+
+FOLDERS = {
+    # tokenizer.json lowercases; the config says cased, no accent stripping.
+    "tf-bert-cased": ("tiny-bert/tokenizer.json", {"tokenizer_class": "BertTokenizer", "do_lower_case": False,
+                                                   "model_max_length": 512}),
+    # the config keeps lowercase but turns off Chinese splitting.
+    "tf-bert-nochinese": ("tiny-bert/tokenizer.json", {"tokenizer_class": "BertTokenizer",
+                                                       "tokenize_chinese_chars": False}),
+    # tokenizer.json has NFKC + Strip + Replace and a Roberta post-processor;
+    # transformers keeps only a Precompiled normaliser (none here).
+    "tf-xlmr": ("tiny-unigram.json", {"tokenizer_class": "XLMRobertaTokenizer", "model_max_length": 512}),
+    "tf-xlmr-noprefix": ("tiny-unigram.json", {"tokenizer_class": "XLMRobertaTokenizer", "add_prefix_space": False}),
+}
+tf = {"transformers_version": __import__("transformers").__version__, "cases": []}
+for name, (src, cfg) in FOLDERS.items():
+    shutil.rmtree(name, ignore_errors=True)
+    os.makedirs(name)
+    shutil.copyfile(src, os.path.join(name, "tokenizer.json"))
+    json.dump(cfg, open(os.path.join(name, "tokenizer_config.json"), "w"), indent=1)
+    tok = AutoTokenizer.from_pretrained(name)
+    for s in TEXTS:
+        if not s:
+            continue
+        e = tok(s)
+        tf["cases"].append({"tokenizer": name, "text": s, "ids": e["input_ids"],
+                            "type_ids": e.get("token_type_ids", [0] * len(e["input_ids"]))})
+    for q, d in PAIRS:
+        if not d:
+            continue
+        e = tok(q, d, truncation="longest_first", max_length=8)
+        tf["cases"].append({"tokenizer": name, "query": q, "document": d, "strategy": "longest_first", "max_length": 8,
+                            "ids": e["input_ids"], "type_ids": e.get("token_type_ids", [0] * len(e["input_ids"]))})
+json.dump(tf, open("tiny-expected-transformers.json", "w"), ensure_ascii=False, indent=0)
+print(len(tf["cases"]))
