@@ -193,6 +193,11 @@ type RerankOptions struct {
 	// Truncation, if set, overrides the Reranker's strategy for this call
 	// (TEI's truncate=false is NoTruncation).
 	Truncation *Truncation
+	// TruncateLeft cuts tokens from the beginning of the query and the
+	// document instead of their end (Hugging Face's truncation_side="left",
+	// TEI's truncation_direction="Left"). Windows of long documents and
+	// MaxDocTokens are not affected.
+	TruncateLeft bool
 }
 
 // Pair is one (query, document) input to Score.

@@ -33,6 +33,7 @@ type batcher struct {
 	tokens  int     // their tokens
 	closed  bool
 	oomCap  int // the token limit learnt from running out of memory; 0 = none
+	oomAt   time.Time
 	workers sync.WaitGroup
 }
 
@@ -191,7 +192,16 @@ func (b *batcher) next() ([]item, time.Duration) {
 	}
 }
 
+// oomMemory is how long a limit learnt from running out of memory holds: a
+// transient shortage (another process on the GPU) should not shrink batches
+// for ever, and a lasting one costs one failed pass per period.
+const oomMemory = 5 * time.Minute
+
+// tokenLimit is the most tokens the next batch may have. b.mu is held.
 func (b *batcher) tokenLimit() int {
+	if b.oomCap > 0 && time.Since(b.oomAt) > oomMemory {
+		b.oomCap = 0
+	}
 	if b.oomCap > 0 && b.oomCap < b.maxTokens {
 		return b.oomCap
 	}
@@ -335,6 +345,7 @@ func (b *batcher) forward(ctx context.Context, seqs []seq) (logits [][]float32, 
 	if b.oomCap == 0 || tokens/2 < b.oomCap {
 		b.oomCap = max(tokens/2, 1)
 	}
+	b.oomAt = time.Now()
 	limit := b.oomCap
 	b.mu.Unlock()
 	b.log.Warn("rerank: out of device memory; retrying with smaller batches", "pairs", len(seqs), "tokens", tokens, "token_limit", limit, "err", err)

@@ -272,7 +272,7 @@ func TestLongDocsMatchHuggingFaceWindows(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				_, seqs, err := r.planDoc(q, rec.Document, rec.MaxLength-r.enc.specials(), LongestFirst, 0)
+				_, seqs, err := r.planDoc(q, rec.Document, rec.MaxLength-r.enc.specials(), LongestFirst, 0, false)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -448,5 +448,35 @@ func TestInfoAndSharedAndLabels(t *testing.T) {
 	}
 	if _, err := New(ctx, filepath.Join("..", "testdata", "no-such-model"), Options{}); err == nil || !strings.Contains(err.Error(), "no-such-model") {
 		t.Errorf("missing model: %v", err)
+	}
+}
+
+// TestTruncateLeftMatchesHuggingFace: RerankOptions.TruncateLeft cuts as
+// Hugging Face's truncation_side="left" does (testdata/gen.py).
+func TestTruncateLeftMatchesHuggingFace(t *testing.T) {
+	type record struct {
+		Query, Document, Truncation string
+		MaxLength                   int     `json:"max_length"`
+		IDs                         []int32 `json:"input_ids"`
+	}
+	strategies := map[string]Truncation{"longest_first": LongestFirst, "only_second": OnlyDocument}
+	for _, name := range fixtureModels {
+		t.Run(name, func(t *testing.T) {
+			r := fixture(t, name)
+			recs := readJSONL[record](t, filepath.Join("testdata", "left-"+name+".jsonl"))
+			for i, rec := range recs {
+				q, err := r.enc.tokenize(rec.Query)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, seqs, err := r.planDoc(q, rec.Document, rec.MaxLength-r.enc.specials(), strategies[rec.Truncation], 0, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(seqs[0].ids, rec.IDs) {
+					t.Fatalf("case %d (%s, %d):\n got %v\nwant %v", i, rec.Truncation, rec.MaxLength, seqs[0].ids, rec.IDs)
+				}
+			}
+		})
 	}
 }

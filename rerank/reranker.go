@@ -371,7 +371,7 @@ func (r *Reranker) scoreDocs(ctx context.Context, query string, texts []string, 
 		// the document gets the rest.
 		if len(q) > qb {
 			queryCut = len(q) - qb
-			q = q[:qb]
+			q = keep(q, qb, o.TruncateLeft)
 		}
 		if strategy == LongestFirst {
 			strategy = OnlyDocument
@@ -381,7 +381,7 @@ func (r *Reranker) scoreDocs(ctx context.Context, query string, texts []string, 
 	plans := make([]plan, len(texts))
 	perDoc := make([][]seq, len(texts))
 	err = parallel(ctx, len(texts), func(i int) error {
-		p, s, err := r.planDoc(q, texts[i], budget, strategy, o.MaxDocTokens)
+		p, s, err := r.planDoc(q, texts[i], budget, strategy, o.MaxDocTokens, o.TruncateLeft)
 		if err != nil {
 			return &DocumentError{Index: i, Err: err}
 		}
@@ -438,7 +438,8 @@ func (r *Reranker) scoreDocs(ctx context.Context, query string, texts []string, 
 }
 
 // planDoc turns one document into its sequence, or its windows.
-func (r *Reranker) planDoc(q []int32, text string, budget int, strategy Truncation, maxDocTokens int) (plan, []seq, error) {
+// left keeps the ends of the texts instead of their beginnings.
+func (r *Reranker) planDoc(q []int32, text string, budget int, strategy Truncation, maxDocTokens int, left bool) (plan, []seq, error) {
 	d, err := r.enc.tokenize(text)
 	if err != nil {
 		return plan{}, nil, err
@@ -455,7 +456,7 @@ func (r *Reranker) planDoc(q []int32, text string, budget int, strategy Truncati
 	if err != nil {
 		return plan{}, nil, err
 	}
-	s := r.enc.pair(q[:kq], d[:kd])
+	s := r.enc.pair(keep(q, kq, left), keep(d, kd, left))
 	p.tokens = len(s.ids)
 	p.truncated += len(d) - kd
 	p.queryTruncated = len(q) - kq
@@ -497,6 +498,15 @@ func (r *Reranker) planWindows(p plan, q, d []int32, budget int, strategy Trunca
 	p.queryTruncated = len(q) - kq
 	p.windows = len(ranges)
 	return p, seqs, nil
+}
+
+// keep returns the first n ids, or the last n if left (Hugging Face's
+// truncation_side="left").
+func keep(ids []int32, n int, left bool) []int32 {
+	if left {
+		return ids[len(ids)-n:]
+	}
+	return ids[:n]
 }
 
 // score applies the activation to one row of logits.

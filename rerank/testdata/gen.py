@@ -1,4 +1,6 @@
-"""Reference windows for rerank's long-document option.
+"""Reference data for rerank's own tests, made with the Hugging Face stack.
+
+1. Windows for the long-document option (windows-<model>.jsonl):
 
 For each fixture model, Hugging Face tokenizers splits long documents into
 overlapping windows beside the query (truncation="only_second",
@@ -7,9 +9,12 @@ windows), and transformers scores every window on its own. The Go test
 checks that Options.LongDocs makes the same windows and gives each document
 its best window's score.
 
-    ~/.cache/crossrank/venv/bin/python rerank/testdata/gen_windows.py
+2. Pairs truncated from the left (left-<model>.jsonl): truncation_side="left",
+for RerankOptions.TruncateLeft.
 
-Run from the repository root; it rewrites rerank/testdata/windows-<model>.jsonl.
+    ~/.cache/crossrank/venv/bin/python rerank/testdata/gen.py
+
+It rewrites rerank/testdata/{windows,left}-<model>.jsonl.
 """
 import json
 import os
@@ -58,9 +63,23 @@ def main():
                     windows.append({"input_ids": ids, "logits": [float(x) for x in logits]})
                 out.append({"query": q, "document": doc, "max_length": max_length, "stride": stride,
                             "fits": len(windows) == 1, "windows": windows})
-        with open(os.path.join(ROOT, "rerank", "testdata", f"windows-{name}.jsonl"), "w") as f:
-            for r in out:
-                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        write(f"windows-{name}.jsonl", out)
+
+        left = AutoTokenizer.from_pretrained(d, truncation_side="left")
+        out = []
+        for strategy in ["longest_first", "only_second"]:
+            for max_length in [24, 48]:
+                for q, doc in cases:
+                    enc = left(q, doc, truncation=strategy, max_length=max_length)
+                    out.append({"query": q, "document": doc, "truncation": strategy, "max_length": max_length,
+                                "input_ids": enc["input_ids"]})
+        write(f"left-{name}.jsonl", out)
+
+
+def write(name, records):
+    with open(os.path.join(ROOT, "rerank", "testdata", name), "w") as f:
+        for r in records:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":
