@@ -14,6 +14,15 @@
 // by the post-processor (TemplateProcessing, BertProcessing,
 // RobertaProcessing) with token type ids.
 //
+// Load and FromJSON differ on purpose. FromJSON reads tokenizer.json as
+// the Rust library does. Load reads the checkpoint as transformers does:
+// for BERT and XLM-R (tokenizer_class in tokenizer_config.json, else
+// model_type in config.json) transformers keeps only the vocabulary and
+// added tokens of tokenizer.json and rebuilds the normaliser,
+// pre-tokenizer and templates from tokenizer_config.json, so a cased
+// config beside a lowercasing tokenizer.json encodes cased (see
+// transformers.go).
+//
 // The truncation and padding sections of a tokenizer.json are ignored, as
 // transformers ignores them (it sets its own on every call): lengths are
 // given per call with Truncation, and Pad pads a batch.
