@@ -172,7 +172,8 @@ func (j *job) plan(threads int, finish []float64) {
 	mr, nr := j.b.ks.mr, j.b.ks.nr
 	panels := (j.b.Out + nr - 1) / nr
 	rowTiles := (j.m + mr - 1) / mr
-	mcTiles := mcMax / mr
+	rowCap, _ := blocking(j.b.In, mr)
+	mcTiles := rowCap / mr
 	base := (rowTiles + mcTiles - 1) / mcTiles // row blocks that fit the A buffer
 	if threads == 1 {
 		j.rowStep, j.panStep, j.groups = mcTiles*mr, panels, 1
@@ -242,69 +243,125 @@ func directA(k, mr int) bool {
 }
 
 // gemmBlock computes rows r0..r1-1 and panels p0..p1-1 of C.
+//
+// Each k block of a C tile reads and writes the tile once; when A's rows
+// for the whole of k fit the worker's buffer with enough rows to reuse each
+// weight micro-panel (k up to about 1150), the k loop runs innermost, so
+// that a tile stays in cache from its first k block to its last and is
+// finished (and handed to the epilogue) in one go. Otherwise the k blocks
+// run outermost, as in the classic (Goto) blocking, and C makes one pass
+// per k block.
 func gemmBlock(c, a []float32, r0, r1, p0, p1 int, b *PackedB, bias []float32, epi Epilogue, s *scratch) {
-	ks := b.ks
-	k, n, nr, mr := b.In, b.Out, ks.nr, ks.mr
-	buf, tile, biasPad := s.a, s.tile[:], s.bias[:]
+	k, mr := b.In, b.ks.mr
+	rowCap, kInner := blocking(k, mr)
 	direct := directA(k, mr)
+	if kInner {
+		for ic := r0; ic < r1; ic += rowCap {
+			mc := min(rowCap, r1-ic)
+			ab, lda := a[ic*k:], k
+			if !direct {
+				lda = k + aPad
+				for i := 0; i < mc; i++ {
+					copy(s.a[i*lda:i*lda+k], a[(ic+i)*k:(ic+i+1)*k])
+				}
+				ab = s.a
+			}
+			for jp := p0; jp < p1; jp++ {
+				for pc := 0; pc < k; {
+					kc := kBlock(k, pc)
+					sweep(c, ab[pc:], lda, ic, mc, jp, pc, kc, b, bias, s)
+					pc += kc
+				}
+				if epi != nil {
+					col := jp * b.ks.nr
+					epi(c, b.Out, ic, ic+mc, col, min(col+b.ks.nr, b.Out))
+				}
+			}
+		}
+		return
+	}
 	for pc := 0; pc < k; {
 		kc := kBlock(k, pc)
 		last := pc+kc == k
-		for ic := r0; ic < r1; ic += mcMax {
-			mc := min(mcMax, r1-ic)
+		for ic := r0; ic < r1; ic += rowCap {
+			mc := min(rowCap, r1-ic)
 			ab, lda := a[ic*k+pc:], k
 			if !direct {
 				lda = kc + aPad
 				for i := 0; i < mc; i++ {
-					copy(buf[i*lda:i*lda+kc], a[(ic+i)*k+pc:(ic+i)*k+pc+kc])
+					copy(s.a[i*lda:i*lda+kc], a[(ic+i)*k+pc:(ic+i)*k+pc+kc])
 				}
-				ab = buf
+				ab = s.a
 			}
 			for jp := p0; jp < p1; jp++ {
-				col := jp * nr
-				cols := min(nr, n-col)
-				panel := b.data[jp*k*nr+pc*nr:]
-				init := initC
-				var bp *float32
-				if pc == 0 {
-					init = initZero
-					if bias != nil {
-						init = initBias
-						bp = &bias[col]
-					}
-				}
-				mask := 1<<cols - 1
-				for ir := 0; ir < mc; ir += mr {
-					rows := min(mr, mc-ir)
-					kern := ks.byRows[rows-1]
-					if cols == nr || ks.masked {
-						kern(kc, &ab[ir*lda], lda, &panel[0], &c[(ic+ir)*n+col], n, bp, init, mask)
-						continue
-					}
-					// Ragged right edge on a kernel that writes whole tiles:
-					// go through a full-width tile and copy the live columns.
-					tbias := bp
-					if init == initBias {
-						copy(biasPad[:], bias[col:col+cols])
-						tbias = &biasPad[0]
-					}
-					if init == initC {
-						for i := 0; i < rows; i++ {
-							copy(tile[i*nr:i*nr+cols], c[(ic+ir+i)*n+col:(ic+ir+i)*n+col+cols])
-						}
-					}
-					kern(kc, &ab[ir*lda], lda, &panel[0], &tile[0], nr, tbias, init, mask)
-					for i := 0; i < rows; i++ {
-						copy(c[(ic+ir+i)*n+col:(ic+ir+i)*n+col+cols], tile[i*nr:i*nr+cols])
-					}
-				}
+				sweep(c, ab, lda, ic, mc, jp, pc, kc, b, bias, s)
 				if last && epi != nil {
-					epi(c, n, ic, ic+mc, col, col+cols)
+					col := jp * b.ks.nr
+					epi(c, b.Out, ic, ic+mc, col, min(col+b.ks.nr, b.Out))
 				}
 			}
 		}
 		pc += kc
 	}
+}
+
+// sweep runs the micro-kernel down rows ic..ic+mc-1 of panel jp for the k
+// block pc..pc+kc-1; ab holds those rows of A from column pc on, lda apart.
+func sweep(c, ab []float32, lda, ic, mc, jp, pc, kc int, b *PackedB, bias []float32, s *scratch) {
+	ks := b.ks
+	k, n, nr, mr := b.In, b.Out, ks.nr, ks.mr
+	col := jp * nr
+	cols := min(nr, n-col)
+	panel := b.data[jp*k*nr+pc*nr:]
+	init := initC
+	var bp *float32
+	if pc == 0 {
+		init = initZero
+		if bias != nil {
+			init = initBias
+			bp = &bias[col]
+		}
+	}
+	mask := 1<<cols - 1
+	for ir := 0; ir < mc; ir += mr {
+		rows := min(mr, mc-ir)
+		kern := ks.byRows[rows-1]
+		if cols == nr || ks.masked {
+			kern(kc, &ab[ir*lda], lda, &panel[0], &c[(ic+ir)*n+col], n, bp, init, mask)
+			continue
+		}
+		// Ragged right edge on a kernel that writes whole tiles: go
+		// through a full-width tile and copy the live columns.
+		tile := s.tile[:]
+		tbias := bp
+		if init == initBias {
+			copy(s.bias[:], bias[col:col+cols])
+			tbias = &s.bias[0]
+		}
+		if init == initC {
+			for i := 0; i < rows; i++ {
+				copy(tile[i*nr:i*nr+cols], c[(ic+ir+i)*n+col:(ic+ir+i)*n+col+cols])
+			}
+		}
+		kern(kc, &ab[ir*lda], lda, &panel[0], &tile[0], nr, tbias, init, mask)
+		for i := 0; i < rows; i++ {
+			copy(c[(ic+ir+i)*n+col:(ic+ir+i)*n+col+cols], tile[i*nr:i*nr+cols])
+		}
+	}
+}
+
+// aBudget is the size of a worker's A buffer in floats (512 KiB, half of
+// L2), which bounds the rows a k-innermost block can hold.
+const aBudget = 128 << 10
+
+// blocking returns how many rows of A a block takes and whether the k loop
+// runs innermost (see gemmBlock). A k-innermost block needs at least 8 row
+// tiles, so that each weight micro-panel brought in from L3 serves 8 tiles.
+func blocking(k, mr int) (rows int, kInner bool) {
+	if r := aBudget / (k + aPad) / mr * mr; r >= 8*mr {
+		return min(r, mcMax), true
+	}
+	return mcMax, false
 }
 
 // kBlock is the length of the k block starting at pc: k is cut into equal
@@ -317,12 +374,14 @@ func kBlock(k, pc int) int {
 
 // scratch is a worker's memory, allocated once with the pool.
 type scratch struct {
-	a    []float32        // the copied block of A: mcMax rows of kcMax+aPad
+	a    []float32        // the copied block of A (see blocking)
 	tile [16 * 64]float32 // a ragged tile for kernels without masks (mr*nr <= 16*64)
 	bias [64]float32      // its bias, padded to nr
 }
 
-func newScratch() *scratch { return &scratch{a: make([]float32, mcMax*(kcMax+aPad))} }
+func newScratch() *scratch {
+	return &scratch{a: make([]float32, max(aBudget, mcMax*(kcMax+aPad)))}
+}
 
 // MatMul computes C = A·Wᵀ + bias on the default pool (all of GOMAXPROCS):
 // A is m x b.In, C is m x b.Out, both row-major; bias (b.Out floats) may be
