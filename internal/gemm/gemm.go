@@ -172,7 +172,7 @@ func (j *job) plan(threads int, finish []float64) {
 	mr, nr := j.b.ks.mr, j.b.ks.nr
 	panels := (j.b.Out + nr - 1) / nr
 	rowTiles := (j.m + mr - 1) / mr
-	rowCap, _ := blocking(j.b.In, mr)
+	_, _, rowCap := blocking(j.b.In, mr)
 	mcTiles := rowCap / mr
 	base := (rowTiles + mcTiles - 1) / mcTiles // row blocks that fit the A buffer
 	if threads == 1 {
@@ -244,64 +244,40 @@ func directA(k, mr int) bool {
 
 // gemmBlock computes rows r0..r1-1 and panels p0..p1-1 of C.
 //
-// Each k block of a C tile reads and writes the tile once; when A's rows
-// for the whole of k fit the worker's buffer with enough rows to reuse each
-// weight micro-panel (k up to about 1150), the k loop runs innermost, so
-// that a tile stays in cache from its first k block to its last and is
-// finished (and handed to the epilogue) in one go. Otherwise the k blocks
-// run outermost, as in the classic (Goto) blocking, and C makes one pass
-// per k block.
+// Every k block of a C tile reads and writes the tile once, so the k loop
+// runs innermost where it can: k is cut into chunks whose rows of A, for a
+// block of at least 8 row tiles, fit the worker's buffer (half of L2), and
+// within a chunk each tile runs through all its k blocks while it stays in
+// cache. Layers with k up to about 1150 are one chunk, and a tile is done
+// (and handed to the epilogue) in one go; wider ones make a pass over C per
+// chunk rather than per k block.
 func gemmBlock(c, a []float32, r0, r1, p0, p1 int, b *PackedB, bias []float32, epi Epilogue, s *scratch) {
-	k, mr := b.In, b.ks.mr
-	rowCap, kInner := blocking(k, mr)
+	k, mr, nr := b.In, b.ks.mr, b.ks.nr
+	kc, chunk, rowCap := blocking(k, mr)
 	direct := directA(k, mr)
-	if kInner {
+	for c0 := 0; c0 < k; c0 += chunk {
+		cl := min(chunk, k-c0)
+		last := c0+cl == k
 		for ic := r0; ic < r1; ic += rowCap {
 			mc := min(rowCap, r1-ic)
-			ab, lda := a[ic*k:], k
+			ab, lda := a[ic*k+c0:], k
 			if !direct {
-				lda = k + aPad
+				lda = cl + aPad
 				for i := 0; i < mc; i++ {
-					copy(s.a[i*lda:i*lda+k], a[(ic+i)*k:(ic+i+1)*k])
+					copy(s.a[i*lda:i*lda+cl], a[(ic+i)*k+c0:(ic+i)*k+c0+cl])
 				}
 				ab = s.a
 			}
 			for jp := p0; jp < p1; jp++ {
-				for pc := 0; pc < k; {
-					kc := kBlock(k, pc)
-					sweep(c, ab[pc:], lda, ic, mc, jp, pc, kc, b, bias, s)
-					pc += kc
+				for pc := c0; pc < c0+cl; pc += kc {
+					sweep(c, ab[pc-c0:], lda, ic, mc, jp, pc, min(kc, c0+cl-pc), b, bias, s)
 				}
-				if epi != nil {
-					col := jp * b.ks.nr
-					epi(c, b.Out, ic, ic+mc, col, min(col+b.ks.nr, b.Out))
-				}
-			}
-		}
-		return
-	}
-	for pc := 0; pc < k; {
-		kc := kBlock(k, pc)
-		last := pc+kc == k
-		for ic := r0; ic < r1; ic += rowCap {
-			mc := min(rowCap, r1-ic)
-			ab, lda := a[ic*k+pc:], k
-			if !direct {
-				lda = kc + aPad
-				for i := 0; i < mc; i++ {
-					copy(s.a[i*lda:i*lda+kc], a[(ic+i)*k+pc:(ic+i)*k+pc+kc])
-				}
-				ab = s.a
-			}
-			for jp := p0; jp < p1; jp++ {
-				sweep(c, ab, lda, ic, mc, jp, pc, kc, b, bias, s)
 				if last && epi != nil {
-					col := jp * b.ks.nr
-					epi(c, b.Out, ic, ic+mc, col, min(col+b.ks.nr, b.Out))
+					col := jp * nr
+					epi(c, b.Out, ic, ic+mc, col, min(col+nr, b.Out))
 				}
 			}
 		}
-		pc += kc
 	}
 }
 
@@ -351,25 +327,22 @@ func sweep(c, ab []float32, lda, ic, mc, jp, pc, kc int, b *PackedB, bias []floa
 }
 
 // aBudget is the size of a worker's A buffer in floats (512 KiB, half of
-// L2), which bounds the rows a k-innermost block can hold.
+// L2).
 const aBudget = 128 << 10
 
-// blocking returns how many rows of A a block takes and whether the k loop
-// runs innermost (see gemmBlock). A k-innermost block needs at least 8 row
-// tiles, so that each weight micro-panel brought in from L3 serves 8 tiles.
-func blocking(k, mr int) (rows int, kInner bool) {
-	if r := aBudget / (k + aPad) / mr * mr; r >= 8*mr {
-		return min(r, mcMax), true
-	}
-	return mcMax, false
-}
-
-// kBlock is the length of the k block starting at pc: k is cut into equal
-// blocks of at most kcMax, so that no block is a short remainder.
-func kBlock(k, pc int) int {
+// blocking returns the k block kc (k cut into equal blocks of at most
+// kcMax, so that none is a short remainder), the chunk of k whose A rows a
+// block holds (a whole number of k blocks, chunks as equal as they can be),
+// and the rows in a block: at least 8 row tiles, so that each weight
+// micro-panel brought in from L3 serves 8 tiles, and at most mcMax.
+func blocking(k, mr int) (kc, chunk, rows int) {
 	nb := (k + kcMax - 1) / kcMax
-	kc := (k + nb - 1) / nb
-	return min(kc, k-pc)
+	kc = (k + nb - 1) / nb
+	perChunk := max((aBudget/(8*mr)-aPad)/kc, 1) // k blocks a chunk may hold
+	chunks := (nb + perChunk - 1) / perChunk
+	chunk = (nb + chunks - 1) / chunks * kc
+	rows = min(mcMax, aBudget/(min(chunk, k)+aPad)/mr*mr)
+	return kc, chunk, max(rows, mr)
 }
 
 // scratch is a worker's memory, allocated once with the pool.
