@@ -209,7 +209,7 @@ func (m *Model) Forward(ctx context.Context, seqs []Sequence) ([][]float32, erro
 	}
 	defer r.Close()
 
-	x := m.embeddings.Forward(r, b)
+	x := m.embeddings.Forward(r, b.ids, b.typeIDs, b.positions)
 	var observe func(int, Tensor)
 	if m.observe != nil {
 		observe = func(layer int, x Tensor) { m.observe(layer, r.Read(x)) }

@@ -27,12 +27,13 @@ type Embeddings struct {
 	PaddingIdx int
 }
 
-// Forward embeds a packed batch, adding in the order transformers adds
-// (word + token type, then position) so that rounding agrees.
-func (e *Embeddings) Forward(r Run, b *batch) Tensor {
-	x := r.Gather(e.WordEmbeddings.Weight, b.ids)
-	r.AddGather(x, e.TokenTypeEmbeddings.Weight, b.typeIDs)
-	r.AddGather(x, e.PositionEmbeddings.Weight, b.positions)
+// Forward embeds the tokens of a packed batch, adding in the order
+// transformers adds (word + token type, then position) so that rounding
+// agrees.
+func (e *Embeddings) Forward(r Run, ids, typeIDs, positions []int32) Tensor {
+	x := r.Gather(e.WordEmbeddings.Weight, ids)
+	r.AddGather(x, e.TokenTypeEmbeddings.Weight, typeIDs)
+	r.AddGather(x, e.PositionEmbeddings.Weight, positions)
 	return e.LayerNorm.Forward(r, x, nil)
 }
 
