@@ -30,3 +30,6 @@ func peakFunc() func(int) {
 	}
 	return nil
 }
+
+// peak256Func is the same loop on ymm registers.
+func peak256Func() func(int) { return fmaPeak256 }
