@@ -740,7 +740,7 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 		if len(r) != 1 {
 			return nil, fmt.Errorf(".replacement: %q is not one character", *m.Replacement)
 		}
-		ms := &metaspace{repl: *m.Replacement, replR: r[0], prepend: prependAlways, split_: true}
+		ms := &metaspace{repl: *m.Replacement, prepend: prependAlways, splitWords: true}
 		if m.PrependScheme != nil {
 			switch *m.PrependScheme {
 			case "always":
@@ -759,7 +759,7 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 			ms.prepend = prependNever
 		}
 		if m.Split != nil {
-			ms.split_ = *m.Split
+			ms.splitWords = *m.Split
 		}
 		return ms, nil
 	case "Sequence":

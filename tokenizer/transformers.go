@@ -98,7 +98,7 @@ func rebuildLikeTransformers(p *jsonParts, cfg *tokenizerConfig, dir string) err
 		if cfg.AddPrefixSpace != nil && !*cfg.AddPrefixSpace {
 			prepend = prependNever
 		}
-		p.pre = seqPreTokenizer{whitespaceSplit{}, &metaspace{repl: "▁", replR: '▁', prepend: prepend, split_: true}}
+		p.pre = seqPreTokenizer{whitespaceSplit{}, &metaspace{repl: "▁", prepend: prepend, splitWords: true}}
 		// unk_id is fixed at 3 and byte fallback off.
 		unk := int32(3)
 		if len(u.pieces) <= 3 {
