@@ -164,6 +164,10 @@ type job struct {
 	groups  int // panel groups: task t is row block t/groups, group t%groups
 	tasks   int
 	next    atomic.Int64
+	// shared, if not nil, is A copied once for all tasks with rows
+	// sharedLda floats apart (see Pool.MatMul); the tasks then copy nothing.
+	shared    []float32
+	sharedLda int
 }
 
 // run claims and does tasks until none is left; s is the worker's memory.
@@ -177,7 +181,7 @@ func (j *job) run(s *scratch) {
 		}
 		r0 := (t / j.groups) * j.rowStep
 		p0 := (t % j.groups) * j.panStep
-		gemmBlock(j.c, j.a, r0, min(r0+j.rowStep, j.m), p0, min(p0+j.panStep, panels), j.b, j.bias, j.epi, s)
+		gemmBlock(j, r0, min(r0+j.rowStep, j.m), p0, min(p0+j.panStep, panels), s)
 	}
 }
 
@@ -273,7 +277,8 @@ func directA(k, mr int) bool {
 // cache. Layers with k up to about 1150 are one chunk, and a tile is done
 // (and handed to the epilogue) in one go; wider ones make a pass over C per
 // chunk rather than per k block.
-func gemmBlock(c, a []float32, r0, r1, p0, p1 int, b *PackedB, bias []float32, epi Epilogue, s *scratch) {
+func gemmBlock(j *job, r0, r1, p0, p1 int, s *scratch) {
+	c, a, b, bias, epi := j.c, j.a, j.b, j.bias, j.epi
 	k, mr, nr := b.In, b.ks.mr, b.ks.nr
 	kc, chunk, rowCap := blocking(k, mr)
 	direct := directA(k, mr)
@@ -283,7 +288,9 @@ func gemmBlock(c, a []float32, r0, r1, p0, p1 int, b *PackedB, bias []float32, e
 		for ic := r0; ic < r1; ic += rowCap {
 			mc := min(rowCap, r1-ic)
 			ab, lda := a[ic*k+c0:], k
-			if !direct {
+			if j.shared != nil {
+				ab, lda = j.shared[ic*j.sharedLda+c0:], j.sharedLda
+			} else if !direct {
 				lda = cl + aPad
 				for i := 0; i < mc; i++ {
 					copy(s.a[i*lda:i*lda+cl], a[(ic+i)*k+c0:(ic+i)*k+c0+cl])

@@ -17,12 +17,17 @@ type Pool struct {
 	start   []chan *job // start[w] wakes worker w (w >= 1)
 	done    chan struct{}
 	finish  []float64 // plan's scratch
+	shared  []float32 // A copied once for all tasks (see MatMul)
 	j       job
 }
 
 // minParallelFlops is the smallest product worth splitting: below it, waking
 // a worker (a few microseconds) costs more than the second core saves.
 const minParallelFlops = 1 << 21
+
+// maxSharedA bounds the copy of A that MatMul makes once for all tasks
+// (1 Mi floats, 4 MiB): past it the tasks are row blocks and copy their own.
+const maxSharedA = 1 << 20
 
 // NewPool starts a pool of threads workers (including the caller), at least 1.
 func NewPool(threads int) *Pool {
@@ -90,6 +95,18 @@ func (p *Pool) MatMul(c, a []float32, m int, b *PackedB, bias []float32, epi Epi
 		threads = 1
 	}
 	j.plan(threads, p.finish)
+	// When tasks split the columns, each would copy the same rows of A;
+	// if A is small, the caller copies it once instead, for all of them.
+	if k := b.In; j.groups > 1 && !directA(k, b.ks.mr) && m*(k+aPad) <= maxSharedA {
+		lda := k + aPad
+		if len(p.shared) < m*lda {
+			p.shared = make([]float32, maxSharedA) // once per pool
+		}
+		for i := 0; i < m; i++ {
+			copy(p.shared[i*lda:i*lda+k], a[i*k:(i+1)*k])
+		}
+		j.shared, j.sharedLda = p.shared, lda
+	}
 	helpers := min(threads, j.tasks) - 1
 	for w := 1; w <= helpers; w++ {
 		p.start[w] <- j
@@ -99,5 +116,5 @@ func (p *Pool) MatMul(c, a []float32, m int, b *PackedB, bias []float32, epi Epi
 		<-p.done
 	}
 	// drop the references to the caller's slices
-	j.c, j.a, j.b, j.bias, j.epi = nil, nil, nil, nil, nil
+	j.c, j.a, j.b, j.bias, j.epi, j.shared = nil, nil, nil, nil, nil, nil
 }
