@@ -115,7 +115,7 @@ func (t *Tokenizer) Encode(text string) (*Encoding, error) {
 // opts.MaxLength as HF does for one sequence.
 func (t *Tokenizer) EncodeTruncated(text string, opts Truncation) (*Encoding, error) {
 	sc := t.getScratch()
-	defer t.pool.Put(sc)
+	defer t.putScratch(sc)
 	ids, err := t.encodeContent(sc, text, sc.idsA[:0])
 	sc.idsA = ids
 	if err != nil {
@@ -134,7 +134,7 @@ func (t *Tokenizer) EncodeTruncated(text string, opts Truncation) (*Encoding, er
 // callers who need that use EncodeTruncated.
 func (t *Tokenizer) EncodePair(query, document string, opts Truncation) (*Encoding, error) {
 	sc := t.getScratch()
-	defer t.pool.Put(sc)
+	defer t.putScratch(sc)
 	a, err := t.encodeContent(sc, query, sc.idsA[:0])
 	sc.idsA = a
 	if err != nil {
@@ -151,7 +151,7 @@ func (t *Tokenizer) EncodePair(query, document string, opts Truncation) (*Encodi
 // EncodeQuery encodes a query once for EncodePairWithQuery.
 func (t *Tokenizer) EncodeQuery(query string) (*Query, error) {
 	sc := t.getScratch()
-	defer t.pool.Put(sc)
+	defer t.putScratch(sc)
 	ids, err := t.encodeContent(sc, query, nil)
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
@@ -166,7 +166,7 @@ func (t *Tokenizer) EncodePairWithQuery(q *Query, document string, opts Truncati
 		return nil, errors.New("tokenizer: EncodePairWithQuery: query was encoded by another tokenizer")
 	}
 	sc := t.getScratch()
-	defer t.pool.Put(sc)
+	defer t.putScratch(sc)
 	b, err := t.encodeContent(sc, document, sc.idsB[:0])
 	sc.idsB = b
 	if err != nil {
@@ -335,6 +335,23 @@ func (t *Tokenizer) getScratch() *scratch {
 		return sc
 	}
 	return &scratch{}
+}
+
+// maxPooledScratch bounds what a pooled scratch may hold: one huge
+// document should not pin its buffers for the life of the process.
+const maxPooledScratch = 4 << 20
+
+func (t *Tokenizer) putScratch(sc *scratch) {
+	size := 4*(cap(sc.idsA)+cap(sc.idsB)) + cap(sc.out.buf) + 24*cap(sc.viterbi)
+	for _, b := range sc.bufs {
+		size += cap(b)
+	}
+	for _, w := range sc.words {
+		size += cap(w.buf)
+	}
+	if size <= maxPooledScratch {
+		t.pool.Put(sc)
+	}
 }
 
 func (sc *scratch) getBuf() []byte {
