@@ -122,24 +122,20 @@ func Reference(c, a []float32, m, k, n int, w []float32, bias []float32) {
 	}
 }
 
-// Blocking. A worker copies kc columns of mc rows of A at a time into its
-// own buffer (rows kc+aPad floats apart, so that rows do not alias in the L1
-// cache when k is a multiple of 256) unless A's own rows do not alias, and
-// sweeps its weight panels over that block while it sits in L2 (168 x 272
-// floats = 180 KiB of a 1 MiB L2). kc = 256 makes one weight micro-panel
-// (kc x 32 floats) 32 KiB, the size of Zen 4's L1, so that it stays there
-// while the block's row tiles pass over it: in BenchmarkSweep (weights
-// streamed from L3) kc 128-256 ran at 95-100% of the core's FMA peak and
-// kc 384-512 at 88-90%. They are variables so that a benchmark can try
-// others (pools allocate their buffers for the values current when they
-// start).
+// Blocking (see gemmBlock and blocking). kc = 256 makes one weight
+// micro-panel (kc x 32 floats) 32 KiB, the size of Zen 4's L1, so that it
+// stays there while a block's row tiles pass over it: in BenchmarkSweep
+// (weights streamed from L3) kc 128-256 ran at 95-100% of the core's FMA
+// peak and kc 384-512 at 88-90%. A block holds at most mcMax rows of A.
+// They are variables so that a benchmark can try others (pools allocate
+// their buffers for the values current when they start).
 var (
 	kcMax = 256
 	mcMax = 168 // a multiple of every kernel's mr (14, 6 and 4)
 )
 
 // aPad floats are added to each copied row of A: 16 floats (one cache line)
-// put consecutive rows in different L1 sets even when kc is a power of two.
+// put consecutive rows in different L1 sets even when k is a power of two.
 const aPad = 16
 
 // Epilogue is called by a worker on a finished block of C, rows r0..r1-1 and
