@@ -219,9 +219,6 @@ func (j *job) plan(threads int, finish []float64) {
 		for ng := 1; ng <= min(panels, 16) && (ng == 1 || rb*ng <= maxTasks); ng++ {
 			g := (panels + ng - 1) / ng
 			gs := (panels + g - 1) / g
-			if ng > 1 && gs == (panels+((panels+ng-2)/(ng-1))-1)/((panels+ng-2)/(ng-1)) {
-				continue // the same groups as ng-1
-			}
 			clear(finish)
 			for t := 0; t < rb*gs; t++ {
 				rows := min(tr, rowTiles-(t/gs)*tr)
