@@ -230,3 +230,32 @@ func TestMatMulConcurrent(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// TestPlanCoversEveryTileOnce checks the task cuts directly: every cell of C
+// belongs to exactly one task, for any number of threads.
+func TestPlanCoversEveryTileOnce(t *testing.T) {
+	r := newRand(t)
+	for range 300 {
+		m, k, n := 1+r.Intn(3000), 1+r.Intn(5000), 1+r.Intn(3000)
+		threads := 1 + r.Intn(9)
+		ks := kernelSets()[r.Intn(len(kernelSets()))]
+		j := &job{m: m, b: &PackedB{Out: n, In: k, ks: ks}}
+		j.plan(threads, make([]float64, threads))
+		panels := (n + ks.nr - 1) / ks.nr
+		seen := make([]int, m*panels)
+		for task := 0; task < j.tasks; task++ {
+			r0, p0 := (task/j.groups)*j.rowStep, (task%j.groups)*j.panStep
+			for i := r0; i < min(r0+j.rowStep, m); i++ {
+				for p := p0; p < min(p0+j.panStep, panels); p++ {
+					seen[i*panels+p]++
+				}
+			}
+		}
+		for cell, s := range seen {
+			if s != 1 {
+				t.Fatalf("%s m=%d k=%d n=%d threads=%d (rows %d, panels %d, groups %d, tasks %d): row %d panel %d in %d tasks",
+					ks.name, m, k, n, threads, j.rowStep, j.panStep, j.groups, j.tasks, cell/panels, cell%panels, s)
+			}
+		}
+	}
+}
