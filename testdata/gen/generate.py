@@ -131,16 +131,86 @@ def load_corpus(out):
 # ---------------------------------------------------------------- tokenizers
 
 
-def train_bert_vocab(lines, dest):
-    """WordPiece vocab.txt trained on the corpus, uncased like bert-base-uncased."""
-    from tokenizers import BertWordPieceTokenizer
+def train_bert_vocab(lines, dest, vocab_size=3000, limit_alphabet=1000, min_frequency=2):
+    """WordPiece vocab.txt trained on the corpus, uncased like bert-base-uncased.
 
-    wp = BertWordPieceTokenizer(clean_text=True, handle_chinese_chars=True, strip_accents=None, lowercase=True)
-    wp.train_from_iterator(lines, vocab_size=3000, min_frequency=2, special_tokens=BERT_SPECIALS,
-                           limit_alphabet=1000, wordpieces_prefix="##", show_progress=False)
+    The algorithm is the one tokenizers' BertWordPieceTokenizer trainer runs (BPE
+    merges over BERT-normalised, pre-tokenised words, continuation pieces "##"),
+    written out here because that trainer is not reproducible: it breaks ties
+    between equal counts in Rust HashMap order, which is randomly seeded per
+    process, so two runs wrote different vocab.txt files. Here ties break by the
+    strings themselves.
+    """
+    import heapq
+    from collections import Counter, defaultdict
+
+    from tokenizers import normalizers, pre_tokenizers
+
+    norm = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True, strip_accents=None,
+                                      lowercase=True)
+    pre = pre_tokenizers.BertPreTokenizer()
+    counts = Counter(w for t in lines for w, _ in pre.pre_tokenize_str(norm.normalize_str(t)))
+    chars = Counter()
+    for w, c in counts.items():
+        for ch in w:
+            chars[ch] += c
+    # The most frequent characters, ties by code point.
+    alphabet = {ch for ch, _ in sorted(chars.items(), key=lambda kv: (-kv[1], kv[0]))[:limit_alphabet]}
+    # Words with a character outside the alphabet are [UNK] whole, as WordPiece does.
+    words = sorted((w, c) for w, c in counts.items() if all(ch in alphabet for ch in w))
+    symbols = [[w[0]] + ["##" + ch for ch in w[1:]] for w, _ in words]
+    freqs = [c for _, c in words]
+    initial = sorted({s for syms in symbols for s in syms})
+    vocab = list(BERT_SPECIALS) + initial
+    known = set(vocab)
+
+    pair_count = defaultdict(int)
+    pair_words = defaultdict(set)
+    for i, syms in enumerate(symbols):
+        for a, b in zip(syms, syms[1:]):
+            pair_count[(a, b)] += freqs[i]
+            pair_words[(a, b)].add(i)
+    heap = [(-c, p) for p, c in pair_count.items()]
+    heapq.heapify(heap)
+    while len(vocab) < vocab_size and heap:
+        negc, pair = heapq.heappop(heap)
+        if pair_count.get(pair, 0) != -negc:
+            continue  # stale entry
+        if -negc < min_frequency:
+            break
+        a, b = pair
+        merged = a + b[2:]
+        if merged not in known:
+            known.add(merged)
+            vocab.append(merged)
+        touched = set()
+        for i in sorted(pair_words.pop(pair)):
+            syms, f = symbols[i], freqs[i]
+            for p in zip(syms, syms[1:]):
+                pair_count[p] -= f
+                touched.add(p)
+            out, k = [], 0
+            while k < len(syms):
+                if k + 1 < len(syms) and syms[k] == a and syms[k + 1] == b:
+                    out.append(merged)
+                    k += 2
+                else:
+                    out.append(syms[k])
+                    k += 1
+            symbols[i] = out
+            for p in zip(out, out[1:]):
+                pair_count[p] += f
+                pair_words[p].add(i)
+                touched.add(p)
+        pair_count.pop(pair, None)
+        for p in touched:
+            if pair_count.get(p, 0) > 0 and p != pair:
+                heapq.heappush(heap, (-pair_count[p], p))
     os.makedirs(dest, exist_ok=True)
-    wp.save_model(dest)
-    return os.path.join(dest, "vocab.txt")
+    path = os.path.join(dest, "vocab.txt")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("".join(t + "\n" for t in vocab))
+    return path
 
 
 def train_spm(lines, dest):
