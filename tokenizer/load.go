@@ -343,6 +343,7 @@ func parseJSON(r io.Reader) (*jsonParts, error) {
 func (p *jsonParts) build() (*Tokenizer, error) {
 	t := &Tokenizer{added: &addedVocab{}, normalizer: p.normalizer, pre: p.pre, model: p.model}
 	t.vocabSize = t.model.vocabSize()
+	t.firstScheme = hasFirstScheme(p.pre)
 	for i, at := range p.added {
 		if at.ID < 0 {
 			return nil, fmt.Errorf("tokenizer: added_tokens[%d].id: %d is negative", i, at.ID)
@@ -988,4 +989,20 @@ func parseTemplate(raw json.RawMessage, specials map[string][]int32, pair bool) 
 		}
 	}
 	return pieces, nil
+}
+
+// hasFirstScheme says whether a Metaspace in pre prepends only at the start
+// of the text.
+func hasFirstScheme(pre preTokenizer) bool {
+	switch v := pre.(type) {
+	case *metaspace:
+		return v.prepend == prependFirst
+	case seqPreTokenizer:
+		for _, p := range v {
+			if hasFirstScheme(p) {
+				return true
+			}
+		}
+	}
+	return false
 }

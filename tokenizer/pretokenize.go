@@ -192,13 +192,6 @@ const (
 // metaspace is tokenizers' Metaspace: spaces become the replacement
 // character (▁), which is prepended to the piece as the scheme says, and the
 // piece is split before each replacement character.
-//
-// The "first" scheme prepends only to a piece that starts where the original
-// text starts. We carry that as a flag (span.first) instead of tokenizers'
-// per-byte alignments; the two differ only when a normaliser deletes the
-// leading characters of the text and a pre-tokenizer before Metaspace then
-// splits it, a combination no BERT or XLM-R checkpoint uses (transformers
-// builds XLM-R with "always" or "never").
 type metaspace struct {
 	repl       string
 	prepend    prependScheme

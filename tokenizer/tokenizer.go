@@ -16,6 +16,10 @@ type Tokenizer struct {
 	model      model
 	post       *template // never nil; no post-processor is an empty template
 
+	// firstScheme: a Metaspace pre-tokenizer prepends only at the start of
+	// the text, so encoding must know which words start there.
+	firstScheme bool
+
 	vocabSize      int
 	padID          int32
 	modelMaxLength int
@@ -403,8 +407,15 @@ func (t *Tokenizer) encodeContent(sc *scratch, text string, dst []int32) ([]int3
 			norm = unsafeBytes(piece)
 		}
 		var err error
+		// tokenizers re-slices every normalised piece, so a piece "starts
+		// the text" when its first normalised byte comes from the text's
+		// first character, which a normaliser may have deleted.
+		first := sg.start == 0
+		if first && t.firstScheme && t.normalizer != nil {
+			first = !leadingDeleted(t.normalizer, piece, norm, sc)
+		}
 		if len(t.added.norm.tokens) == 0 {
-			dst, err = t.encodeNormalized(sc, dst, norm, sg.start == 0)
+			dst, err = t.encodeNormalized(sc, dst, norm, first)
 		} else {
 			nsegs := t.added.split(sc.nsegs[:0], unsafeString(norm), &t.added.norm)
 			for _, ns := range nsegs {
@@ -415,7 +426,7 @@ func (t *Tokenizer) encodeContent(sc *scratch, text string, dst []int32) ([]int3
 					dst = append(dst, ns.id)
 					continue
 				}
-				dst, err = t.encodeNormalized(sc, dst, norm[ns.start:ns.end], sg.start == 0 && ns.start == 0)
+				dst, err = t.encodeNormalized(sc, dst, norm[ns.start:ns.end], first && ns.start == 0)
 			}
 			sc.nsegs = nsegs[:0]
 		}
@@ -453,4 +464,19 @@ func (t *Tokenizer) encodeNormalized(sc *scratch, dst []int32, norm []byte, firs
 		}
 	}
 	return dst, nil
+}
+
+// leadingDeleted says whether normalising piece (giving norm) dropped its
+// first character entirely: then the first normalised byte comes from a
+// later character. It is asked only for the "first" prepend scheme, so the
+// second normalisation (of the piece without its first character) costs
+// nothing elsewhere: when the first character contributed nothing, the rest
+// normalises to the same text.
+func leadingDeleted(n normalizer, piece string, norm []byte, sc *scratch) bool {
+	_, size := utf8.DecodeRuneInString(piece)
+	rest := sc.getBuf()
+	rest = n.normalize(rest, piece[size:], sc)
+	same := string(rest) == string(norm)
+	sc.putBuf(rest)
+	return same
 }

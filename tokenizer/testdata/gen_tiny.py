@@ -43,7 +43,37 @@ def unigram(byte_fallback, proc):
     t.add_special_tokens(["<s>", "<pad>", "</s>", "<unk>", AddedToken("<mask>", lstrip=True)])
     return t
 
+def misc_wordpiece():
+    # The rarer components, for coverage: NFD + StripAccents + Lowercase +
+    # a literal Replace; Whitespace, contiguous Punctuation, single Digits.
+    vocab = WP_VOCAB + ["1", "2", "3", "!!", "?!", "y", "##y", "ab", "##ab"]
+    t = Tokenizer(models.WordPiece({w: i for i, w in enumerate(vocab)}, unk_token="[UNK]"))
+    t.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.StripAccents(), normalizers.Lowercase(),
+                                         normalizers.Replace("x", "y")])
+    t.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(),
+                                               pre_tokenizers.Punctuation(behavior="contiguous"),
+                                               pre_tokenizers.Digits(individual_digits=True)])
+    t.post_processor = processors.BertProcessing(("[SEP]", 3), ("[CLS]", 2))
+    return t
+
+
+def misc_unigram(behavior, scheme, split):
+    t = Tokenizer(models.Unigram(UG + [("!", -3.0), ("▁!", -3.5), (",", -3.0)], unk_id=3, byte_fallback=False))
+    t.normalizer = normalizers.Sequence([normalizers.NFKD(), normalizers.NFC(), normalizers.Strip(left=True, right=False)])
+    t.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(),
+                                               pre_tokenizers.Punctuation(behavior=behavior),
+                                               pre_tokenizers.Metaspace(replacement="▁", prepend_scheme=scheme,
+                                                                        split=split)])
+    t.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    t.add_special_tokens(["<s>", "</s>", AddedToken("<mask>", rstrip=True)])
+    return t
+
+
 TOKS = {
+    "tiny-misc-wordpiece.json": misc_wordpiece(),
+    "tiny-misc-unigram-first.json": misc_unigram("merged_with_previous", "first", True),
+    "tiny-misc-unigram-never.json": misc_unigram("merged_with_next", "never", False),
+    "tiny-misc-unigram-removed.json": misc_unigram("removed", "always", True),
     "tiny-wordpiece.json": wordpiece(),
     "tiny-bert/tokenizer.json": wordpiece_bertproc(),
     "tiny-unigram.json": unigram(False, processors.RobertaProcessing(("</s>", 2), ("<s>", 0))),
@@ -54,7 +84,8 @@ TOKS = {
 TEXTS = ["Hello, world!", "unbelievable", "Unbelievableness", "  hello   world  ", "café CAFÉ cafe\u0301",
          "中文a中", "İ", "hello[MASK]world", "hello [MASK] world", "a Day day [day] Dayx", "", "   ",
          "\x00\x0b\x0c\t\u200bhello\ufffd", "abc ab a b", "ABCDEFGHIJKLMN", "héllo wörld", "hello <mask> world",
-         "<s>hello</s>", "ａｂ hello", "x\u00a0y", "hello\u3000world"]
+         "<s>hello</s>", "ａｂ hello", "x\u00a0y", "hello\u3000world", "abc123 x!!?! ,,a", "hello!, world!! a,b",
+         "<mask>   hello <mask>world", "Ab12Xy ÀB x\u0301y"]
 PAIRS = [("Hello", "world!"), ("unbelievable world", "a b c a b c a b c a b c"), ("", "hello")]
 
 out = {"tokenizers_version": tokenizers.__version__, "cases": []}
