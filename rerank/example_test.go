@@ -48,8 +48,8 @@ func Example() {
 		fmt.Printf("%.4f  %s\n", x.Score, x.Document.Text)
 	}
 	// Output:
-	// 0.1341  A cross-encoder reads the query and the document together.
-	// 0.0244  Paris is the capital of France.
+	// 0.5714  Paris is the capital of France.
+	// 0.0686  Bananas are rich in potassium.
 }
 
 // The seed's rerank_chunks: IDs and metadata go through untouched, and each
@@ -78,9 +78,9 @@ func ExampleReranker_Rerank() {
 			x.Document.ID, x.Index, x.Document.Metadata["source"], x.Document.Metadata["page"], x.Score, x.Logit)
 	}
 	// Output:
-	// c2 (input 1) food.md p.1  score 0.0838  logit -2.3921
-	// c3 (input 2) geo.md p.9  score 0.0488  logit -2.9702
-	// c1 (input 0) travel.md p.3  score 0.0027  logit -5.9028
+	// c2 (input 1) food.md p.1  score 0.3042  logit -0.8273
+	// c1 (input 0) travel.md p.3  score 0.0142  logit -4.2377
+	// c3 (input 2) geo.md p.9  score 0.0078  logit -4.8424
 }
 
 // The seed's get_reranker singleton: one Reranker per model in the process,
@@ -116,12 +116,12 @@ func ExampleRerankOptions() {
 	defer r.Close()
 	q := "What is the capital of France?"
 
-	byScore, _ := r.RerankStrings(ctx, q, chunks, rerank.RerankOptions{MinScore: new(0.015)})
-	byLogit, _ := r.RerankStrings(ctx, q, chunks, rerank.RerankOptions{MinScore: new(-3.0), MinScoreScale: rerank.ScaleLogit})
-	both, _ := r.RerankStrings(ctx, q, chunks, rerank.RerankOptions{MinScore: new(0.015), TopK: 1})
-	fmt.Println("score >= 0.015:", len(byScore), "| logit >= -3:", len(byLogit), "| score >= 0.015, top 1:", len(both))
+	byScore, _ := r.RerankStrings(ctx, q, chunks, rerank.RerankOptions{MinScore: new(0.05)})
+	byLogit, _ := r.RerankStrings(ctx, q, chunks, rerank.RerankOptions{MinScore: new(-1.0), MinScoreScale: rerank.ScaleLogit})
+	both, _ := r.RerankStrings(ctx, q, chunks, rerank.RerankOptions{MinScore: new(0.05), TopK: 1})
+	fmt.Println("score >= 0.05:", len(byScore), "| logit >= -1:", len(byLogit), "| score >= 0.05, top 1:", len(both))
 	// Output:
-	// score >= 0.015: 3 | logit >= -3: 1 | score >= 0.015, top 1: 1
+	// score >= 0.05: 2 | logit >= -1: 1 | score >= 0.05, top 1: 1
 }
 
 // Truncation is counted in the model's own tokens, and every result says
@@ -142,8 +142,8 @@ func ExampleOptions_truncation() {
 		fmt.Printf("document %d: %d tokens, document cut by %d, query cut by %d\n", x.Index, x.Tokens, x.Truncated, x.QueryTruncated)
 	}
 	// Output:
-	// document 0: 32 tokens, document cut by 26, query cut by 12
 	// document 1: 23 tokens, document cut by 0, query cut by 12
+	// document 0: 32 tokens, document cut by 27, query cut by 12
 }
 
 // A long document can be scored by its best window instead of being cut:
@@ -164,7 +164,7 @@ func ExampleWindows() {
 	x := res[0]
 	fmt.Printf("%d windows, best is window %d, score %.4f, tokens cut %d\n", x.Windows, x.Window, x.Score, x.Truncated)
 	// Output:
-	// 4 windows, best is window 3, score 0.3929, tokens cut 0
+	// 4 windows, best is window 3, score 0.1153, tokens cut 0
 }
 
 // Score is CrossEncoder.predict: scores in input order, no sorting, with
@@ -186,8 +186,8 @@ func ExampleReranker_Score() {
 		fmt.Printf("logits %.4f  score %.4f\n", s.Logits, s.Score)
 	}
 	// Output:
-	// logits [-2.9702]  score 0.0488
-	// logits [-0.4260]  score 0.3951
+	// logits [-4.8424]  score 0.0078
+	// logits [-5.8234]  score 0.0029
 }
 
 // Options.Activation picks the scale: None gives raw logits as scores.
@@ -202,7 +202,7 @@ func ExampleActivation() {
 	out, _ := r.Score(ctx, []rerank.Pair{{Query: "capital of France", Document: chunks[2]}})
 	fmt.Printf("score %.4f = logit %.4f\n", out[0].Score, out[0].Logit)
 	// Output:
-	// score -2.9702 = logit -2.9702
+	// score -4.8424 = logit -4.8424
 }
 
 // The seed's retrieve_and_rerank / run_pipeline: broad BM25 retrieval over
@@ -237,9 +237,9 @@ func ExampleReranker_Pipeline() {
 		fmt.Printf("id %s  score %.4f  (BM25 rank %d)\n", x.Document.ID, x.Score, x.Index)
 	}
 	// Output:
-	// id 511  score 0.9560  (BM25 rank 0)
-	// id 528  score 0.9560  (BM25 rank 1)
-	// id 702  score 0.8985  (BM25 rank 3)
+	// id 511  score 0.9758  (BM25 rank 0)
+	// id 528  score 0.9758  (BM25 rank 1)
+	// id 686  score 0.9561  (BM25 rank 4)
 }
 
 // BM25 on its own, with tenants: each tenant is searched apart, with its

@@ -564,3 +564,21 @@ func TestCloseFailsLaterCalls(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// BenchmarkRerankOverhead is the re-ranker's own cost per call (validation,
+// truncation, batching, sorting) around a model that does no work: 100
+// documents of 20 words.
+func BenchmarkRerankOverhead(b *testing.B) {
+	r := newFake(b, &fakeModel{}, Options{})
+	docs := make([]string, 100)
+	for i := range docs {
+		docs[i] = words(fmt.Sprint("w", i, "_"), 20)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.RerankStrings(ctx, "w1_3 w2_4 query", docs, RerankOptions{TopK: 10}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -556,14 +556,14 @@ func rank(res []Result, o RerankOptions) []Result {
 		return cmp.Compare(a.Index, b.Index)
 	})
 	if o.MinScore != nil {
-		min := *o.MinScore
+		threshold := *o.MinScore
 		kept := res[:0]
 		for _, x := range res {
 			v := x.Score
 			if o.MinScoreScale == ScaleLogit {
 				v = float64(x.Logit)
 			}
-			if v >= min {
+			if v >= threshold {
 				kept = append(kept, x)
 			}
 		}
