@@ -15,7 +15,7 @@ var kernelsPTX []byte
 
 // kernelSet is the kernels of one storage type.
 type kernelSet struct {
-	gather, biasAct, addLayerNorm, rows cuFunc
+	gather, biasAct, addLayerNorm, addLayerNormWarp, rows cuFunc
 	// attention by compiled head size: headDim d runs the smallest that fits.
 	attention [3]cuFunc
 	// attentionTC is the tensor-core attention (fp16 and bf16 only) by
@@ -32,12 +32,16 @@ var attentionSizes = [3]int{32, 64, 128}
 // Thread counts of the launches: the row kernels are memory-bound loops over
 // one row per block; attBQ is ATT_BQ in kernels.cu (one thread per query row).
 const (
-	rowThreads  = 256
-	attBQ       = 64
-	tcThreads   = 128 // TC_WARPS warps of 32
-	tcBQ        = 64  // TC_BQ: 16 query rows per warp
-	ewThreads   = 256
-	ewMaxBlocks = 65535
+	rowThreads = 256
+	attBQ      = 64
+	tcThreads  = 128 // TC_WARPS warps of 32
+	tcBQ       = 64  // TC_BQ: 16 query rows per warp
+	// lnWarpMaxCols is the widest row add_layernorm_warp keeps in registers
+	// (64 * LN_MAXPAIRS); lnWarpRows is its rows per block (warps).
+	lnWarpMaxCols = 1024
+	lnWarpRows    = 4
+	// ewMaxBlocks caps bias_act's grid; its blocks stride over the rows.
+	ewMaxBlocks = 1 << 15
 )
 
 // loaded caches the module and kernels per precision: a process loads (and
@@ -74,6 +78,7 @@ func loadKernels(p Precision) (module, *kernelSet, error) {
 	get(&ks.gather, "gather")
 	get(&ks.biasAct, "bias_act")
 	get(&ks.addLayerNorm, "add_layernorm")
+	get(&ks.addLayerNormWarp, "add_layernorm_warp")
 	get(&ks.rows, "rows")
 	for i, d := range attentionSizes {
 		get(&ks.attention[i], fmt.Sprintf("attention_d%d", d))

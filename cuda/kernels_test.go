@@ -219,7 +219,7 @@ func TestLinearActivate(t *testing.T) {
 	acts := []bert.Activation{bert.ActNone, bert.ActGELU, bert.ActGELUNew, bert.ActReLU, bert.ActTanh}
 	forPrecisions(t, func(t *testing.T, p Precision) {
 		rng := rand.New(rand.NewPCG(2, uint64(p)))
-		for _, shape := range [][3]int{{37, 384, 1536}, {300, 768, 768}, {5, 64, 1}} {
+		for _, shape := range [][3]int{{37, 384, 1536}, {300, 768, 768}, {5, 64, 1}, {3, 16, 7}} { // even and odd widths
 			rows, in, out := shape[0], shape[1], shape[2]
 			for _, act := range acts {
 				q := newPair(t, p, rows)
@@ -254,7 +254,7 @@ func TestLinearBiasRead(t *testing.T) {
 func TestAddLayerNorm(t *testing.T) {
 	forPrecisions(t, func(t *testing.T, p Precision) {
 		rng := rand.New(rand.NewPCG(4, uint64(p)))
-		for _, cols := range []int{384, 768, 1000, 33} {
+		for _, cols := range []int{384, 768, 1000, 33, 1024, 1536} { // warp kernel up to 1024 even, block kernel beyond and odd
 			const rows = 70
 			q := newPair(t, p, rows)
 			x := q.input(randn(rng, rows*cols, 2), rows, cols)

@@ -277,14 +277,18 @@ func (r *run) settle(t *tensor) {
 
 // biasAct applies t's pending bias and act in one pass.
 func (r *run) biasAct(t *tensor, act bert.Activation) {
-	n := int64(t.rows) * int64(t.cols)
-	if n == 0 {
+	if t.rows == 0 || t.cols == 0 {
 		t.bias = nil
 		return
 	}
-	blocks := min((n+ewThreads-1)/ewThreads, 1<<20)
-	r.launch("bias_act", r.b.k.biasAct, int(blocks), 1, 1, ewThreads, 0,
-		ptrArg(t.p), biasArg(t.bias), uint64(n), intArg(t.cols), intArg(int(act)))
+	// One thread per column pair (per column when odd), 32 to 256 a block.
+	per := t.cols
+	if per%2 == 0 {
+		per /= 2
+	}
+	threads := min(max((per+31)/32*32, 32), 256)
+	r.launch("bias_act", r.b.k.biasAct, min(t.rows, ewMaxBlocks), 1, 1, threads, 0,
+		ptrArg(t.p), biasArg(t.bias), intArg(t.rows), intArg(t.cols), intArg(int(act)))
 	t.bias = nil
 }
 
@@ -437,6 +441,11 @@ func (r *run) AddLayerNorm(xt, rt bert.Tensor, gamma, beta bert.Weight, eps floa
 	var resp devPtr
 	if res != nil {
 		resp = res.p
+	}
+	if x.cols%2 == 0 && x.cols <= lnWarpMaxCols {
+		r.launch("add_layernorm", r.b.k.addLayerNormWarp, (x.rows+lnWarpRows-1)/lnWarpRows, 1, 1, 32*lnWarpRows, 0,
+			ptrArg(out.p), ptrArg(x.p), biasArg(x.bias), ptrArg(resp), ptrArg(g.p), ptrArg(bt.p), intArg(x.rows), intArg(x.cols), f32Arg(eps))
+		return out
 	}
 	r.launch("add_layernorm", r.b.k.addLayerNorm, x.rows, 1, 1, rowThreads, 4*x.cols,
 		ptrArg(out.p), ptrArg(x.p), biasArg(x.bias), ptrArg(resp), ptrArg(g.p), ptrArg(bt.p), intArg(x.cols), f32Arg(eps))

@@ -57,15 +57,41 @@ __device__ void gather(T* out, const T* table, const int* ids, int cols, int add
     }
 }
 
-// bias_act: x[r, c] = act(x[r, c] + bias[c]) in place; bias may be null.
-// A grid-stride loop over all elements.
+// Two adjacent elements, loaded and stored as one 4-byte (fp16/bf16) or
+// 8-byte (fp32) access; rows of an even number of columns are aligned to it.
 template <typename T>
-__device__ void bias_act(T* x, const T* bias, long long n, int cols, int act) {
-    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
-         i += (long long)gridDim.x * blockDim.x) {
-        float v = to_f(x[i]);
-        if (bias) v += to_f(bias[i % cols]);
-        x[i] = from_f<T>(activate(v, act));
+struct __align__(2 * sizeof(T)) pair_t {
+    T a, b;
+};
+
+// bias_act: x[r, c] = act(x[r, c] + bias[c]) in place; bias may be null.
+// Blocks stride over rows, threads over column pairs (even cols) or columns.
+template <typename T>
+__device__ void bias_act(T* x, const T* bias, int rows, int cols, int act) {
+    for (int r = blockIdx.x; r < rows; r += gridDim.x) {
+        T* row = x + (long long)r * cols;
+        if ((cols & 1) == 0) {
+            pair_t<T>* rp = reinterpret_cast<pair_t<T>*>(row);
+            const pair_t<T>* bp = reinterpret_cast<const pair_t<T>*>(bias);
+            for (int c = threadIdx.x; c < (cols >> 1); c += blockDim.x) {
+                pair_t<T> v = rp[c];
+                float a = to_f(v.a), b = to_f(v.b);
+                if (bias) {
+                    pair_t<T> w = bp[c];
+                    a += to_f(w.a);
+                    b += to_f(w.b);
+                }
+                v.a = from_f<T>(activate(a, act));
+                v.b = from_f<T>(activate(b, act));
+                rp[c] = v;
+            }
+        } else {
+            for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+                float v = to_f(row[c]);
+                if (bias) v += to_f(bias[c]);
+                row[c] = from_f<T>(activate(v, act));
+            }
+        }
     }
 }
 
@@ -110,6 +136,76 @@ __device__ void add_layernorm(T* out, const T* x, const T* xbias, const T* res, 
     float rstd = rsqrtf(block_sum(q, red) / cols + eps);
     for (int c = threadIdx.x; c < cols; c += blockDim.x)
         out[base + c] = from_f<T>((row[c] - mean) * rstd * to_f(gamma[c]) + to_f(beta[c]));
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// add_layernorm_warp is add_layernorm for rows of an even number of columns,
+// at most 64 * LN_MAXPAIRS: one warp per row, the row in registers (column
+// pairs lane, lane+32, ...), warp shuffles instead of block barriers.
+#define LN_MAXPAIRS 16
+template <typename T>
+__device__ void add_layernorm_warp(T* out, const T* x, const T* xbias, const T* res, const T* gamma,
+                                   const T* beta, int rows, int cols, float eps) {
+    int lane = threadIdx.x & 31;
+    int r = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (r >= rows) return;
+    long long base = (long long)r * cols;
+    int np = cols >> 1;
+    const pair_t<T>* xp = reinterpret_cast<const pair_t<T>*>(x + base);
+    const pair_t<T>* bp = reinterpret_cast<const pair_t<T>*>(xbias);
+    const pair_t<T>* rp = reinterpret_cast<const pair_t<T>*>(res + (res ? base : 0));
+    float v[2 * LN_MAXPAIRS];
+    float s = 0.0f;
+#pragma unroll
+    for (int i = 0; i < LN_MAXPAIRS; i++) {
+        int c = lane + 32 * i;
+        float a = 0.0f, b = 0.0f;
+        if (c < np) {
+            pair_t<T> p = xp[c];
+            a = to_f(p.a);
+            b = to_f(p.b);
+            if (xbias) {
+                pair_t<T> q = bp[c];
+                a += to_f(q.a);
+                b += to_f(q.b);
+            }
+            if (res) {
+                pair_t<T> q = rp[c];
+                a += to_f(q.a);
+                b += to_f(q.b);
+            }
+        }
+        v[2 * i] = a;
+        v[2 * i + 1] = b;
+        s += a + b;
+    }
+    float mean = warp_sum(s) / cols;
+    float q = 0.0f;
+#pragma unroll
+    for (int i = 0; i < LN_MAXPAIRS; i++) {
+        if (lane + 32 * i < np) {
+            float d0 = v[2 * i] - mean, d1 = v[2 * i + 1] - mean;
+            q += d0 * d0 + d1 * d1;
+        }
+    }
+    float rstd = rsqrtf(warp_sum(q) / cols + eps);
+    const pair_t<T>* gp = reinterpret_cast<const pair_t<T>*>(gamma);
+    const pair_t<T>* btp = reinterpret_cast<const pair_t<T>*>(beta);
+    pair_t<T>* op = reinterpret_cast<pair_t<T>*>(out + base);
+#pragma unroll
+    for (int i = 0; i < LN_MAXPAIRS; i++) {
+        int c = lane + 32 * i;
+        if (c < np) {
+            pair_t<T> g = gp[c], bb = btp[c], o;
+            o.a = from_f<T>((v[2 * i] - mean) * rstd * to_f(g.a) + to_f(bb.a));
+            o.b = from_f<T>((v[2 * i + 1] - mean) * rstd * to_f(g.b) + to_f(bb.b));
+            op[c] = o;
+        }
+    }
 }
 
 // rows: out[i, :] = x[idx[i], :].
@@ -220,9 +316,14 @@ __device__ void attention(T* out, const T* q, const T* k, const T* v, const T* q
                                             int add) {                                             \
         gather<T>(out, table, ids, cols, add);                                                     \
     }                                                                                              \
-    extern "C" __global__ void bias_act_##SUF(T* x, const T* bias, long long n, int cols,          \
-                                              int act) {                                           \
-        bias_act<T>(x, bias, n, cols, act);                                                        \
+    extern "C" __global__ void bias_act_##SUF(T* x, const T* bias, int rows, int cols, int act) {  \
+        bias_act<T>(x, bias, rows, cols, act);                                                     \
+    }                                                                                              \
+    extern "C" __global__ void add_layernorm_warp_##SUF(T* out, const T* x, const T* xbias,        \
+                                                        const T* res, const T* gamma,              \
+                                                        const T* beta, int rows, int cols,         \
+                                                        float eps) {                               \
+        add_layernorm_warp<T>(out, x, xbias, res, gamma, beta, rows, cols, eps);                   \
     }                                                                                              \
     extern "C" __global__ void add_layernorm_##SUF(T* out, const T* x, const T* xbias,             \
                                                    const T* res, const T* gamma, const T* beta,    \
