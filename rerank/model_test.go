@@ -480,3 +480,46 @@ func TestTruncateLeftMatchesHuggingFace(t *testing.T) {
 		})
 	}
 }
+
+// FuzzRerank: any query and documents give an error or results, never a
+// panic, and no scored pair is longer than the limit.
+func FuzzRerank(f *testing.F) {
+	f.Add("what is this", "a document", "", uint8(0))
+	f.Add("", "\xff", "[SEP] [CLS] <s></s>", uint8(1))
+	f.Add("q", strings.Repeat("long text ", 40), "x", uint8(2))
+	var once sync.Once
+	var plain, windows *Reranker
+	f.Fuzz(func(t *testing.T, query, doc1, doc2 string, mode uint8) {
+		once.Do(func() {
+			var err error
+			quiet := slog.New(slog.DiscardHandler)
+			if plain, err = New(context.Background(), fixtureDir("bert"), Options{MaxLength: 24, Logger: quiet}); err != nil {
+				t.Fatal(err)
+			}
+			if windows, err = New(context.Background(), fixtureDir("bert"), Options{MaxLength: 24, LongDocs: &Windows{Stride: 3, MaxWindows: 8}, Logger: quiet}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		r := plain
+		if mode&1 == 1 {
+			r = windows
+		}
+		o := RerankOptions{TruncateLeft: mode&2 != 0, TopK: int(mode >> 4)}
+		if mode&4 != 0 {
+			o.Truncation = new(Truncation(mode>>2) % 4)
+		}
+		res, err := r.RerankStrings(context.Background(), query, []string{doc1, doc2}, o)
+		if err != nil {
+			return
+		}
+		for _, x := range res {
+			per := x.Tokens
+			if x.Windows > 0 {
+				per = x.Tokens / x.Windows
+			}
+			if per > 24 || math.IsNaN(x.Score) || x.Truncated < 0 || x.QueryTruncated < 0 {
+				t.Fatalf("result %+v", x)
+			}
+		}
+	})
+}
