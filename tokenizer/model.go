@@ -152,8 +152,8 @@ func (t *byteTrie) longestPrefix(s []byte) (int32, int) {
 // with any unmatched rest, or longer than maxChars characters, is one unk.
 type wordPiece struct {
 	vocab    map[string]int32
-	start    *byteTrie // tokens without the prefix
-	cont     *byteTrie // tokens with the prefix, prefix removed
+	start    *daTrie // tokens without the prefix
+	cont     *daTrie // tokens with the prefix, prefix removed
 	unk      int32
 	unkName  string
 	maxChars int
@@ -179,7 +179,7 @@ func newWordPiece(vocab map[string]int32, unk, prefix string, maxChars int) (*wo
 	if prefix == "" {
 		ck, ci = sk, si
 	}
-	wp.start, wp.cont = buildTrie(sk, si), buildTrie(ck, ci)
+	wp.start, wp.cont = newDATrie(buildTrie(sk, si)), newDATrie(buildTrie(ck, ci))
 	if id, ok := vocab[unk]; ok {
 		wp.unk = id
 	}
@@ -225,7 +225,7 @@ type unigram struct {
 	pieces     []string
 	scores     []float64
 	vocab      map[string]int32
-	trie       *byteTrie
+	trie       *daTrie
 	unk        int32 // -1: none
 	unkScore   float64
 	byteIDs    [256]int32 // <0xXX> pieces for byte_fallback, -1 if absent
@@ -255,7 +255,7 @@ func newUnigram(pieces []string, scores []float64, unk int32, byteFallback bool)
 		}
 	}
 	// A piece given twice keeps its last id (and that id's score).
-	u.trie = buildTrie(pieces, ids)
+	u.trie = newDATrie(buildTrie(pieces, ids))
 	u.unkScore = minScore - unkPenalty
 	for b := 0; b < 256; b++ {
 		u.byteIDs[b] = -1
@@ -308,7 +308,7 @@ func (u *unigram) tokenize(dst []int32, word []byte, sc *scratch) ([]int32, erro
 			if node < 0 {
 				break
 			}
-			id := u.trie.nodes[node].id
+			id := u.trie.id[node]
 			if id < 0 {
 				continue
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -463,6 +464,54 @@ func TestConcurrent(t *testing.T) {
 		for g := 0; g < 8; g++ {
 			if msg := <-done; msg != "" {
 				t.Error(msg)
+			}
+		}
+	}
+}
+
+// TestDATrie compares the double-array trie with the byte trie it is built
+// from (the reference) on random keys and random probes.
+func TestDATrie(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := 0; round < 20; round++ {
+		alpha := []byte("ab\x00\xff\x80é中")
+		var keys []string
+		var ids []int32
+		for i := 0; i < rng.IntN(3000); i++ {
+			k := make([]byte, 1+rng.IntN(12))
+			for j := range k {
+				k[j] = alpha[rng.IntN(len(alpha))]
+			}
+			keys, ids = append(keys, string(k)), append(ids, int32(i))
+		}
+		bt := buildTrie(keys, ids)
+		da := newDATrie(bt)
+		for i := 0; i < 2000; i++ {
+			p := make([]byte, rng.IntN(16))
+			for j := range p {
+				p[j] = alpha[rng.IntN(len(alpha))]
+			}
+			if i < len(keys) {
+				p = append([]byte(keys[i]), p...)
+			}
+			id1, n1 := bt.longestPrefix(p)
+			id2, n2 := da.longestPrefix(p)
+			if id1 != id2 || n1 != n2 {
+				t.Fatalf("round %d: %q: byte trie (%d, %d), double array (%d, %d)", round, p, id1, n1, id2, n2)
+			}
+			// Every node on the path agrees too.
+			s1, s2 := int32(0), int32(0)
+			for _, c := range p {
+				s1, s2 = bt.child(s1, c), da.child(s2, c)
+				if (s1 < 0) != (s2 < 0) {
+					t.Fatalf("round %d: %q: child existence differs at %q", round, p, c)
+				}
+				if s1 < 0 {
+					break
+				}
+				if bt.nodes[s1].id != da.id[s2] {
+					t.Fatalf("round %d: %q: ids differ", round, p)
+				}
 			}
 		}
 	}
