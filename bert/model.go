@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/crossrank/crossrank/weights"
 )
@@ -169,7 +171,33 @@ func newModel(ctx context.Context, cfg *weights.Config, src tensorSource, b Back
 	if err := bd.bind(headPrefix, m.head); err != nil {
 		return nil, err
 	}
+	if err := checkLayerCount(src, cfg.NumHiddenLayers); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// checkLayerCount rejects a checkpoint with more encoder layers than
+// config.json's num_hidden_layers: every tensor the config asks for exists,
+// so binding succeeds, but the model would silently skip the extra layers.
+// (Other unused tensors, such as an MLM head or an old position_ids buffer,
+// are harmless and ignored, as transformers ignores them.)
+func checkLayerCount(src tensorSource, layers int) error {
+	lister, ok := src.(interface{ Names() []string })
+	if !ok {
+		return nil
+	}
+	for _, name := range lister.Names() {
+		_, rest, found := strings.Cut(name, "encoder.layer.")
+		if !found {
+			continue
+		}
+		num, _, _ := strings.Cut(rest, ".")
+		if i, err := strconv.Atoi(num); err == nil && i >= layers {
+			return fmt.Errorf("bert: checkpoint has tensor %q but config.json has num_hidden_layers %d", name, layers)
+		}
+	}
+	return nil
 }
 
 // Config is the model's config.json.

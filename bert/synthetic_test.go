@@ -24,6 +24,14 @@ type fakeTensor struct {
 	shape []int
 }
 
+func (s mapSource) Names() []string {
+	names := make([]string, 0, len(s))
+	for n := range s {
+		names = append(names, n)
+	}
+	return names
+}
+
 func (s mapSource) Float32(name string) ([]float32, []int, error) {
 	t, ok := s[name]
 	if !ok {
@@ -171,6 +179,8 @@ func TestLoadErrors(t *testing.T) {
 		}, `tensor "bert.embeddings.LayerNorm.bias": element 0 is -Inf`},
 		{"config does not fit", testConfig(t, strings.Replace(tinyBert, `"intermediate_size":24`, `"intermediate_size":32`, 1)), nil,
 			`tensor "bert.encoder.layer.0.intermediate.dense.weight": shape [24 16], want [32 16]`},
+		{"more layers than the config", testConfig(t, strings.Replace(tinyBert, `"num_hidden_layers":2`, `"num_hidden_layers":1`, 1)), nil,
+			`checkpoint has tensor "bert.encoder.layer.1.`},
 		{"unknown activation", testConfig(t, strings.Replace(tinyBert, `"vocab_size"`, `"hidden_act":"swish","vocab_size"`, 1)), nil,
 			`hidden_act "swish" is not supported`},
 	}
