@@ -26,6 +26,16 @@
 // Errors: no driver or no usable device is ErrNoDevice; out of device memory
 // is ErrOutOfMemory (errors.Is), so callers can retry with smaller batches;
 // any CUDA error is returned, never a panic.
+//
+// Environment:
+//   - CROSSRANK_CUBLAS: the path of libcublas.so.N, when neither the dynamic
+//     loader nor the usual CUDA and PyTorch folders have it;
+//   - CROSSRANK_CUDA_SIMPLE_ATTENTION=1: fp16/bf16 attention on the CUDA-core
+//     kernel instead of the tensor cores;
+//   - CROSSRANK_REQUIRE_GPU=1 (tests): fail instead of skipping without a GPU.
+//
+// The GPU tests and the comparison with PyTorch run on a lent device with
+// gpu-check.sh; NOTES.md records what they measured.
 package cuda
 
 import (
