@@ -50,7 +50,7 @@
 // sub-word ("##" + piece), that is several allocations per token; the speed
 // goal (at least the Rust library's tokens per second per core) rules that
 // out. What remained (a whitespace/punctuation split and a greedy longest
-// match) is a few dozen lines here, done with a byte trie instead.
+// match) is a few dozen lines here, done with a double-array trie instead.
 //
 // Unicode: normalisation forms come from golang.org/x/text/unicode/norm,
 // grapheme clusters (which the Precompiled normaliser works on) from
