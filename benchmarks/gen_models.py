@@ -91,6 +91,20 @@ def cache_dir():
     return os.path.join(os.environ.get("CROSSRANK_CACHE", os.path.expanduser("~/.cache/crossrank")), "bench-models")
 
 
+def tidy_config(out):
+    """Drops the null token ids transformers writes for BERT (the published
+    configs leave them out, and hugot refuses a null eos_token_id)."""
+    p = os.path.join(out, "config.json")
+    with open(p) as f:
+        c = json.load(f)
+    for k in ["bos_token_id", "eos_token_id"]:
+        if k in c and c[k] is None:
+            del c[k]
+    with open(p, "w") as f:
+        json.dump(c, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
 def write_tokenizer(family, out, max_len):
     src, files = TOKENIZERS[family]
     for f in files:
@@ -113,19 +127,17 @@ def write_tokenizer(family, out, max_len):
 
 
 def export_onnx(model, family, out):
+    """Exports the classifier's logits with the TorchScript exporter (opset
+    17, dynamic batch and sequence axes). The attention mask goes in as the
+    usual [batch, seq] 0/1 tensor and is turned into the additive 4D mask
+    inside the graph with plain ops: transformers' own mask builder exports
+    to GatherND and empty constants that GoMLX's ONNX importer (hugot's
+    pure-Go backend) does not run."""
     import torch
 
     os.makedirs(os.path.join(out, "onnx"), exist_ok=True)
     path = os.path.join(out, "onnx", "model.onnx")
-    ids = torch.randint(5, 1000, (2, 16), dtype=torch.long)
-    mask = torch.ones_like(ids)
-    names = ["input_ids", "attention_mask"]
-    args = (ids, mask)
-    if family == "bert":
-        names.append("token_type_ids")
-        args = (ids, mask, torch.zeros_like(ids))
-    dyn = {n: {0: "batch", 1: "sequence"} for n in names}
-    dyn["logits"] = {0: "batch"}
+    names = ["input_ids", "attention_mask"] + (["token_type_ids"] if family == "bert" else [])
 
     class Wrap(torch.nn.Module):
         def __init__(self, m):
@@ -133,16 +145,27 @@ def export_onnx(model, family, out):
             self.m = m
 
         def forward(self, *a):
-            return self.m(**dict(zip(names, a))).logits
+            kw = dict(zip(names, a))
+            am = kw["attention_mask"][:, None, None, :].to(torch.float32)
+            kw["attention_mask"] = (1.0 - am) * torch.finfo(torch.float32).min
+            return self.m(**kw).logits
 
+    ids = torch.randint(5, 1000, (2, 16), dtype=torch.long)
+    mask = torch.ones_like(ids)
+    mask[1, 10:] = 0
+    args = (ids, mask) + ((torch.zeros_like(ids),) if family == "bert" else ())
     with torch.no_grad():
+        want = model(**dict(zip(names, args))).logits
+        got = Wrap(model)(*args)
+        if (want - got).abs().max().item() > 1e-5:
+            raise SystemExit("gen_models: the 4D-mask wrapper changes the logits")
         torch.onnx.export(
             Wrap(model),
             args,
             path,
             input_names=names,
             output_names=["logits"],
-            dynamic_axes=dyn,
+            dynamic_axes=dict({n: {0: "batch", 1: "sequence"} for n in names}, logits={0: "batch"}),
             opset_version=17,
             dynamo=False,
             do_constant_folding=True,
@@ -159,6 +182,9 @@ def quantize(path):
     return out
 
 
+ONNX_MARK = "onnx-v2"  # bump when the export changes: the ONNX files are redone
+
+
 def generate(name, force=False, onnx=True):
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification
@@ -166,37 +192,44 @@ def generate(name, force=False, onnx=True):
     repo, family, cfg, max_len = MODELS[name]
     out = os.path.join(cache_dir(), name)
     done = os.path.join(out, ".complete")
-    want = "onnx" if onnx else "weights"
-    if not force and os.path.exists(done) and (open(done).read().strip() == "onnx" or not onnx):
+    mark = open(done).read().strip() if os.path.exists(done) and not force else ""
+    if mark == ONNX_MARK or (mark and not onnx):
         print(f"{name}: up to date in {out}")
         return out
     t0 = time.time()
-    os.makedirs(out, exist_ok=True)
-    config = AutoConfig.for_model(
-        cfg["model_type"],
-        **{k: v for k, v in cfg.items() if k != "model_type"},
-        num_labels=1,
-        id2label={0: "LABEL_0"},
-        label2id={"LABEL_0": 0},
-    )
-    torch.manual_seed(SEED)
-    model = AutoModelForSequenceClassification.from_config(config).eval()
-    model.save_pretrained(out, safe_serialization=True)
-    write_tokenizer(family, out, max_len)
-    with open(os.path.join(out, "STANDIN.md"), "w") as f:
-        f.write(
-            f"Shape-exact stand-in for {repo}: its published config, seeded random weights "
-            f"(seed {SEED}), written by crossrank/benchmarks/gen_models.py. Not the real model.\n"
+    model = None
+    if not mark:
+        os.makedirs(out, exist_ok=True)
+        config = AutoConfig.for_model(
+            cfg["model_type"],
+            **{k: v for k, v in cfg.items() if k != "model_type"},
+            num_labels=1,
+            id2label={0: "LABEL_0"},
+            label2id={"LABEL_0": 0},
         )
-    print(f"{name}: weights written in {time.time() - t0:.0f}s", flush=True)
+        torch.manual_seed(SEED)
+        model = AutoModelForSequenceClassification.from_config(config).eval()
+        model.save_pretrained(out, safe_serialization=True)
+        tidy_config(out)
+        write_tokenizer(family, out, max_len)
+        with open(os.path.join(out, "STANDIN.md"), "w") as f:
+            f.write(
+                f"Shape-exact stand-in for {repo}: its published config, seeded random weights "
+                f"(seed {SEED}), written by crossrank/benchmarks/gen_models.py. Not the real model.\n"
+            )
+        with open(done, "w") as f:
+            f.write("weights\n")
+        print(f"{name}: weights written in {time.time() - t0:.0f}s", flush=True)
     if onnx:
+        if model is None:
+            model = AutoModelForSequenceClassification.from_pretrained(out).eval()
         p = export_onnx(model, family, out)
         print(f"{name}: onnx exported in {time.time() - t0:.0f}s", flush=True)
         del model
         quantize(p)
         print(f"{name}: int8 quantised in {time.time() - t0:.0f}s", flush=True)
-    with open(done, "w") as f:
-        f.write(want + "\n")
+        with open(done, "w") as f:
+            f.write(ONNX_MARK + "\n")
     return out
 
 

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Times one Python peer on one model and workload set, in this process.
+
+Contenders (each run in its own process by run.py, so peak RSS is its own):
+  st-fp32     sentence-transformers CrossEncoder, PyTorch fp32, its default
+              batch size (32) and torch's default threads; batches built as
+              CrossEncoder.predict builds them (pairs sorted longest first,
+              each batch padded to its longest).
+  st-bf16     the same with its fastest CPU setting: torch threads = cores and
+              bf16 autocast (oneDNN runs the matrix products on AMX/AVX512-BF16
+              where the CPU has them).
+  ort-fp32    ONNX Runtime (CPU provider, intra-op threads = cores) on
+              onnx/model.onnx, same batching.
+  ort-int8    the same on onnx/model.int8.onnx (dynamic int8 quantisation).
+
+Every contender is fed the workload's input_ids directly (no tokenizer runs,
+as for crossrank's library contender). The figures are written as one JSON
+object (the fields of results.json plus the per-pair logits) to --json.
+
+usage: python bench_peers.py --contender st-fp32 --model DIR --set short --n 20 --json out.json
+"""
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+CONTENDERS = {
+    "st-fp32": ("sentence-transformers", "fp32"),
+    "st-bf16": ("sentence-transformers", "bf16-autocast"),
+    "ort-fp32": ("onnxruntime", "fp32"),
+    "ort-int8": ("onnxruntime", "int8"),
+}
+
+
+def load_set(path, name, family, n):
+    with open(path) as f:
+        w = json.load(f)
+    for s in w["sets"]:
+        if s["name"] == name and s["family"] == family and s["n"] == n:
+            return s
+    sys.exit(f"bench_peers: no set {name}/{family}/n{n} in {path}")
+
+
+def batches(pairs, batch_size, pad_id):
+    """CrossEncoder.predict's batching: longest first, each batch padded to
+    its longest. Returns (order, [(ids, mask, types)])."""
+    order = sorted(range(len(pairs)), key=lambda i: -len(pairs[i]["input_ids"]))
+    out = []
+    for b in range(0, len(order), batch_size):
+        idx = order[b : b + batch_size]
+        L = max(len(pairs[i]["input_ids"]) for i in idx)
+        ids = np.full((len(idx), L), pad_id, dtype=np.int64)
+        mask = np.zeros((len(idx), L), dtype=np.int64)
+        types = np.zeros((len(idx), L), dtype=np.int64)
+        for r, i in enumerate(idx):
+            p = pairs[i]
+            n = len(p["input_ids"])
+            ids[r, :n] = p["input_ids"]
+            mask[r, :n] = 1
+            types[r, :n] = p["token_type_ids"]
+        out.append((idx, ids, mask, types))
+    return out
+
+
+def make_torch(model_dir, bf16, family):
+    import torch
+    from sentence_transformers import CrossEncoder
+
+    if bf16:
+        torch.set_num_threads(os.cpu_count())
+    ce = CrossEncoder(model_dir, device="cpu")
+    model = ce.model.eval()
+    use_types = family == "bert"
+
+    def run(ids, mask, types):
+        feats = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
+        if use_types:
+            feats["token_type_ids"] = torch.from_numpy(types)
+        with torch.inference_mode():
+            if bf16:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    out = model(**feats).logits
+            else:
+                out = model(**feats).logits
+        return out.float()[:, 0].numpy()
+
+    return run, torch.get_num_threads()
+
+
+def make_ort(model_dir, int8):
+    import onnxruntime as ort
+
+    path = os.path.join(model_dir, "onnx", "model.int8.onnx" if int8 else "model.onnx")
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = os.cpu_count()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    names = {i.name for i in sess.get_inputs()}
+
+    def run(ids, mask, types):
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in names:
+            feed["token_type_ids"] = types
+        return sess.run(["logits"], feed)[0][:, 0].astype(np.float32)
+
+    return run, os.cpu_count()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--contender", required=True, choices=sorted(CONTENDERS))
+    ap.add_argument("--model", required=True, help="stand-in folder from gen_models.py")
+    ap.add_argument("--workload", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "workload.json"))
+    ap.add_argument("--set", default="short")
+    ap.add_argument("--n", type=int, default=20)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--budget", type=float, default=10.0, help="seconds of latency sampling once --min-reps are in")
+    ap.add_argument("--min-reps", type=int, default=5)
+    ap.add_argument("--max-reps", type=int, default=200)
+    ap.add_argument("--json", required=True)
+    args = ap.parse_args()
+
+    with open(os.path.join(args.model, "config.json")) as f:
+        cfg = json.load(f)
+    family = "xlmr" if cfg["model_type"] == "xlm-roberta" else "bert"
+    s = load_set(args.workload, args.set, family, args.n)
+    pairs = s["pairs"]
+    if max(max(p["input_ids"]) for p in pairs) >= cfg["vocab_size"]:
+        sys.exit("bench_peers: workload ids beyond the model's vocab")
+
+    kind, precision = CONTENDERS[args.contender]
+    if kind == "sentence-transformers":
+        run, threads = make_torch(args.model, args.contender == "st-bf16", family)
+    else:
+        run, threads = make_ort(args.model, args.contender == "ort-int8")
+    bs = batches(pairs, args.batch, cfg.get("pad_token_id") or 0)
+
+    def request():
+        out = np.zeros(len(pairs), dtype=np.float32)
+        for idx, ids, mask, types in bs:
+            out[idx] = run(ids, mask, types)
+        return out
+
+    logits = request()  # warm-up (and the logits compared with crossrank's)
+    lat = []
+    t0 = time.perf_counter()
+    while len(lat) < args.max_reps and (len(lat) < args.min_reps or time.perf_counter() - t0 < args.budget):
+        a = time.perf_counter()
+        request()
+        lat.append(time.perf_counter() - a)
+    elapsed = time.perf_counter() - t0
+    lat_ms = sorted(x * 1000 for x in lat)
+
+    def pct(p):  # nearest rank, as the Go harness
+        k = min(max(int(np.ceil(len(lat_ms) * p / 100)) - 1, 0), len(lat_ms) - 1)
+        return lat_ms[k]
+
+    padded_tokens = sum(ids.size for _, ids, _, _ in bs)
+    res = {
+        "contender": args.contender,
+        "precision": precision,
+        "model": os.path.basename(os.path.normpath(args.model)),
+        "n": args.n,
+        # One request at a time: torch and ONNX Runtime already spread each
+        # batch over every intra-op thread, and a second request in a Python
+        # process would only contend for the same threads.
+        "pairs_per_s": args.n * len(lat) / elapsed,
+        "latency_p50_ms": pct(50),
+        "latency_p95_ms": pct(95),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "max_abs_logit_diff": None,
+        "set": args.set,
+        "tokens": sum(len(p["input_ids"]) for p in pairs),
+        "padded_tokens": padded_tokens,
+        "reps": len(lat),
+        "concurrency": 1,
+        "threads": threads,
+        "notes": f"{kind}; batch {args.batch}, longest first, padded to each batch's longest",
+        "logits": [float(x) for x in logits],
+    }
+    with open(args.json, "w") as f:
+        json.dump(res, f)
+    print(
+        f"{args.contender} {res['model']} n={args.n}: p50 {res['latency_p50_ms']:.1f} ms, "
+        f"{res['pairs_per_s']:.1f} pairs/s, RSS {res['peak_rss_mb']:.0f} MB, {len(lat)} reps"
+    )
+
+
+if __name__ == "__main__":
+    main()

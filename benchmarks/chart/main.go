@@ -1,0 +1,88 @@
+// Command chart draws benchmarks/results.png from benchmarks/results.json:
+// pairs/s per model and N, one bar per contender. It is a module of its own
+// so that the plotting library stays out of crossrank's go.mod.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"image/color"
+	"log"
+	"os"
+	"slices"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+type row struct {
+	Contender string  `json:"contender"`
+	Precision string  `json:"precision"`
+	Model     string  `json:"model"`
+	N         int     `json:"n"`
+	Set       string  `json:"set"`
+	PairsPerS float64 `json:"pairs_per_s"`
+}
+
+func main() {
+	in := flag.String("in", "results.json", "results.json written by run.py")
+	out := flag.String("out", "results.png", "PNG to write")
+	title := flag.String("title", "crossrank vs peers: pairs/s (higher is better)", "chart title")
+	flag.Parse()
+	raw, err := os.ReadFile(*in)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var rows []row
+	if err := json.Unmarshal(raw, &rows); err != nil {
+		log.Fatalf("%s: %v", *in, err)
+	}
+	if len(rows) == 0 {
+		log.Fatalf("%s: no results", *in)
+	}
+	var groups, contenders []string
+	val := map[[2]string]float64{}
+	for _, r := range rows {
+		g := fmt.Sprintf("%s\n%s N=%d", r.Model, r.Set, r.N)
+		if !slices.Contains(groups, g) {
+			groups = append(groups, g)
+		}
+		if !slices.Contains(contenders, r.Contender) {
+			contenders = append(contenders, r.Contender)
+		}
+		val[[2]string{g, r.Contender}] = r.PairsPerS
+	}
+
+	p := plot.New()
+	p.Title.Text = *title
+	p.Y.Label.Text = "pairs/s"
+	p.Legend.Top = true
+	w := vg.Points(float64(min(14, 120/len(contenders))))
+	for i, c := range contenders {
+		v := make(plotter.Values, len(groups))
+		for j, g := range groups {
+			v[j] = val[[2]string{g, c}]
+		}
+		bars, err := plotter.NewBarChart(v, w)
+		if err != nil {
+			log.Fatal(err)
+		}
+		bars.LineStyle.Width = 0
+		bars.Color = plotutil.Color(i)
+		if bars.Color == nil {
+			bars.Color = color.Gray{Y: uint8(40 * i)}
+		}
+		bars.Offset = w * vg.Length(float64(i)-float64(len(contenders)-1)/2)
+		p.Add(bars)
+		p.Legend.Add(c, bars)
+	}
+	p.NominalX(groups...)
+	width := vg.Length(max(6, 1.2*float64(len(groups)))) * vg.Inch
+	if err := p.Save(width, 4.5*vg.Inch, *out); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("wrote", *out)
+}

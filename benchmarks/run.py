@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""Runs every contender on every model and workload set, each in its own
+process, one after another on this machine, and writes benchmarks/RESULTS.md,
+benchmarks/results.json and benchmarks/results.png.
+
+Contenders:
+  crossrank        crossrank library (bert.Model.Forward on the ids), `crossrank bench`
+  crossrank-http   crossrank's server on loopback, fed the workload's text
+  st-fp32, st-bf16, ort-fp32, ort-int8   see bench_peers.py
+  hugot            knights-analytics/hugot, pure-Go backend (benchmarks/hugot),
+                   fed text that tokenizes to the workload's ids
+
+Models are shape-exact stand-ins (gen_models.py), generated on first use.
+
+usage: python benchmarks/run.py [--models a,b] [--large] [--n 20,100]
+                                [--contenders ...] [--budget S] [--preliminary NOTE]
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import gen_models  # noqa: E402
+
+ALL = ["crossrank", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int8", "hugot"]
+PEERS = ["st-fp32", "st-bf16", "ort-fp32", "ort-int8", "hugot"]
+FP32_PEERS = ["st-fp32", "ort-fp32", "hugot"]
+
+
+def cache():
+    return os.environ.get("CROSSRANK_CACHE", os.path.expanduser("~/.cache/crossrank"))
+
+
+def sh(cmd, **kw):
+    print("+", " ".join(shlex.quote(c) for c in cmd), flush=True)
+    return subprocess.run(cmd, check=True, **kw)
+
+
+def machine():
+    cpu = ""
+    flags = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and not cpu:
+                    cpu = line.split(":", 1)[1].strip()
+                if line.startswith("flags") and not flags:
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    isa = [f for f in ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8"] if f in flags]
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(f.readline().split()[1])
+            mem = f"{kb / 2**20:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return {"cpu": cpu or platform.processor(), "cores": os.cpu_count(), "memory": mem, "isa": isa, "os": platform.platform()}
+
+
+def flops(cfg, lengths):
+    # The same count as benchmarks/flops.go (Shape.FLOPs).
+    h, i, layers, labels = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"], cfg.get("num_labels", 1)
+    t = sum(lengths)
+    sq = sum(l * l for l in lengths)
+    per_layer = 2 * t * (4 * h * h + 2 * h * i) + 4 * sq * h
+    return layers * per_layer + 2 * len(lengths) * h * h + 2 * len(lengths) * h * labels
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default="", help="comma-separated (default: all but the large ones)")
+    ap.add_argument("--large", action="store_true", help="include bge-reranker-large and -v2-m3 (GBs, slow)")
+    ap.add_argument("--n", default="20,100")
+    ap.add_argument("--long", action="store_true", help="also the long-document set on bge-reranker-v2-m3")
+    ap.add_argument("--contenders", default=",".join(ALL))
+    ap.add_argument("--budget", type=float, default=10.0, help="seconds per timing phase")
+    ap.add_argument("--min-reps", type=int, default=5)
+    ap.add_argument("--preliminary", default="", help="a note that marks the run as preliminary (e.g. a noisy machine)")
+    ap.add_argument("--out", default=HERE)
+    args = ap.parse_args()
+    command = "python benchmarks/run.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+    models = [m for m in args.models.split(",") if m] or [m for m in gen_models.MODELS if args.large or m not in gen_models.LARGE]
+    contenders = [c for c in args.contenders.split(",") if c]
+    for c in contenders:
+        if c not in ALL:
+            sys.exit(f"run.py: unknown contender {c!r} (known: {', '.join(ALL)})")
+    ns = [int(x) for x in args.n.split(",")]
+
+    bindir = os.path.join(cache(), "bench-bin")
+    tmp = os.path.join(cache(), "bench-tmp")
+    os.makedirs(bindir, exist_ok=True)
+    os.makedirs(tmp, exist_ok=True)
+    crossrank = os.path.join(bindir, "crossrank")
+    sh(["go", "build", "-o", crossrank, "./cmd/crossrank"], cwd=ROOT, env=dict(os.environ, CGO_ENABLED="0"))
+    hugot = os.path.join(bindir, "hugot-bench")
+    if "hugot" in contenders:
+        try:
+            sh(["go", "build", "-o", hugot, "."], cwd=os.path.join(HERE, "hugot"), env=dict(os.environ, CGO_ENABLED="0"))
+        except subprocess.CalledProcessError:
+            print("run.py: hugot does not build; leaving it out (run make bench-peers)", file=sys.stderr)
+            contenders.remove("hugot")
+
+    py = sys.executable
+    rows = []
+    for model in models:
+        mdir = gen_models.generate(model, onnx=any(c.startswith("ort") or c == "hugot" for c in contenders))
+        with open(os.path.join(mdir, "config.json")) as f:
+            cfg = json.load(f)
+        cells = [("short", n) for n in ns]
+        if args.long and gen_models.MODELS[model][3] >= 4096:
+            cells.append(("long", 20))
+        family = "xlmr" if cfg["model_type"] == "xlm-roberta" else "bert"
+        with open(os.path.join(HERE, "workload.json")) as f:
+            wl = {(s["name"], s["family"], s["n"]): s for s in json.load(f)["sets"]}
+        for set_name, n in cells:
+            lengths = [len(p["input_ids"]) for p in wl[(set_name, family, n)]["pairs"]]
+            cell = []
+            for c in contenders:
+                out = os.path.join(tmp, f"{model}-{set_name}-{n}-{c}.json")
+                common = ["--budget", str(args.budget), "--min-reps", str(args.min_reps)]
+                try:
+                    if c.startswith("crossrank"):
+                        cmd = [crossrank, "bench", "-q", "--model", mdir, "--set", set_name, "--n", str(n), "--contender", c, "--json", out]
+                        cmd += ["--budget", f"{args.budget}s", "--min-reps", str(args.min_reps)]
+                    elif c == "hugot":
+                        cmd = [hugot, "--model", mdir, "--set", set_name, "--n", str(n), "--json", out, "--workload", os.path.join(HERE, "workload.json")] + common
+                    else:
+                        cmd = [py, os.path.join(HERE, "bench_peers.py"), "--contender", c, "--model", mdir, "--set", set_name, "--n", str(n), "--json", out] + common
+                    sh(cmd)
+                except subprocess.CalledProcessError as e:
+                    print(f"run.py: {c} on {model} {set_name} n={n} failed ({e.returncode}); left out", file=sys.stderr)
+                    continue
+                with open(out) as f:
+                    r = json.loads(f.readline())
+                r.setdefault("set", set_name)
+                r["flops_per_request"] = flops(cfg, lengths)
+                r["gflops"] = r["flops_per_request"] * r["pairs_per_s"] / n / 1e9
+                cell.append(r)
+            ref = next((r for r in cell if r["contender"] == "crossrank"), None)
+            peak = ref.get("peak_gflops") if ref else None
+            for r in cell:
+                if peak:
+                    r["peak_gflops"] = peak
+                    r["fraction_of_peak"] = r["gflops"] / peak
+                # Every contender against crossrank's library logits; the
+                # library itself against sentence-transformers fp32 (PyTorch).
+                other = ref if r["contender"] != "crossrank" else next((x for x in cell if x["contender"] == "st-fp32"), None)
+                if other is not None and other is not r:
+                    r["max_abs_logit_diff"] = max(abs(a - b) for a, b in zip(r["logits"], other["logits"]))
+                    r["logit_reference"] = other["contender"]
+            rows.extend(cell)
+
+    meta = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "command": command,
+        "preliminary": args.preliminary,
+        "budget_s": args.budget,
+        "versions": versions(),
+    }
+    clean = [{k: v for k, v in r.items() if k != "logits"} for r in rows]
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(
+            [dict(r, date=meta["date"]) for r in clean], f, indent=1
+        )
+        f.write("\n")
+    with open(os.path.join(args.out, "results.meta.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+        f.write("\n")
+    write_markdown(os.path.join(args.out, "RESULTS.md"), clean, meta)
+    try:
+        sh(["go", "run", ".", "-in", os.path.join(args.out, "results.json"), "-out", os.path.join(args.out, "results.png")], cwd=os.path.join(HERE, "chart"))
+    except (subprocess.CalledProcessError, FileNotFoundError) as e:
+        print(f"run.py: chart not drawn: {e}", file=sys.stderr)
+
+
+def versions():
+    v = {"python": platform.python_version()}
+    for mod in ["torch", "transformers", "sentence_transformers", "onnxruntime"]:
+        try:
+            v[mod] = __import__(mod).__version__
+        except Exception:  # noqa: BLE001 (a missing peer is not an error here)
+            pass
+    try:
+        v["go"] = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        pass
+    return v
+
+
+def fmt(x, nd=1):
+    return "" if x is None else f"{x:.{nd}f}"
+
+
+def write_markdown(path, rows, meta):
+    m = meta["machine"]
+    L = []
+    L.append("# crossrank benchmark results\n")
+    if meta["preliminary"]:
+        L.append(f"> **PRELIMINARY: {meta['preliminary']}**\n")
+    L.append(f"- Date: {meta['date']}")
+    L.append(f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; {', '.join(m['isa'])}; {m['os']}")
+    L.append(f"- Versions: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}")
+    L.append(f"- Command: `make bench-peers && {meta['command']}` (from the repository root; `make bench` runs it)")
+    L.append(f"- Timing: one warm-up request, then requests one at a time for {meta['budget_s']:g} s "
+             "(at least --min-reps); the Go contenders then run GOMAXPROCS requests at once for as long, "
+             "and pairs/s is the better of the two. Each contender runs in its own process.")
+    L.append("")
+    L.append("Models are **shape-exact stand-ins**: the published config.json of each model with seeded random "
+             "weights (benchmarks/gen_models.py); speed does not depend on the weights' values. The workload "
+             "(benchmarks/workload.json) fixes the token ids, so **tokenization is not timed**, except for "
+             "crossrank-http (which receives text) and hugot (text only; the text tokenizes to the same ids).")
+    L.append("")
+    L.append("Columns: *ratio* = pairs/s over the fastest peer's pairs/s in the same model and N (peers: "
+             "sentence-transformers, ONNX Runtime, hugot); *GFLOP/s* counts the forward pass on the real tokens "
+             "only (padding a peer computes is not credited); *% peak* is that over the FP32 FMA peak measured by "
+             "the crossrank process of the same cell; *max |Δlogit|* is against crossrank's library logits on the "
+             "same checkpoint (crossrank's own row: against sentence-transformers fp32).")
+    L.append("")
+    summary = []
+    for model in dict.fromkeys(r["model"] for r in rows):
+        L.append(f"## {model}\n")
+        L.append("| set | N | contender | precision | p50 ms | p95 ms | reps | pairs/s | ratio | GFLOP/s | % peak | peak RSS MB | max abs Δlogit |")
+        L.append("|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for key in dict.fromkeys((r["set"], r["n"]) for r in rows if r["model"] == model):
+            cell = [r for r in rows if r["model"] == model and (r["set"], r["n"]) == key]
+            peers = [r for r in cell if r["contender"] in PEERS]
+            best = max((r["pairs_per_s"] for r in peers), default=None)
+            best32 = max((r["pairs_per_s"] for r in peers if r["contender"] in FP32_PEERS), default=None)
+            for r in cell:
+                ratio = r["pairs_per_s"] / best if best else None
+                L.append(
+                    f"| {r['set']} | {r['n']} | {r['contender']} | {r['precision']} | {fmt(r['latency_p50_ms'])} | "
+                    f"{fmt(r['latency_p95_ms'])} | {r.get('reps', '')} | {fmt(r['pairs_per_s'], 2)} | "
+                    f"{fmt(ratio, 2)} | {fmt(r.get('gflops'))} | "
+                    f"{fmt(100 * r['fraction_of_peak'] if r.get('fraction_of_peak') else None)} | "
+                    f"{fmt(r['peak_rss_mb'], 0)} | {'' if r.get('max_abs_logit_diff') is None else f'{r['max_abs_logit_diff']:.2g}'} |"
+                )
+            cr = next((r for r in cell if r["contender"] == "crossrank"), None)
+            if cr and best:
+                bp = max(peers, key=lambda r: r["pairs_per_s"])
+                s = f"- {model}, {key[0]} N={key[1]}: crossrank {cr['pairs_per_s'] / best:.2f}x the fastest peer ({bp['contender']})"
+                if best32:
+                    s += f", {cr['pairs_per_s'] / best32:.2f}x the fastest fp32 peer"
+                summary.append(s + ".")
+        L.append("")
+    L.append("## Where crossrank stands\n")
+    L.extend(summary or ["- no crossrank rows"])
+    L.append("")
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+
+
+if __name__ == "__main__":
+    main()
