@@ -87,6 +87,9 @@ func (p *Pool) MatMul(c, a []float32, m int, b *PackedB, bias []float32, epi Epi
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.threads == 0 {
+		panic("gemm: MatMul on a closed Pool")
+	}
 	j := &p.j
 	j.c, j.a, j.m, j.b, j.bias, j.epi = c, a, m, b, bias, epi
 	j.next.Store(0)
