@@ -35,8 +35,10 @@ func tokenizerClass(cfg *tokenizerConfig, dir string) string {
 	if json.Unmarshal(b, &mc) != nil {
 		return ""
 	}
+	// model_type -> tokenizer class, from transformers' tokenization_auto.py,
+	// for the types whose class we rebuild.
 	switch mc.ModelType {
-	case "bert":
+	case "bert", "distilbert", "convbert", "megatron-bert", "nomic_bert", "electra", "layoutlm":
 		return "BertTokenizer"
 	case "xlm-roberta":
 		return "XLMRobertaTokenizer"
@@ -55,7 +57,9 @@ func rebuildLikeTransformers(p *jsonParts, cfg *tokenizerConfig, dir string) err
 		return f.s
 	}
 	switch tokenizerClass(cfg, dir) {
-	case "BertTokenizer":
+	// BertTokenizer and the classes that are it or inherit its __init__.
+	case "BertTokenizer", "DistilBertTokenizer", "MobileBertTokenizer", "SqueezeBertTokenizer",
+		"ConvBertTokenizer", "DPRContextEncoderTokenizer", "DPRQuestionEncoderTokenizer":
 		wp, ok := p.model.(*wordPiece)
 		if !ok {
 			return errors.New("tokenizer_config.json says BertTokenizer but the model is not WordPiece")
