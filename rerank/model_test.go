@@ -528,3 +528,47 @@ func FuzzRerank(f *testing.F) {
 		}
 	})
 }
+
+// TestRealRank: sentence-transformers' rank on the real-weights MiniLM
+// cross-encoder (make test-real sets CROSSRANK_REAL).
+func TestRealRank(t *testing.T) {
+	dir := os.Getenv("CROSSRANK_REAL")
+	if dir == "" {
+		t.Skip("CROSSRANK_REAL not set (make test-real)")
+	}
+	type record struct {
+		Query     string
+		Documents []string
+		Rank      []struct {
+			CorpusID int `json:"corpus_id"`
+			Score    float64
+		}
+	}
+	rec := readJSONL[record](t, filepath.Join("testdata", "real-rank.jsonl"))[0]
+	r, err := New(context.Background(), filepath.Join(dir, "minilm-cross"), Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	res, err := r.RerankStrings(context.Background(), rec.Query, rec.Documents, RerankOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := map[int]float64{} // document -> sentence-transformers' score
+	for _, x := range rec.Rank {
+		golden[x.CorpusID] = x.Score
+	}
+	worst := 0.0
+	for k, want := range rec.Rank {
+		got := res[k]
+		// Another document in this place is a tie within the tolerance.
+		if got.Index != want.CorpusID && math.Abs(golden[got.Index]-want.Score) > 1e-5 {
+			t.Errorf("rank %d: document %d (%.7f), sentence-transformers has %d (%.7f)", k, got.Index, got.Score, want.CorpusID, want.Score)
+		}
+		worst = max(worst, math.Abs(got.Score-want.Score))
+	}
+	if worst > 1e-5 {
+		t.Errorf("largest score difference %.3g, want at most 1e-5", worst)
+	}
+	t.Logf("%d documents, largest score difference %.3g", len(res), worst)
+}

@@ -14,7 +14,10 @@ for RerankOptions.TruncateLeft.
 
     ~/.cache/crossrank/venv/bin/python rerank/testdata/gen.py
 
-It rewrites rerank/testdata/{windows,left}-<model>.jsonl.
+3. sentence-transformers' rank on the real-weights MiniLM model, when
+~/.cache/crossrank/real has it (real-rank.jsonl, for make test-real).
+
+It rewrites rerank/testdata/{windows,left}-<model>.jsonl and real-rank.jsonl.
 """
 import json
 import os
@@ -82,5 +85,31 @@ def write(name, records):
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
 
 
+
+def real():
+    """3. sentence-transformers' rank on the real-weights MiniLM cross-encoder
+    (make test-real; CROSSRANK_REAL), written to real-rank.jsonl."""
+    from sentence_transformers import CrossEncoder
+
+    d = os.path.join(os.path.expanduser("~/.cache/crossrank/real"), "minilm-cross")
+    ce = CrossEncoder(d, device="cpu")
+    query = "Who wrote 'To Kill a Mockingbird'?"
+    docs = [
+        "'To Kill a Mockingbird' is a novel by Harper Lee published in 1960.",
+        "The novel 'Moby-Dick' was written by Herman Melville and first published in 1851.",
+        "Harper Lee, an American novelist widely known for her novel 'To Kill a Mockingbird', was born in 1926.",
+        "Jane Austen was an English novelist known primarily for her six major novels.",
+        "",
+        "The 'Harry Potter' series was written by British author J.K. Rowling.",
+    ]
+    lines = [json.loads(l)["text"] for l in open(os.path.join(ROOT, "testdata", "corpus.jsonl"))]
+    docs += [t for t in lines if t.strip()][:24]
+    ranked = ce.rank(query, docs)
+    write("real-rank.jsonl", [{"query": query, "documents": docs,
+                               "rank": [{"corpus_id": int(r["corpus_id"]), "score": float(r["score"])} for r in ranked]}])
+
+
 if __name__ == "__main__":
     main()
+    if os.path.isdir(os.path.expanduser("~/.cache/crossrank/real/minilm-cross")):
+        real()
