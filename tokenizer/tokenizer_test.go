@@ -516,3 +516,43 @@ func TestDATrie(t *testing.T) {
 		}
 	}
 }
+
+// TestTransformersClassFromModelType: without tokenizer_class, the class
+// comes from config.json's model_type, as in AutoTokenizer.
+func TestTransformersClassFromModelType(t *testing.T) {
+	dir := t.TempDir()
+	b, err := os.ReadFile("testdata/tf-bert-cased/tokenizer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"tokenizer.json":        string(b),
+		"tokenizer_config.json": `{"do_lower_case": false}`,
+		"config.json":           `{"model_type": "bert"}`,
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Load("testdata/tf-bert-cased")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := loadTiny(t, "tiny-bert/tokenizer.json")
+	for _, s := range []string{"Hello, world!", "café CAFÉ", "héllo wörld", "unbelievable"} {
+		g, _ := got.Encode(s)
+		w, _ := want.Encode(s)
+		r, _ := raw.Encode(s)
+		if !slices.Equal(g.IDs, w.IDs) {
+			t.Errorf("%q: model_type bert gives %v, tokenizer_class BertTokenizer gives %v", s, g.IDs, w.IDs)
+		}
+		if s == "Hello, world!" && slices.Equal(g.IDs, r.IDs) {
+			t.Errorf("%q: the cased config changed nothing (%v)", s, g.IDs)
+		}
+	}
+}
