@@ -223,7 +223,7 @@ type Info struct {
 	Model        string // the reference it was created with
 	Dir          string // the local folder the weights came from
 	Device       string // the backend's name, e.g. "cpu" or "cuda:0 (NVIDIA H100)"
-	Precision    string // the checkpoint's dtype, e.g. "F32", "F16", "BF16"
+	Precision    string // the dtype config.json gives the checkpoint ("float32", "float16", "bfloat16"), "" if none
 	MaxLength    int    // the pair limit in tokens
 	NumLabels    int
 	Labels       []string // id2label, in label order
