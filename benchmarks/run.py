@@ -240,12 +240,14 @@ def write_markdown(path, rows, meta):
             best32 = max((r["pairs_per_s"] for r in peers if r["contender"] in FP32_PEERS), default=None)
             for r in cell:
                 ratio = r["pairs_per_s"] / best if best else None
+                d = r.get("max_abs_logit_diff")
+                diff = "" if d is None else f"{d:.2g}"
+                frac = r.get("fraction_of_peak")
                 L.append(
                     f"| {r['set']} | {r['n']} | {r['contender']} | {r['precision']} | {fmt(r['latency_p50_ms'])} | "
                     f"{fmt(r['latency_p95_ms'])} | {r.get('reps', '')} | {fmt(r['pairs_per_s'], 2)} | "
-                    f"{fmt(ratio, 2)} | {fmt(r.get('gflops'))} | "
-                    f"{fmt(100 * r['fraction_of_peak'] if r.get('fraction_of_peak') else None)} | "
-                    f"{fmt(r['peak_rss_mb'], 0)} | {'' if r.get('max_abs_logit_diff') is None else f'{r['max_abs_logit_diff']:.2g}'} |"
+                    f"{fmt(ratio, 2)} | {fmt(r.get('gflops'))} | {fmt(100 * frac if frac else None)} | "
+                    f"{fmt(r['peak_rss_mb'], 0)} | {diff} |"
                 )
             cr = next((r for r in cell if r["contender"] == "crossrank"), None)
             if cr and best:
