@@ -113,6 +113,15 @@ func FuzzEncode(f *testing.F) {
 			if err != nil || !equalEnc(e, e2) {
 				t.Fatalf("query reuse differs: %v %v vs %v", e2, err, e)
 			}
+			ta, err1 := tk.Tokenize(q)
+			tb, err2 := tk.Tokenize(d)
+			if err1 != nil || err2 != nil {
+				t.Fatal(err1, err2)
+			}
+			e3, err := tk.EncodeIDs(ta, tb, true, opts)
+			if err != nil || !equalEnc(e, e3) {
+				t.Fatalf("EncodeIDs differs: %v %v vs %v", e3, err, e)
+			}
 			s, err := tk.EncodeTruncated(q, Truncation{MaxLength: opts.MaxLength, Strategy: opts.Strategy})
 			if err == nil {
 				checkIDs(t, tk, s)

@@ -179,6 +179,33 @@ func (t *Tokenizer) EncodePairWithQuery(q *Query, document string, opts Truncati
 	return t.finish(q.ids, b, true, opts)
 }
 
+// Tokenize returns the model ids of text without special tokens: the
+// content Encode frames. With EncodeIDs it lets a caller cut a long document
+// into windows of its own tokens.
+func (t *Tokenizer) Tokenize(text string) ([]int32, error) {
+	sc := t.getScratch()
+	defer t.putScratch(sc)
+	return t.encodeContent(sc, text, nil)
+}
+
+// EncodeIDs frames content ids from Tokenize with the special tokens and
+// type ids, truncating as opts says: EncodeIDs(Tokenize(q), Tokenize(d),
+// true, opts) is EncodePair(q, d, opts), and with pair false (b unused) it is
+// EncodeTruncated. a and b are not modified.
+func (t *Tokenizer) EncodeIDs(a, b []int32, pair bool, opts Truncation) (*Encoding, error) {
+	if !pair {
+		b = nil
+	}
+	for _, s := range [][]int32{a, b} {
+		for _, id := range s {
+			if id < 0 || int(id) >= t.vocabSize {
+				return nil, fmt.Errorf("tokenizer: EncodeIDs: id %d is outside the vocabulary (size %d)", id, t.vocabSize)
+			}
+		}
+	}
+	return t.finish(a, b, pair, opts)
+}
+
 // NumSpecialTokens is the number of tokens the post-processor adds to a
 // single text (pair false) or a pair (pair true).
 func (t *Tokenizer) NumSpecialTokens(pair bool) int { return t.post.numSpecial(pair) }

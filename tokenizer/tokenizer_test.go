@@ -556,3 +556,19 @@ func TestTransformersClassFromModelType(t *testing.T) {
 		}
 	}
 }
+
+func TestEncodeIDs(t *testing.T) {
+	tk := loadTiny(t, "tiny-bert/tokenizer.json")
+	a, _ := tk.Tokenize("hello world")
+	want, _ := tk.EncodeTruncated("hello world", Truncation{MaxLength: 3})
+	got, err := tk.EncodeIDs(a, []int32{99}, false, Truncation{MaxLength: 3})
+	if err != nil || !slices.Equal(got.IDs, want.IDs) || got.Truncated != want.Truncated {
+		t.Errorf("single: %v %v, want %v", got, err, want)
+	}
+	if _, err := tk.EncodeIDs([]int32{5, 1000}, nil, true, Truncation{}); err == nil {
+		t.Error("id outside the vocabulary: no error")
+	}
+	if _, err := tk.Tokenize("bad \xff"); err == nil {
+		t.Error("Tokenize of invalid UTF-8: no error")
+	}
+}
