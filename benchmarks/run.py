@@ -85,6 +85,7 @@ def main():
     ap.add_argument("--contenders", default=",".join(ALL))
     ap.add_argument("--budget", type=float, default=10.0, help="seconds per timing phase")
     ap.add_argument("--min-reps", type=int, default=5)
+    ap.add_argument("--concurrency", type=int, default=0, help="Go contenders' throughput phase: requests at once (0: GOMAXPROCS, 1: skip)")
     ap.add_argument("--preliminary", default="", help="a note that marks the run as preliminary (e.g. a noisy machine)")
     ap.add_argument("--out", default=HERE)
     args = ap.parse_args()
@@ -132,7 +133,7 @@ def main():
                 try:
                     if c.startswith("crossrank"):
                         cmd = [crossrank, "bench", "-q", "--model", mdir, "--set", set_name, "--n", str(n), "--contender", c, "--json", out]
-                        cmd += ["--budget", f"{args.budget}s", "--min-reps", str(args.min_reps)]
+                        cmd += ["--budget", f"{args.budget}s", "--min-reps", str(args.min_reps), "--concurrency", str(args.concurrency)]
                     elif c == "hugot":
                         cmd = [hugot, "--model", mdir, "--set", set_name, "--n", str(n), "--json", out, "--workload", os.path.join(HERE, "workload.json")] + common
                     else:
@@ -167,6 +168,7 @@ def main():
         "command": command,
         "preliminary": args.preliminary,
         "budget_s": args.budget,
+        "concurrency": args.concurrency,
         "versions": versions(),
     }
     clean = [{k: v for k, v in r.items() if k != "logits"} for r in rows]
