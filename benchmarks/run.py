@@ -31,6 +31,9 @@ sys.path.insert(0, HERE)
 import gen_models  # noqa: E402
 
 ALL = ["crossrank", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int8", "hugot"]
+# crossrank's reduced-precision rows (issue 12), run on request until the
+# engine has them: `--contenders crossrank,crossrank-bf16,...`.
+OPTIONAL = ["crossrank-bf16", "crossrank-int8"]
 PEERS = ["st-fp32", "st-bf16", "ort-fp32", "ort-int8", "hugot"]
 FP32_PEERS = ["st-fp32", "ort-fp32", "hugot"]
 
@@ -86,16 +89,26 @@ def main():
     ap.add_argument("--budget", type=float, default=10.0, help="seconds per timing phase")
     ap.add_argument("--min-reps", type=int, default=5)
     ap.add_argument("--concurrency", type=int, default=0, help="Go contenders' throughput phase: requests at once (0: GOMAXPROCS, 1: skip)")
+    ap.add_argument("--timeout", type=float, default=3600, help="seconds one contender may take on one cell before it is left out")
     ap.add_argument("--preliminary", default="", help="a note that marks the run as preliminary (e.g. a noisy machine)")
     ap.add_argument("--out", default=HERE)
+    ap.add_argument("--render", action="store_true", help="only rewrite RESULTS.md and the chart from results.json and results.meta.json")
     args = ap.parse_args()
+    if args.render:
+        with open(os.path.join(args.out, "results.json")) as f:
+            rows = json.load(f)
+        with open(os.path.join(args.out, "results.meta.json")) as f:
+            meta = json.load(f)
+        write_markdown(os.path.join(args.out, "RESULTS.md"), rows, meta)
+        draw(args.out)
+        return
     command = "python benchmarks/run.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
     models = [m for m in args.models.split(",") if m] or [m for m in gen_models.MODELS if args.large or m not in gen_models.LARGE]
     contenders = [c for c in args.contenders.split(",") if c]
     for c in contenders:
-        if c not in ALL:
-            sys.exit(f"run.py: unknown contender {c!r} (known: {', '.join(ALL)})")
+        if c not in ALL + OPTIONAL:
+            sys.exit(f"run.py: unknown contender {c!r} (known: {', '.join(ALL + OPTIONAL)})")
     ns = [int(x) for x in args.n.split(",")]
 
     bindir = os.path.join(cache(), "bench-bin")
@@ -114,6 +127,7 @@ def main():
 
     py = sys.executable
     rows = []
+    missing = []
     for model in models:
         mdir = gen_models.generate(model, onnx=any(c.startswith("ort") or c == "hugot" for c in contenders))
         with open(os.path.join(mdir, "config.json")) as f:
@@ -132,19 +146,27 @@ def main():
                 common = ["--budget", str(args.budget), "--min-reps", str(args.min_reps)]
                 try:
                     if c.startswith("crossrank"):
-                        cmd = [crossrank, "bench", "-q", "--model", mdir, "--set", set_name, "--n", str(n), "--contender", c, "--json", out]
+                        prec = c.split("-")[-1] if c in OPTIONAL else "fp32"
+                        engine = "crossrank" if c in OPTIONAL else c
+                        cmd = [crossrank, "bench", "-q", "--model", mdir, "--set", set_name, "--n", str(n), "--contender", engine, "--precision", prec, "--json", out]
                         cmd += ["--budget", f"{args.budget}s", "--min-reps", str(args.min_reps), "--concurrency", str(args.concurrency)]
                     elif c == "hugot":
                         cmd = [hugot, "--model", mdir, "--set", set_name, "--n", str(n), "--json", out, "--workload", os.path.join(HERE, "workload.json")] + common
                     else:
                         cmd = [py, os.path.join(HERE, "bench_peers.py"), "--contender", c, "--model", mdir, "--set", set_name, "--n", str(n), "--json", out] + common
-                    sh(cmd)
+                    sh(cmd, timeout=args.timeout)
                 except subprocess.CalledProcessError as e:
                     print(f"run.py: {c} on {model} {set_name} n={n} failed ({e.returncode}); left out", file=sys.stderr)
+                    missing.append(f"{c} on {model} {set_name} N={n}: failed (exit {e.returncode})")
+                    continue
+                except subprocess.TimeoutExpired:
+                    print(f"run.py: {c} on {model} {set_name} n={n} timed out; left out", file=sys.stderr)
+                    missing.append(f"{c} on {model} {set_name} N={n}: not done within --timeout {args.timeout:g} s")
                     continue
                 with open(out) as f:
                     r = json.loads(f.readline())
                 r.setdefault("set", set_name)
+                r["contender"] = c
                 r["flops_per_request"] = flops(cfg, lengths)
                 r["gflops"] = r["flops_per_request"] * r["pairs_per_s"] / n / 1e9
                 cell.append(r)
@@ -169,6 +191,7 @@ def main():
         "preliminary": args.preliminary,
         "budget_s": args.budget,
         "concurrency": args.concurrency,
+        "missing": missing,
         "versions": versions(),
     }
     clean = [{k: v for k, v in r.items() if k != "logits"} for r in rows]
@@ -181,8 +204,12 @@ def main():
         json.dump(meta, f, indent=1)
         f.write("\n")
     write_markdown(os.path.join(args.out, "RESULTS.md"), clean, meta)
+    draw(args.out)
+
+
+def draw(out):
     try:
-        sh(["go", "run", ".", "-in", os.path.join(args.out, "results.json"), "-out", os.path.join(args.out, "results.png")], cwd=os.path.join(HERE, "chart"))
+        sh(["go", "run", ".", "-in", os.path.join(out, "results.json"), "-out", os.path.join(out, "results.png")], cwd=os.path.join(HERE, "chart"))
     except (subprocess.CalledProcessError, FileNotFoundError) as e:
         print(f"run.py: chart not drawn: {e}", file=sys.stderr)
 
@@ -194,6 +221,12 @@ def versions():
             v[mod] = __import__(mod).__version__
         except Exception:  # noqa: BLE001 (a missing peer is not an error here)
             pass
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "bert", "rerank", "internal", "server", "tokenizer", "weights"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        v["crossrank"] = head + (" + uncommitted engine changes" if dirty else "")
+    except OSError:
+        pass
     try:
         v["go"] = subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True).stdout.strip()
     except OSError:
@@ -254,10 +287,18 @@ def write_markdown(path, rows, meta):
             cr = next((r for r in cell if r["contender"] == "crossrank"), None)
             if cr and best:
                 bp = max(peers, key=lambda r: r["pairs_per_s"])
-                s = f"- {model}, {key[0]} N={key[1]}: crossrank {cr['pairs_per_s'] / best:.2f}x the fastest peer ({bp['contender']})"
+                s = f"- {model}, {key[0]} N={key[1]}: crossrank {cr['pairs_per_s'] / best:.2f}x the fastest peer's pairs/s ({bp['contender']})"
                 if best32:
-                    s += f", {cr['pairs_per_s'] / best32:.2f}x the fastest fp32 peer"
+                    bp32 = max((r for r in peers if r["contender"] in FP32_PEERS), key=lambda r: r["pairs_per_s"])
+                    s += (f", {cr['pairs_per_s'] / best32:.2f}x the fastest fp32 peer's ({bp32['contender']}); "
+                          f"median latency {cr['latency_p50_ms']:.0f} ms against its {bp32['latency_p50_ms']:.0f} ms")
+                if cr.get("fraction_of_peak"):
+                    s += f"; {100 * cr['fraction_of_peak']:.0f}% of the FP32 peak on real tokens"
                 summary.append(s + ".")
+        L.append("")
+    if meta.get("missing"):
+        L.append("## Left out\n")
+        L.extend(f"- {m}" for m in meta["missing"])
         L.append("")
     L.append("## Where crossrank stands\n")
     L.extend(summary or ["- no crossrank rows"])

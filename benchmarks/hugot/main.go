@@ -86,8 +86,13 @@ func main() {
 	}
 
 	// Sequence buckets up to the workload's longest pair, so no pair is
-	// cut: hugot pads each batch up to a bucket.
-	buckets := []int{32, 64, 128, 256, 512}
+	// cut: hugot pads each batch up to the smallest bucket that holds it.
+	// Steps of 64 up to 512 (as a user tuning hugot for short passages
+	// would set them; its default is 32, 128, 512), then powers of two.
+	var buckets []int
+	for b := 64; b <= 512; b += 64 {
+		buckets = append(buckets, b)
+	}
 	for b := 1024; buckets[len(buckets)-1] < longest; b *= 2 {
 		buckets = append(buckets, b)
 	}
