@@ -43,3 +43,26 @@ vet:
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
+
+.PHONY: build-cuda gpu-bin gpu-check cuda-kernels test-peers
+# The CUDA backend (build tag cuda): needs only cgo's C compiler (package cuda
+# opens libcuda and libcublas at run time).
+build-cuda:
+	CGO_ENABLED=1 $(GO) build -tags cuda ./...
+	CGO_ENABLED=1 $(GO) vet -tags cuda ./cuda/
+
+# The test binary gpu-check runs on a lent GPU machine (no Go there); carry .gpubin.
+gpu-bin:
+	CGO_ENABLED=1 $(GO) test -c -tags cuda -o .gpubin/cuda.test ./cuda/
+
+# On the GPU machine, from the repo root: GPU tests, then crossrank vs PyTorch -> $OUT/gpu-table.md.
+gpu-check:
+	cuda/gpu-check.sh
+
+# Regenerates cuda/kernels/kernels.ptx (nvcc >= 11.8).
+cuda-kernels:
+	cuda/kernels/build.sh
+
+# The seed's own Python client (httpx) against our server.
+test-peers: venv
+	CROSSRANK_PEER_PYTHON=$(PY) $(GO) test -count=1 -run Peer ./server
