@@ -164,10 +164,22 @@ type job struct {
 	// sharedLda floats apart (see Pool.MatMul); the tasks then copy nothing.
 	shared    []float32
 	sharedLda int
+	// tasker, if not nil, is other work run on the pool's threads (the
+	// reduced-precision products, see runTasks): task t is tasker.do(t).
+	tasker tasker
 }
 
 // run claims and does tasks until none is left; s is the worker's memory.
 func (j *job) run(s *scratch) {
+	if j.tasker != nil {
+		for {
+			t := int(j.next.Add(1) - 1)
+			if t >= j.tasks {
+				return
+			}
+			j.tasker.do(t, s)
+		}
+	}
 	nr := j.b.ks.nr
 	panels := (j.b.Out + nr - 1) / nr
 	for {

@@ -19,6 +19,7 @@ type Pool struct {
 	finish  []float64 // plan's scratch
 	shared  []float32 // A copied once for all tasks (see MatMul)
 	j       job
+	low     lowpState // the bf16 and int8 products' memory (lowp.go)
 }
 
 // minParallelFlops is the smallest product worth splitting: below it, waking

@@ -1,0 +1,234 @@
+package gemm
+
+import (
+	"math"
+	"math/bits"
+)
+
+// The reduced-precision products (bf16.go, int8.go) share this driver. Their
+// micro-tiles are 14 rows x 32 columns, like the AVX-512 fp32 kernel's, and
+// each k step reads one 32-bit group of a row of A (two bf16 or four bytes)
+// and 32 such groups of the packed weight (128 bytes). A is converted once
+// per call, in parallel, into the pool's buffer (phase prepare); then the
+// product runs as tasks of row blocks x panel groups (phase multiply).
+
+// bf16Kernel computes a rows x 32 tile of C from k pairs; see gen_lowp.go.
+type bf16Kernel func(k int, a *uint32, lda int, b *uint32, c *float32, ldc int, bias *float32, init int, mask int)
+
+// int8Kernel computes a rows x 32 tile of C from k groups of four bytes;
+// see gen_lowp.go for flags.
+type int8Kernel func(k int, a *uint32, lda int, b *uint32, c *float32, ldc int, colsum *int32, sw *float32, bias *float32, rs *float32, rz *int32, flags int, mask int)
+
+const (
+	lowMR = 14 // rows per micro-tile, every implementation
+	lowNR = 32 // columns per micro-tile and per weight panel
+
+	// lowKC is the k block in 32-bit groups: a weight block is lowKC x 128
+	// bytes = 16 KiB, half of Zen 4's L1, so that it stays there while
+	// the row tiles of a block pass over it.
+	lowKC = 128
+
+	// lowAPad groups (64 bytes) pad each converted row of A, so that the
+	// rows of a tile do not share L1 sets when k is a power of two.
+	lowAPad = 16
+
+	// lowABudget bytes of converted A rows per block: half of L2, so that
+	// a block stays there while it is swept over a group of panels.
+	lowABudget = 512 << 10
+
+	// flags of the int8 kernels
+	int8First = 1
+	int8Last  = 2
+)
+
+// tasker is work the pool hands out as numbered tasks (see runTasks).
+type tasker interface{ do(t int, s *scratch) }
+
+// runTasks runs do(0..tasks-1) on up to threads of p's workers, the caller
+// included; p.mu must be held.
+func (p *Pool) runTasks(threads, tasks int, tk tasker) {
+	if tasks <= 0 {
+		return
+	}
+	j := &p.j
+	j.tasker, j.tasks = tk, tasks
+	j.next.Store(0)
+	helpers := min(threads, tasks) - 1
+	for w := 1; w <= helpers; w++ {
+		p.start[w] <- j
+	}
+	j.run(p.bufs[0])
+	for range helpers {
+		<-p.done
+	}
+	j.tasker = nil
+}
+
+// lowpState is a pool's memory for the reduced-precision products, kept
+// between calls so that a steady state allocates nothing.
+type lowpState struct {
+	a   []uint32  // A converted, rows lda groups apart
+	rs  []float32 // int8: each row's scale
+	rz  []int32   // int8: minus each row's zero point
+	job lowpJob
+}
+
+// lowpJob is one MatMulBF16 or MatMulInt8.
+type lowpJob struct {
+	c, src []float32
+	m      int
+	bias   []float32
+	epi    Epilogue
+	bf     *PackedBF16 // one of bf, i8 is set
+	i8     *PackedInt8
+	st     *lowpState
+	lda    int // groups per converted row of A
+	steps  int // k groups per row (pairs or quads)
+	n, k   int
+	kc     int // k block, groups
+
+	prepare  bool // phase: converting A (true) or multiplying
+	prepStep int  // rows per prepare task
+
+	rowStep, panStep, groups int
+}
+
+func (j *lowpJob) do(t int, s *scratch) {
+	if j.prepare {
+		r0 := t * j.prepStep
+		r1 := min(r0+j.prepStep, j.m)
+		if j.bf != nil {
+			for i := r0; i < r1; i++ {
+				j.bf.kern.cvt(j.st.a[i*j.lda:i*j.lda+j.steps], j.src[i*j.k:(i+1)*j.k])
+			}
+		} else {
+			for i := r0; i < r1; i++ {
+				j.st.rs[i], j.st.rz[i] = j.i8.kern.quant(j.st.a[i*j.lda:i*j.lda+j.steps], j.src[i*j.k:(i+1)*j.k])
+			}
+		}
+		return
+	}
+	panels := (j.n + lowNR - 1) / lowNR
+	r0 := (t / j.groups) * j.rowStep
+	r1 := min(r0+j.rowStep, j.m)
+	p0 := (t % j.groups) * j.panStep
+	p1 := min(p0+j.panStep, panels)
+	a, c, n, lda := j.st.a, j.c, j.n, j.lda
+	for jp := p0; jp < p1; jp++ {
+		col := jp * lowNR
+		mask := 1<<min(lowNR, n-col) - 1
+		panel := jp * j.steps * lowNR
+		for pc := 0; pc < j.steps; pc += j.kc {
+			kc := min(j.kc, j.steps-pc)
+			if j.bf != nil {
+				w := j.bf
+				init := initC
+				var bp *float32
+				if pc == 0 {
+					init = initZero
+					if j.bias != nil {
+						init, bp = initBias, &j.bias[col]
+					}
+				}
+				for ir := r0; ir < r1; ir += lowMR {
+					w.kern.byRows[min(lowMR, r1-ir)-1](kc, &a[ir*lda+pc], lda, &w.data[panel+pc*lowNR], &c[ir*n+col], n, bp, init, mask)
+				}
+			} else {
+				w := j.i8
+				flags := 0
+				if pc == 0 {
+					flags |= int8First
+				}
+				if pc+kc == j.steps {
+					flags |= int8Last
+				}
+				bias := &w.zero[col]
+				if j.bias != nil {
+					bias = &j.bias[col]
+				}
+				for ir := r0; ir < r1; ir += lowMR {
+					w.kern.byRows[min(lowMR, r1-ir)-1](kc, &a[ir*lda+pc], lda, &w.data[panel+pc*lowNR], &c[ir*n+col], n,
+						&w.colsum[col], &w.scale[col], bias, &j.st.rs[ir], &j.st.rz[ir], flags, mask)
+				}
+			}
+		}
+		if j.epi != nil {
+			j.epi(c, n, r0, r1, col, min(col+lowNR, n))
+		}
+	}
+}
+
+// run converts A and multiplies, on p; p.mu must be held.
+func (p *Pool) runLowp(j *lowpJob) {
+	if p.threads == 0 {
+		panic("gemm: MatMul on a closed Pool")
+	}
+	st := &p.low
+	j.st = st
+	j.lda = j.steps + lowAPad
+	if need := j.m * j.lda; len(st.a) < need {
+		st.a = make([]uint32, need+need/4) // grows a few times, then never
+	}
+	if j.i8 != nil && len(st.rs) < j.m {
+		st.rs = make([]float32, j.m+j.m/4+lowMR)
+		st.rz = make([]int32, len(st.rs))
+	}
+	threads := p.threads
+	if 2*j.m*j.k*j.n < minParallelFlops {
+		threads = 1
+	}
+	// Phase 1: A, converted row by row. Below a few thousand elements
+	// per worker, waking one costs more than it saves.
+	j.prepare = true
+	prepThreads := threads
+	if j.m*j.k < 1<<14 {
+		prepThreads = 1
+	}
+	j.prepStep = max(1, (j.m+4*prepThreads-1)/(4*prepThreads))
+	p.runTasks(prepThreads, (j.m+j.prepStep-1)/j.prepStep, j)
+	// Phase 2: the product.
+	j.prepare = false
+	nb := (j.steps + lowKC - 1) / lowKC
+	j.kc = (j.steps + nb - 1) / nb
+	tasks := j.plan(threads)
+	p.runTasks(threads, tasks, j)
+	j.c, j.src, j.bias, j.epi, j.bf, j.i8, j.st = nil, nil, nil, nil, nil, nil, nil
+}
+
+// plan cuts the product into row blocks (whose converted A fits half of L2)
+// times panel groups, enough tasks for every thread to take a few (a shared
+// machine runs threads at unequal speeds), and returns their number.
+func (j *lowpJob) plan(threads int) int {
+	panels := (j.n + lowNR - 1) / lowNR
+	rowTiles := (j.m + lowMR - 1) / lowMR
+	capTiles := min(max(lowABudget/(4*j.lda)/lowMR, 1), 12)
+	rb := (rowTiles + capTiles - 1) / capTiles
+	ng := 1
+	if threads > 1 {
+		want := 4 * threads
+		ng = min(panels, max(1, (want+rb-1)/rb))
+		for rb*ng < want && rb < rowTiles {
+			rb++
+		}
+	}
+	tr := (rowTiles + rb - 1) / rb
+	j.rowStep = tr * lowMR
+	rb = (rowTiles + tr - 1) / tr
+	j.panStep = (panels + ng - 1) / ng
+	j.groups = (panels + j.panStep - 1) / j.panStep
+	return rb * j.groups
+}
+
+// cvtPS2DQ converts x to int32 as VCVTPS2DQ does under the default MXCSR:
+// round to nearest even, and the "integer indefinite" MinInt32 for NaN and
+// values out of range.
+func cvtPS2DQ(x float32) int32 {
+	r := math.RoundToEven(float64(x))
+	if !(r >= math.MinInt32 && r <= math.MaxInt32) {
+		return math.MinInt32
+	}
+	return int32(r)
+}
+
+// liveCols is the number of columns a kernel mask covers (its low bits).
+func liveCols(mask int) int { return bits.OnesCount32(uint32(mask)) }
