@@ -98,3 +98,44 @@ type Run interface {
 	// Close frees what the run allocated; its tensors are invalid after it.
 	Close()
 }
+
+// Optional operations. A Run may implement these for speed; the model code
+// calls them through the functions below, which fall back to the plain
+// operations above, so a backend without them works unchanged.
+
+// LinearActRun is a Run that applies an activation as part of Linear (in
+// the GEMM's epilogue, while the output is still in cache).
+type LinearActRun interface {
+	LinearAct(x Tensor, w, b Weight, act Activation) Tensor
+}
+
+// Releaser is a Run that can reuse a tensor's memory before Close.
+type Releaser interface {
+	// Release says that x will not be used again in this run.
+	Release(x Tensor)
+}
+
+// LinearAct returns act(x · Wᵀ + b): r's fused LinearAct if it has one,
+// else Linear then Activate.
+func LinearAct(r Run, x Tensor, w, b Weight, act Activation) Tensor {
+	if f, ok := r.(LinearActRun); ok {
+		return f.LinearAct(x, w, b, act)
+	}
+	y := r.Linear(x, w, b)
+	if act != ActNone {
+		r.Activate(y, act)
+	}
+	return y
+}
+
+// Release tells r that the tensors xs are dead, so that a backend which
+// can reuse their memory (Releaser) does; for other backends it does
+// nothing. Without it a run holds every activation until Close: a whole
+// forward pass's worth.
+func Release(r Run, xs ...Tensor) {
+	if f, ok := r.(Releaser); ok {
+		for _, x := range xs {
+			f.Release(x)
+		}
+	}
+}

@@ -17,8 +17,12 @@ import (
 // CUDA) are tested against, so they stay even when a fast path replaces them
 // in the hot loop.
 
-// NewCPU returns the CPU backend.
-func NewCPU() Backend { return cpuBackend{} }
+// NewCPU returns the CPU backend: the fast one (fastcpu.go).
+func NewCPU() Backend { return NewFastCPU() }
+
+// NewReferenceCPU returns the reference CPU backend of this file: gonum's
+// sgemm and plain loops, the oracle the fast backends are tested against.
+func NewReferenceCPU() Backend { return cpuBackend{} }
 
 type cpuBackend struct{}
 

@@ -57,7 +57,7 @@ func TestLinearMatchesPlainLoop(t *testing.T) {
 	for _, sz := range [][3]int{{1, 5, 3}, {7, 16, 9}, {33, 64, 48}} {
 		rows, in, out := sz[0], sz[1], sz[2]
 		x, w, b := randSlice(rng, rows*in), randSlice(rng, out*in), randSlice(rng, out)
-		be := NewCPU()
+		be := NewReferenceCPU()
 		mw, err := be.Matrix("w", w, out, in)
 		if err != nil {
 			t.Fatal(err)
@@ -156,7 +156,7 @@ func TestAttentionMatchesDefinition(t *testing.T) {
 }
 
 func TestRunErrorsAreSticky(t *testing.T) {
-	be := NewCPU()
+	be := NewReferenceCPU()
 	w, _ := be.Matrix("w", make([]float32, 6), 2, 3)
 	r, _ := be.NewRun(context.Background(), 2)
 	x := newCPUTensor(2, 4) // 4 columns, the weight wants 3

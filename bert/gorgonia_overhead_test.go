@@ -62,7 +62,7 @@ func runTape(b *testing.B, g *gorgonia.ExprGraph) {
 func BenchmarkDirectTensorDense(b *testing.B) {
 	rows, dim := 32, 384
 	rng := rand.New(rand.NewPCG(1, 1))
-	be := NewCPU()
+	be := NewReferenceCPU()
 	w, _ := be.Matrix("w", randSlice(rng, dim*dim), dim, dim)
 	bias, _ := be.Vector("b", randSlice(rng, dim))
 	x := newCPUTensor(rows, dim)

@@ -79,7 +79,9 @@ func (a *SelfAttention) Forward(r Run, x Tensor, offsets []int32) Tensor {
 	q := a.Query.Forward(r, x)
 	k := a.Key.Forward(r, x)
 	v := a.Value.Forward(r, x)
-	return r.Attention(q, k, v, a.Heads, offsets)
+	ctx := r.Attention(q, k, v, a.Heads, offsets)
+	Release(r, q, k, v)
+	return ctx
 }
 
 // SelfOutput is BertSelfOutput (modeling_bert.py#L283): dense, then
@@ -90,7 +92,10 @@ type SelfOutput struct {
 }
 
 func (o *SelfOutput) Forward(r Run, x, input Tensor) Tensor {
-	return o.LayerNorm.Forward(r, o.Dense.Forward(r, x), input)
+	d := o.Dense.Forward(r, x)
+	y := o.LayerNorm.Forward(r, d, input)
+	Release(r, d)
+	return y
 }
 
 // Attention is BertAttention (modeling_bert.py#L297).
@@ -100,7 +105,10 @@ type Attention struct {
 }
 
 func (a *Attention) Forward(r Run, x Tensor, offsets []int32) Tensor {
-	return a.Output.Forward(r, a.Self.Forward(r, x, offsets), x)
+	s := a.Self.Forward(r, x, offsets)
+	y := a.Output.Forward(r, s, x)
+	Release(r, s)
+	return y
 }
 
 // Intermediate is BertIntermediate (modeling_bert.py#L327): dense, then the
@@ -111,9 +119,7 @@ type Intermediate struct {
 }
 
 func (m *Intermediate) Forward(r Run, x Tensor) Tensor {
-	h := m.Dense.Forward(r, x)
-	r.Activate(h, m.Act)
-	return h
+	return LinearAct(r, x, m.Dense.Weight, m.Dense.Bias, m.Act)
 }
 
 // Output is BertOutput (modeling_bert.py#L342): dense back to hidden_size,
@@ -124,7 +130,10 @@ type Output struct {
 }
 
 func (o *Output) Forward(r Run, h, input Tensor) Tensor {
-	return o.LayerNorm.Forward(r, o.Dense.Forward(r, h), input)
+	d := o.Dense.Forward(r, h)
+	y := o.LayerNorm.Forward(r, d, input)
+	Release(r, d)
+	return y
 }
 
 // Layer is BertLayer (modeling_bert.py#L356): attention, then the
@@ -137,7 +146,10 @@ type Layer struct {
 
 func (l *Layer) Forward(r Run, x Tensor, offsets []int32) Tensor {
 	a := l.Attention.Forward(r, x, offsets)
-	return l.Output.Forward(r, l.Intermediate.Forward(r, a), a)
+	h := l.Intermediate.Forward(r, a)
+	y := l.Output.Forward(r, h, a)
+	Release(r, h, a)
+	return y
 }
 
 // Encoder is BertEncoder (modeling_bert.py#L422).
@@ -147,9 +159,13 @@ type Encoder struct {
 
 // Forward runs the layers in turn. observe, when not nil, sees each
 // layer's output (tests compare them with transformers' hidden states).
+// Each layer's input is released once the next layer has run, x included:
+// the caller must not use x after Forward.
 func (e *Encoder) Forward(r Run, x Tensor, offsets []int32, observe func(layer int, x Tensor)) Tensor {
 	for i := range e.Layer {
-		x = e.Layer[i].Forward(r, x, offsets)
+		y := e.Layer[i].Forward(r, x, offsets)
+		Release(r, x)
+		x = y
 		if r.Err() != nil {
 			break // a cancelled context or a backend failure: stop here
 		}

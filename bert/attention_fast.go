@@ -1,0 +1,163 @@
+package bert
+
+import (
+	"fmt"
+	"math"
+)
+
+// Variable-length attention for the fast CPU backend.
+//
+// One task is one (sequence, head) pair, on the sequence's own length L. The
+// head's keys are transposed once into Kᵀ [headDim x Lp] (Lp is L rounded up
+// to 32, the padding keys zero), then the queries go four rows at a time:
+//
+//	S = Q[4 rows] · Kᵀ          (4 x Lp, in the task's scratch: L1/L2-sized)
+//	P = softmax(S·scale)         row by row, over the L real keys
+//	O = P · V                    (V read in place, headDim floats per key)
+//
+// so nothing of size heads x L x L is ever built, and both products run on
+// the same register-blocked micro-kernel (mm4: 4 rows x 32 or 64 columns,
+// AVX-512 assembly, or mm4Go). The maths is the reference's (cpu.go
+// attention): scores scaled by 1/sqrt(headDim), the row maximum subtracted
+// before exp, probabilities divided by their sum.
+
+// attnScratch is one participant's memory, grown to the largest sequence
+// seen and kept with the run's arena.
+type attnScratch struct {
+	kt, s, q, o []float32
+}
+
+func growFloats(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+type attnTask struct {
+	out, q, k, v []float32
+	dim, heads   int
+	offsets      []int32
+	slots        []*attnScratch
+}
+
+// attnRows is the query rows of one block: the micro-kernel's height.
+const attnRows = 4
+
+func (t *attnTask) runPart(slot, part int) {
+	s, h := part/t.heads, part%t.heads
+	start, end := int(t.offsets[s]), int(t.offsets[s+1])
+	if end == start {
+		return
+	}
+	attentionHead(t.slots[slot], t.out, t.q, t.k, t.v, t.dim, t.dim/t.heads, h*(t.dim/t.heads), start, end-start, hasMM4)
+}
+
+// attentionHead computes the output of head columns col..col+hd-1 for the
+// sequence of L tokens from row start; useAsm selects the assembly kernels
+// where the head size allows (a multiple of 32).
+func attentionHead(sc *attnScratch, out, q, k, v []float32, dim, hd, col, start, L int, useAsm bool) {
+	lp := (L + 31) &^ 31
+	sc.kt = growFloats(sc.kt, hd*lp)
+	sc.s = growFloats(sc.s, attnRows*lp)
+	sc.q = growFloats(sc.q, attnRows*hd)
+	sc.o = growFloats(sc.o, attnRows*hd)
+	kt, sb, qb, ob := sc.kt, sc.s, sc.q, sc.o
+	for j := 0; j < L; j++ {
+		row := k[(start+j)*dim+col : (start+j)*dim+col+hd]
+		for d, x := range row {
+			kt[d*lp+j] = x
+		}
+	}
+	for d := 0; d < hd; d++ {
+		clear(kt[d*lp+L : (d+1)*lp])
+	}
+	asm := useAsm && hd%32 == 0
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	for i0 := 0; i0 < L; i0 += attnRows {
+		rows := min(attnRows, L-i0)
+		for r := 0; r < attnRows; r++ {
+			if r < rows {
+				copy(qb[r*hd:(r+1)*hd], q[(start+i0+r)*dim+col:])
+			} else {
+				clear(qb[r*hd : (r+1)*hd])
+			}
+		}
+		mm4(asm, hd, qb, hd, kt, lp, sb, lp, lp)
+		for r := 0; r < rows; r++ {
+			softmaxRow(sb[r*lp:r*lp+L], scale)
+		}
+		for r := rows; r < attnRows; r++ {
+			clear(sb[r*lp : r*lp+L]) // rows past the sequence: keep them finite
+		}
+		mm4(asm, L, sb, lp, v[start*dim+col:], dim, ob, hd, hd)
+		for r := 0; r < rows; r++ {
+			copy(out[(start+i0+r)*dim+col:(start+i0+r)*dim+col+hd], ob[r*hd:(r+1)*hd])
+		}
+	}
+}
+
+// softmaxRow turns scores (dot products) into probabilities in place:
+// exp(s·scale - max) / sum, as the reference does.
+func softmaxRow(row []float32, scale float32) {
+	m := float32(math.Inf(-1))
+	for j := range row {
+		row[j] *= scale
+		m = max(m, row[j])
+	}
+	var sum float32
+	for j, x := range row {
+		e := exp32(x - m)
+		row[j] = e
+		sum += e
+	}
+	for j := range row {
+		row[j] /= sum
+	}
+}
+
+// mm4 computes C[4 x w] = A[4 x k] · B[k x w] (row-major, strides lda, ldb,
+// ldc), on the assembly kernels when asm (w a multiple of 32) or mm4Go.
+func mm4(asm bool, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc, w int) {
+	if k <= 0 {
+		return
+	}
+	// The kernels do not check bounds: check once here.
+	if len(a) < 3*lda+k || len(b) < (k-1)*ldb+w || len(c) < 3*ldc+w {
+		panic(fmt.Sprintf("bert: mm4: k=%d w=%d: len(a)=%d lda=%d len(b)=%d ldb=%d len(c)=%d ldc=%d",
+			k, w, len(a), lda, len(b), ldb, len(c), ldc))
+	}
+	if !asm {
+		mm4Go(k, a, lda, b, ldb, c, ldc, w)
+		return
+	}
+	for c0 := 0; c0 < w; {
+		if w-c0 >= 64 {
+			mm4x64asm(k, &a[0], lda, &b[c0], ldb, &c[c0], ldc)
+			c0 += 64
+		} else {
+			mm4x32asm(k, &a[0], lda, &b[c0], ldb, &c[c0], ldc)
+			c0 += 32
+		}
+	}
+}
+
+// mm4Go is the portable kernel: four rows of C at a time, one row of B
+// loaded once for all four.
+func mm4Go(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc, w int) {
+	c0, c1, c2, c3 := c[:w], c[ldc:ldc+w], c[2*ldc:2*ldc+w], c[3*ldc:3*ldc+w]
+	clear(c0)
+	clear(c1)
+	clear(c2)
+	clear(c3)
+	for p := 0; p < k; p++ {
+		a0, a1, a2, a3 := a[p], a[lda+p], a[2*lda+p], a[3*lda+p]
+		br := b[p*ldb : p*ldb+w]
+		for j, x := range br {
+			c0[j] += a0 * x
+			c1[j] += a1 * x
+			c2[j] += a2 * x
+			c3[j] += a3 * x
+		}
+	}
+}

@@ -1,0 +1,577 @@
+package bert
+
+import (
+	"context"
+	"fmt"
+	"math/bits"
+	"sync"
+
+	"github.com/crossrank/crossrank/internal/gemm"
+)
+
+// The fast CPU backend.
+//
+// It computes what the reference backend (cpu.go) computes, op for op, but:
+//
+//   - Linear is internal/gemm's packed, multi-threaded MatMul against a
+//     weight packed once at load, with the bias added by the micro-kernel and
+//     an activation (LinearAct) applied by the GEMM's epilogue to each block
+//     of the output while it is still in cache;
+//   - attention runs per sequence and head on the sequence's own length,
+//     four query rows at a time, so that the scores of a block (4 x L) stay in
+//     L1/L2 and no [heads, L, L] matrix is ever built (attention_fast.go);
+//   - residual + LayerNorm is one pass per row (the row stays in L1 between
+//     its mean, variance and output), GELU uses a float32 erf;
+//   - activations live in buffers that a run takes from, and gives back to,
+//     a pool of arenas shared by runs of similar size, so that a forward pass
+//     in the steady state allocates nothing in the backend;
+//   - the element-wise passes and attention share one pool of GOMAXPROCS-1
+//     helper goroutines across all runs (parallel.go), and the GEMMs use
+//     internal/gemm's pool, so that concurrent requests do not start more
+//     threads than there are cores.
+//
+// The reference backend stays as the oracle: fastcpu_test.go compares the
+// two on random weights and ragged packed batches.
+
+// NewFastCPU returns the fast CPU backend (see the comment above).
+func NewFastCPU() Backend { return &fastBackend{pool: gemm.Default()} }
+
+type fastBackend struct {
+	pool *gemm.Pool
+}
+
+// Name is "cpu", like the reference backend: callers (the re-ranker's
+// model info) report the device, not the kernel.
+func (b *fastBackend) Name() string { return "cpu" }
+func (b *fastBackend) Close() error { return nil }
+
+type fastMatrix struct {
+	name    string
+	w       *gemm.PackedB
+	out, in int
+}
+
+type fastVector struct {
+	name string
+	data []float32
+}
+
+type fastTable struct {
+	name       string
+	data       []float32
+	rows, cols int
+}
+
+func (b *fastBackend) Matrix(name string, data []float32, out, in int) (Weight, error) {
+	if out <= 0 || in <= 0 || len(data) != out*in {
+		return nil, fmt.Errorf("bert: cpu: matrix %q: %d values for [%d %d]", name, len(data), out, in)
+	}
+	// PackWeight copies data into the kernel's panels, so the checkpoint
+	// mapping may go after this call.
+	return &fastMatrix{name: name, w: gemm.PackWeight(data, out, in), out: out, in: in}, nil
+}
+
+func (b *fastBackend) Vector(name string, data []float32) (Weight, error) {
+	if len(data) == 0 {
+		return nil, fmt.Errorf("bert: cpu: vector %q is empty", name)
+	}
+	return &fastVector{name: name, data: append([]float32(nil), data...)}, nil
+}
+
+func (b *fastBackend) Table(name string, data []float32, rows, cols int) (Weight, error) {
+	if rows <= 0 || cols <= 0 || len(data) != rows*cols {
+		return nil, fmt.Errorf("bert: cpu: table %q: %d values for [%d %d]", name, len(data), rows, cols)
+	}
+	return &fastTable{name: name, data: append([]float32(nil), data...), rows: rows, cols: cols}, nil
+}
+
+// Arenas. A run's buffers are sized in row classes (rowClass): a tensor of
+// r rows takes a buffer of rowClass(r)*cols floats. Runs are pooled by the
+// row class of their token count, so two runs of 3,900 and 4,000 tokens
+// share an arena whose buffers fit both, and a server that sees every
+// batch size still reuses its memory.
+
+// rowClass rounds rows up to the next of 1, 2, 3, 4, 6, 8, 12, 16, 24, ...
+// (powers of two and their 1.5 multiples): at most a third more than asked.
+func rowClass(rows int) int {
+	if rows <= 4 {
+		return max(rows, 1)
+	}
+	p := 1 << (bits.Len(uint(rows-1)) - 1) // the largest power of two below rows
+	if rows <= p+p/2 {
+		return p + p/2
+	}
+	return 2 * p
+}
+
+// runPoolIndex maps a token count to its arena pool (two per power of two,
+// as rowClass).
+func runPoolIndex(tokens int) int {
+	c := rowClass(tokens)
+	i := 2 * bits.Len(uint(c))
+	if c&(c-1) != 0 { // a 1.5 multiple sits between two powers of two
+		i++
+	}
+	return i
+}
+
+var runPools [2*64 + 2]sync.Pool
+
+// maxFreeBuffers bounds the buffers an idle arena keeps, so that an arena
+// used once for an odd shape does not hold its memory forever.
+const maxFreeBuffers = 48
+
+func (b *fastBackend) NewRun(ctx context.Context, tokens int) (Run, error) {
+	if tokens <= 0 {
+		return nil, fmt.Errorf("bert: cpu: run of %d tokens", tokens)
+	}
+	pi := runPoolIndex(tokens)
+	r, _ := runPools[pi].Get().(*fastRun)
+	if r == nil {
+		r = &fastRun{}
+	}
+	r.b, r.ctx, r.err, r.pool, r.closed = b, ctx, nil, pi, false
+	r.gen++
+	return r, nil
+}
+
+// fastTensor is a row-major rows x cols activation in a run's arena. The
+// structs themselves are reused from run to run (gen tells them apart).
+type fastTensor struct {
+	data       []float32
+	rows, cols int
+	run        *fastRun
+	gen        uint64
+}
+
+func (t *fastTensor) Rows() int { return t.rows }
+func (t *fastTensor) Cols() int { return t.cols }
+
+// fastDead is what an operation returns after an error.
+var fastDead = &fastTensor{}
+
+type fastRun struct {
+	b      *fastBackend
+	ctx    context.Context
+	err    error
+	pool   int    // index in runPools
+	gen    uint64 // incremented by every NewRun that takes this arena
+	closed bool
+
+	tensors []*fastTensor // this run's tensors are tensors[:nt]
+	nt      int
+	free    [][]float32 // buffers not in use (released, or left by earlier runs)
+
+	job     parJob
+	slots   []*attnScratch // per-participant attention scratch
+	attn    attnTask
+	rowsJob rowsTask
+}
+
+func (r *fastRun) ok() bool {
+	if r.err != nil {
+		return false
+	}
+	if r.closed {
+		r.err = fmt.Errorf("bert: cpu: run used after Close")
+		return false
+	}
+	if err := r.ctx.Err(); err != nil {
+		r.err = err
+		return false
+	}
+	return true
+}
+
+func (r *fastRun) fail(format string, args ...any) *fastTensor {
+	if r.err == nil {
+		r.err = fmt.Errorf("bert: cpu: "+format, args...)
+	}
+	return fastDead
+}
+
+func (r *fastRun) Err() error { return r.err }
+
+// newTensor takes a rows x cols tensor from the arena. Its values are
+// whatever the buffer held: every operation writes all of its output.
+func (r *fastRun) newTensor(rows, cols int) *fastTensor {
+	n := rows * cols
+	want := rowClass(rows) * cols
+	best := -1
+	for i, buf := range r.free {
+		if c := cap(buf); c >= n && (best < 0 || c < cap(r.free[best])) {
+			best = i
+			if c == want {
+				break
+			}
+		}
+	}
+	var buf []float32
+	if best >= 0 {
+		buf = r.free[best][:n]
+		last := len(r.free) - 1
+		r.free[best] = r.free[last]
+		r.free[last] = nil
+		r.free = r.free[:last]
+	} else {
+		buf = make([]float32, n, want)
+	}
+	if r.nt == len(r.tensors) {
+		r.tensors = append(r.tensors, &fastTensor{})
+	}
+	t := r.tensors[r.nt]
+	r.nt++
+	*t = fastTensor{data: buf, rows: rows, cols: cols, run: r, gen: r.gen}
+	return t
+}
+
+// Release gives x's buffer back to the arena for the rest of the run (the
+// model code calls it when a tensor is dead, see Release in backend.go).
+// x must not be used afterwards; an operation given it records an error.
+func (r *fastRun) Release(x Tensor) {
+	t, ok := x.(*fastTensor)
+	if !ok || t == nil || t.run != r || t.gen != r.gen || t.data == nil {
+		return
+	}
+	r.free = append(r.free, t.data)
+	t.data = nil
+}
+
+// Close gives every buffer back and the arena to its pool.
+func (r *fastRun) Close() {
+	if r.closed {
+		return
+	}
+	r.closed = true
+	for _, t := range r.tensors[:r.nt] {
+		if t.data != nil {
+			r.free = append(r.free, t.data)
+		}
+		*t = fastTensor{}
+	}
+	r.nt = 0
+	if len(r.free) > maxFreeBuffers {
+		// Keep the largest: they serve the most requests of this class.
+		sortBuffersBySizeDesc(r.free)
+		clear(r.free[maxFreeBuffers:])
+		r.free = r.free[:maxFreeBuffers]
+	}
+	r.ctx = nil
+	runPools[r.pool].Put(r)
+}
+
+func sortBuffersBySizeDesc(bufs [][]float32) {
+	// insertion sort: a few dozen entries, and no closure to allocate
+	for i := 1; i < len(bufs); i++ {
+		for j := i; j > 0 && cap(bufs[j]) > cap(bufs[j-1]); j-- {
+			bufs[j], bufs[j-1] = bufs[j-1], bufs[j]
+		}
+	}
+}
+
+func (r *fastRun) tensor(x Tensor) *fastTensor {
+	t, ok := x.(*fastTensor)
+	switch {
+	case !ok || t == nil || t == fastDead:
+		r.fail("got a %T activation, want one made by this run", x)
+		return nil
+	case t.run != r || t.gen != r.gen:
+		r.fail("got an activation of another run (or of a closed one)")
+		return nil
+	case t.data == nil:
+		r.fail("got an activation that was released")
+		return nil
+	}
+	return t
+}
+
+func (r *fastRun) matrix(w Weight) *fastMatrix {
+	m, ok := w.(*fastMatrix)
+	if !ok || m == nil {
+		r.fail("got a %T weight, want a fast cpu matrix", w)
+		return nil
+	}
+	return m
+}
+
+func (r *fastRun) vector(w Weight, n int) []float32 {
+	v, ok := w.(*fastVector)
+	if !ok || v == nil {
+		r.fail("got a %T weight, want a fast cpu vector", w)
+		return nil
+	}
+	if len(v.data) != n {
+		r.fail("vector %q has %d values, want %d", v.name, len(v.data), n)
+		return nil
+	}
+	return v.data
+}
+
+func (r *fastRun) table(w Weight) *fastTable {
+	t, ok := w.(*fastTable)
+	if !ok || t == nil {
+		r.fail("got a %T weight, want a fast cpu table", w)
+		return nil
+	}
+	return t
+}
+
+func (r *fastRun) Gather(table Weight, ids []int32) Tensor {
+	if !r.ok() {
+		return fastDead
+	}
+	t := r.table(table)
+	if t == nil {
+		return fastDead
+	}
+	if !r.checkIDs(t, ids) {
+		return fastDead
+	}
+	out := r.newTensor(len(ids), t.cols)
+	for i, id := range ids {
+		copy(out.data[i*t.cols:(i+1)*t.cols], t.data[int(id)*t.cols:])
+	}
+	return out
+}
+
+func (r *fastRun) checkIDs(t *fastTable, ids []int32) bool {
+	for i, id := range ids {
+		if id < 0 || int(id) >= t.rows {
+			r.fail("row %d of %q: id %d outside [0, %d)", i, t.name, id, t.rows)
+			return false
+		}
+	}
+	return true
+}
+
+func (r *fastRun) AddGather(x Tensor, table Weight, ids []int32) {
+	if !r.ok() {
+		return
+	}
+	xt, t := r.tensor(x), r.table(table)
+	if xt == nil || t == nil {
+		return
+	}
+	if xt.rows != len(ids) || xt.cols != t.cols {
+		r.fail("add gather of %d rows of %q (%d cols) into [%d %d]", len(ids), t.name, t.cols, xt.rows, xt.cols)
+		return
+	}
+	if !r.checkIDs(t, ids) {
+		return
+	}
+	n := t.cols
+	for i, id := range ids {
+		src := t.data[int(id)*n : (int(id)+1)*n]
+		row := xt.data[i*n : (i+1)*n]
+		for j := range row {
+			row[j] += src[j]
+		}
+	}
+}
+
+func (r *fastRun) Linear(x Tensor, w, b Weight) Tensor { return r.LinearAct(x, w, b, ActNone) }
+
+// LinearAct is Linear then Activate, with the activation applied by the
+// GEMM's epilogue to each block of the output while it is in cache.
+func (r *fastRun) LinearAct(x Tensor, w, b Weight, act Activation) Tensor {
+	if !r.ok() {
+		return fastDead
+	}
+	xt, m := r.tensor(x), r.matrix(w)
+	if xt == nil || m == nil {
+		return fastDead
+	}
+	if xt.cols != m.in {
+		return r.fail("linear %q: input [%d %d], weight wants %d columns", m.name, xt.rows, xt.cols, m.in)
+	}
+	var bias []float32
+	if b != nil {
+		if bias = r.vector(b, m.out); bias == nil {
+			return fastDead
+		}
+	}
+	if act < 0 || int(act) >= len(actEpilogues) {
+		return r.fail("unknown activation %d", act)
+	}
+	out := r.newTensor(xt.rows, m.out)
+	r.b.pool.MatMul(out.data, xt.data, xt.rows, m.w, bias, actEpilogues[act])
+	return out
+}
+
+// actEpilogues applies an activation to a finished block of C (see
+// gemm.Epilogue); nil for ActNone. Package-level functions, so that passing
+// one to MatMul allocates nothing.
+var actEpilogues = [...]gemm.Epilogue{
+	ActNone:    nil,
+	ActGELU:    func(c []float32, ldc, r0, r1, c0, c1 int) { blockApply(c, ldc, r0, r1, c0, c1, geluSlice) },
+	ActGELUNew: func(c []float32, ldc, r0, r1, c0, c1 int) { blockApply(c, ldc, r0, r1, c0, c1, geluTanhSlice) },
+	ActReLU:    func(c []float32, ldc, r0, r1, c0, c1 int) { blockApply(c, ldc, r0, r1, c0, c1, reluSlice) },
+	ActTanh:    func(c []float32, ldc, r0, r1, c0, c1 int) { blockApply(c, ldc, r0, r1, c0, c1, tanhSlice) },
+}
+
+func blockApply(c []float32, ldc, r0, r1, c0, c1 int, f func([]float32)) {
+	for i := r0; i < r1; i++ {
+		f(c[i*ldc+c0 : i*ldc+c1])
+	}
+}
+
+// sliceActs are the activations over a slice, in place.
+var sliceActs = [...]func([]float32){
+	ActNone:    func([]float32) {},
+	ActGELU:    geluSlice,
+	ActGELUNew: geluTanhSlice,
+	ActReLU:    reluSlice,
+	ActTanh:    tanhSlice,
+}
+
+func (r *fastRun) Activate(x Tensor, act Activation) {
+	if !r.ok() {
+		return
+	}
+	xt := r.tensor(x)
+	if xt == nil {
+		return
+	}
+	if act < 0 || int(act) >= len(sliceActs) {
+		r.fail("unknown activation %d", act)
+		return
+	}
+	if act == ActNone {
+		return
+	}
+	r.rowsJob = rowsTask{kind: rowsActivate, act: act, x: xt.data, cols: xt.cols}
+	r.parallelRows(xt.rows, xt.cols)
+}
+
+func (r *fastRun) AddLayerNorm(x, residual Tensor, gamma, beta Weight, eps float32) Tensor {
+	if !r.ok() {
+		return fastDead
+	}
+	xt := r.tensor(x)
+	if xt == nil {
+		return fastDead
+	}
+	var res []float32
+	if residual != nil {
+		rt := r.tensor(residual)
+		if rt == nil {
+			return fastDead
+		}
+		if rt.rows != xt.rows || rt.cols != xt.cols {
+			return r.fail("layer norm: residual [%d %d], input [%d %d]", rt.rows, rt.cols, xt.rows, xt.cols)
+		}
+		res = rt.data
+	}
+	g, b := r.vector(gamma, xt.cols), r.vector(beta, xt.cols)
+	if g == nil || b == nil {
+		return fastDead
+	}
+	out := r.newTensor(xt.rows, xt.cols)
+	r.rowsJob = rowsTask{kind: rowsLayerNorm, x: xt.data, res: res, out: out.data, gamma: g, beta: b, eps: eps, cols: xt.cols}
+	r.parallelRows(xt.rows, xt.cols)
+	return out
+}
+
+// rowsPerPart is how many floats one part of a row-wise pass covers at
+// least: below about 16 KiB of work, handing a part to another core costs
+// more than it saves.
+const rowsPerPart = 4096
+
+// parallelRows runs r.rowsJob over rows rows of cols floats, cut into parts.
+func (r *fastRun) parallelRows(rows, cols int) {
+	per := max(1, rowsPerPart/max(cols, 1))
+	parts := (rows + per - 1) / per
+	r.rowsJob.rows, r.rowsJob.per = rows, per
+	r.parallel(&r.rowsJob, parts)
+}
+
+const (
+	rowsActivate = iota
+	rowsLayerNorm
+)
+
+// rowsTask is a row-wise pass: an activation in place, or residual +
+// LayerNorm into out.
+type rowsTask struct {
+	kind        int
+	act         Activation
+	x, res, out []float32
+	gamma, beta []float32
+	eps         float32
+	rows, cols  int
+	per         int // rows per part
+}
+
+func (t *rowsTask) runPart(slot, part int) {
+	r0 := part * t.per
+	r1 := min(r0+t.per, t.rows)
+	n := t.cols
+	switch t.kind {
+	case rowsActivate:
+		sliceActs[t.act](t.x[r0*n : r1*n])
+	case rowsLayerNorm:
+		for i := r0; i < r1; i++ {
+			var res []float32
+			if t.res != nil {
+				res = t.res[i*n : (i+1)*n]
+			}
+			addLayerNormRow(t.out[i*n:(i+1)*n], t.x[i*n:(i+1)*n], res, t.gamma, t.beta, t.eps)
+		}
+	}
+}
+
+func (r *fastRun) Attention(q, k, v Tensor, heads int, offsets []int32) Tensor {
+	if !r.ok() {
+		return fastDead
+	}
+	qt, kt, vt := r.tensor(q), r.tensor(k), r.tensor(v)
+	if qt == nil || kt == nil || vt == nil {
+		return fastDead
+	}
+	if kt.rows != qt.rows || kt.cols != qt.cols || vt.rows != qt.rows || vt.cols != qt.cols {
+		return r.fail("attention: q [%d %d], k [%d %d], v [%d %d]", qt.rows, qt.cols, kt.rows, kt.cols, vt.rows, vt.cols)
+	}
+	if heads <= 0 || qt.cols%heads != 0 {
+		return r.fail("attention: %d columns do not split into %d heads", qt.cols, heads)
+	}
+	if err := checkOffsets(offsets, qt.rows); err != nil {
+		return r.fail("attention: %v", err)
+	}
+	out := r.newTensor(qt.rows, qt.cols)
+	r.attn = attnTask{out: out.data, q: qt.data, k: kt.data, v: vt.data, dim: qt.cols, heads: heads, offsets: offsets, slots: r.slots}
+	r.parallel(&r.attn, (len(offsets)-1)*heads)
+	r.attn = attnTask{}
+	return out
+}
+
+func (r *fastRun) Rows(x Tensor, idx []int32) Tensor {
+	if !r.ok() {
+		return fastDead
+	}
+	xt := r.tensor(x)
+	if xt == nil {
+		return fastDead
+	}
+	for _, row := range idx {
+		if row < 0 || int(row) >= xt.rows {
+			return r.fail("rows: index %d outside [0, %d)", row, xt.rows)
+		}
+	}
+	out := r.newTensor(len(idx), xt.cols)
+	n := xt.cols
+	for i, row := range idx {
+		copy(out.data[i*n:(i+1)*n], xt.data[int(row)*n:(int(row)+1)*n])
+	}
+	return out
+}
+
+func (r *fastRun) Read(x Tensor) []float32 {
+	if r.err != nil {
+		return nil
+	}
+	xt := r.tensor(x)
+	if xt == nil {
+		return nil
+	}
+	return append([]float32(nil), xt.data...)
+}

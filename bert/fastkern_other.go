@@ -1,0 +1,14 @@
+//go:build !amd64 || purego
+
+package bert
+
+// No assembly kernels here: attention uses mm4Go.
+var hasMM4 = false
+
+func mm4x32asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
+	panic("bert: mm4x32 without assembly")
+}
+
+func mm4x64asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
+	panic("bert: mm4x64 without assembly")
+}
