@@ -35,6 +35,10 @@ const (
 // Options control a run. The zero value takes the defaults.
 type Options struct {
 	Contender string // Library (default) or HTTP
+	// Precision is the engine's arithmetic: "fp32" (default). The
+	// reduced-precision paths ("bf16", "int8") are refused until the
+	// engine has an option for them; the rows then carry this name.
+	Precision string
 	// BatchSize is the most pairs in one forward pass (default 32, the
 	// re-ranker's and sentence-transformers' default).
 	BatchSize int
@@ -59,6 +63,9 @@ type Options struct {
 func (o *Options) defaults() {
 	if o.Contender == "" {
 		o.Contender = Library
+	}
+	if o.Precision == "" {
+		o.Precision = "fp32"
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 32
@@ -111,6 +118,9 @@ func Run(ctx context.Context, dir string, set *Set, opts Options) (*Result, erro
 	if set.Family != fam {
 		return nil, fmt.Errorf("bench: set %s is for %s models; %s is %s", set.Key(), set.Family, dir, fam)
 	}
+	if opts.Precision != "fp32" {
+		return nil, fmt.Errorf("bench: precision %q: the engine computes in fp32 only for now", opts.Precision)
+	}
 	opts.Progress("loading "+filepath.Base(dir), 0)
 	var sc scorer
 	switch opts.Contender {
@@ -128,7 +138,7 @@ func Run(ctx context.Context, dir string, set *Set, opts Options) (*Result, erro
 
 	res := &Result{
 		Contender: opts.Contender,
-		Precision: "fp32",
+		Precision: opts.Precision,
 		Model:     filepath.Base(filepath.Clean(dir)),
 		N:         set.N,
 		Set:       set.Name,

@@ -92,6 +92,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=3600, help="seconds one contender may take on one cell before it is left out")
     ap.add_argument("--preliminary", default="", help="a note that marks the run as preliminary (e.g. a noisy machine)")
     ap.add_argument("--out", default=HERE)
+    ap.add_argument("--crossrank-bin", default="", help="use this crossrank binary instead of building ./cmd/crossrank")
+    ap.add_argument("--merge", action="store_true", help="keep the rows of results.json that this run does not redo (their commands stay in the header)")
     ap.add_argument("--render", action="store_true", help="only rewrite RESULTS.md and the chart from results.json and results.meta.json")
     args = ap.parse_args()
     if args.render:
@@ -115,8 +117,9 @@ def main():
     tmp = os.path.join(cache(), "bench-tmp")
     os.makedirs(bindir, exist_ok=True)
     os.makedirs(tmp, exist_ok=True)
-    crossrank = os.path.join(bindir, "crossrank")
-    sh(["go", "build", "-o", crossrank, "./cmd/crossrank"], cwd=ROOT, env=dict(os.environ, CGO_ENABLED="0"))
+    crossrank = args.crossrank_bin or os.path.join(bindir, "crossrank")
+    if not args.crossrank_bin:
+        sh(["go", "build", "-o", crossrank, "./cmd/crossrank"], cwd=ROOT, env=dict(os.environ, CGO_ENABLED="0"))
     hugot = os.path.join(bindir, "hugot-bench")
     if "hugot" in contenders:
         try:
@@ -143,6 +146,10 @@ def main():
             cell = []
             for c in contenders:
                 out = os.path.join(tmp, f"{model}-{set_name}-{n}-{c}.json")
+                # The machine is shared: the FMA peak is measured right
+                # before each contender, so its fraction of peak meets the
+                # same neighbours.
+                peak = json.loads(subprocess.run([crossrank, "bench", "--peak", "1s"], check=True, capture_output=True, text=True).stdout)
                 common = ["--budget", str(args.budget), "--min-reps", str(args.min_reps)]
                 try:
                     if c.startswith("crossrank"):
@@ -169,13 +176,17 @@ def main():
                 r["contender"] = c
                 r["flops_per_request"] = flops(cfg, lengths)
                 r["gflops"] = r["flops_per_request"] * r["pairs_per_s"] / n / 1e9
+                if r.get("peak_gflops"):
+                    # crossrank measured it in its own process, after its
+                    # runs: keep the mean of that and the one before.
+                    r["peak_gflops"] = (r["peak_gflops"] + peak["gflops"]) / 2
+                elif peak["gflops"] > 0:
+                    r["peak_gflops"] = peak["gflops"]
+                if r.get("peak_gflops"):
+                    r["fraction_of_peak"] = r["gflops"] / r["peak_gflops"]
                 cell.append(r)
             ref = next((r for r in cell if r["contender"] == "crossrank"), None)
-            peak = ref.get("peak_gflops") if ref else None
             for r in cell:
-                if peak:
-                    r["peak_gflops"] = peak
-                    r["fraction_of_peak"] = r["gflops"] / peak
                 # Every contender against crossrank's library logits; the
                 # library itself against sentence-transformers fp32 (PyTorch).
                 other = ref if r["contender"] != "crossrank" else next((x for x in cell if x["contender"] == "st-fp32"), None)
@@ -187,7 +198,7 @@ def main():
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
-        "command": command,
+        "commands": [command],
         "preliminary": args.preliminary,
         "budget_s": args.budget,
         "concurrency": args.concurrency,
@@ -195,9 +206,21 @@ def main():
         "versions": versions(),
     }
     clean = [{k: v for k, v in r.items() if k != "logits"} for r in rows]
+    if args.merge and os.path.exists(os.path.join(args.out, "results.meta.json")):
+        with open(os.path.join(args.out, "results.json")) as f:
+            old = json.load(f)
+        with open(os.path.join(args.out, "results.meta.json")) as f:
+            old_meta = json.load(f)
+        redone = {(r["contender"], r["model"], r["set"], r["n"]) for r in clean}
+        clean = [r for r in old if (r["contender"], r["model"], r["set"], r["n"]) not in redone] + clean
+        meta["commands"] = old_meta.get("commands", []) + meta["commands"]
+        meta["missing"] = old_meta.get("missing", []) + missing
+        meta["date"] = old_meta["date"].split(" to ")[0] + " to " + meta["date"]
+        if not args.preliminary:
+            meta["preliminary"] = old_meta.get("preliminary", "")
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(
-            [dict(r, date=meta["date"]) for r in clean], f, indent=1
+            [dict(r, date=r.get("date", meta["date"])) for r in clean], f, indent=1
         )
         f.write("\n")
     with open(os.path.join(args.out, "results.meta.json"), "w") as f:
@@ -247,7 +270,9 @@ def write_markdown(path, rows, meta):
     L.append(f"- Date: {meta['date']}")
     L.append(f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; {', '.join(m['isa'])}; {m['os']}")
     L.append(f"- Versions: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}")
-    L.append(f"- Command: `make bench-peers && {meta['command']}` (from the repository root; `make bench` runs it)")
+    cmds = meta.get("commands") or [meta.get("command", "")]
+    L.append("- Commands (from the repository root, after `make bench-peers`; `make bench` runs run.py): "
+             + "; ".join(f"`{c}`" for c in cmds))
     L.append(f"- Timing: one warm-up request, then requests one at a time for {meta['budget_s']:g} s "
              "(at least --min-reps); the Go contenders then run GOMAXPROCS requests at once for as long, "
              "and pairs/s is the better of the two. Each contender runs in its own process.")
@@ -260,7 +285,7 @@ def write_markdown(path, rows, meta):
     L.append("Columns: *ratio* = pairs/s over the fastest peer's pairs/s in the same model and N (peers: "
              "sentence-transformers, ONNX Runtime, hugot); *GFLOP/s* counts the forward pass on the real tokens "
              "only (padding a peer computes is not credited); *% peak* is that over the FP32 FMA peak measured by "
-             "the crossrank process of the same cell; *max |Δlogit|* is against crossrank's library logits on the "
+             "`crossrank bench --peak 1s` just before the contender ran (for crossrank, averaged with the one its own process measured after its runs); *max |Δlogit|* is against crossrank's library logits on the "
              "same checkpoint (crossrank's own row: against sentence-transformers fp32).")
     L.append("")
     summary = []

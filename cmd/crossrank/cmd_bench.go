@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,9 +37,11 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	maxReps := fs.Int("max-reps", 200, "at most this many latency samples")
 	conc := fs.Int("concurrency", 0, "concurrent requests in the throughput phase (0: GOMAXPROCS; 1: skip it)")
 	batch := fs.Int("batch", 32, "pairs per forward pass")
+	precision := fs.String("precision", "fp32", "engine arithmetic (fp32 today)")
 	workload := fs.String("workload", "", "workload file (default: the one built in, benchmarks/workload.json)")
 	jsonOut := fs.String("json", "", "also write the results, one JSON object a line with every pair's logit, to this file")
 	quiet := fs.Bool("q", false, "no progress bar")
+	peakOnly := fs.Duration("peak", 0, "only measure the FP32 FMA peak for this long on GOMAXPROCS threads and print it as JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: crossrank bench --model MODEL [flags]")
 		fmt.Fprintln(stderr, "\nScores the benchmark workload (fixed token ids: tokenization is not timed,")
@@ -48,6 +51,16 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *peakOnly > 0 {
+		// The driver (benchmarks/run.py) measures the peak next to every
+		// contender, whatever its language, with the same loop.
+		p := benchmarks.MeasurePeak(runtime.GOMAXPROCS(0), *peakOnly)
+		if err := json.NewEncoder(stdout).Encode(p); err != nil {
+			fmt.Fprintln(stderr, "crossrank bench:", err)
+			return 1
+		}
+		return 0
 	}
 	if *model == "" || fs.NArg() > 0 {
 		fs.Usage()
@@ -116,7 +129,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		for _, c := range strings.Split(*contenders, ",") {
 			c = strings.TrimSpace(c)
 			opts := benchmarks.Options{
-				Contender: c, BatchSize: *batch, MinReps: *minReps, MaxReps: *maxReps,
+				Contender: c, Precision: *precision, BatchSize: *batch, MinReps: *minReps, MaxReps: *maxReps,
 				Budget: *budget, Concurrency: *conc,
 			}
 			if bar != nil {
