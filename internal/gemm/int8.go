@@ -26,7 +26,11 @@ import (
 //
 // Rounding is to nearest even everywhere (VCVTPS2DQ under the default
 // MXCSR; cvtPS2DQ in Go). The int32 sums cannot overflow for the models'
-// widths: |Σ| <= k*255*127 < 2^31 for k < 66,000.
+// widths: |Σ - zp*colsum| <= k*255*127 < 2^31 for k <= maxInt8In.
+
+// maxInt8In is the widest weight PackWeightInt8 takes: past it the int32
+// sums could overflow.
+const maxInt8In = (1<<31 - 1) / (255 * 127)
 
 // int8Set is an implementation of the int8 product.
 type int8Set struct {
@@ -115,10 +119,11 @@ func quantRowGo(dst []uint32, x []float32) (float32, int32) {
 
 // PackWeightInt8 quantises w, a torch.nn.Linear weight stored [out, in]
 // row-major in float32, per output channel and packs it for MatMulInt8 on
-// this machine's fastest int8 kernel. It panics if len(w) is not out*in:
-// weights are checked when they are loaded, before they get here.
+// this machine's fastest int8 kernel. It panics if len(w) is not out*in
+// (weights are checked when they are loaded, before they get here) or if
+// in > 66,311, where the int32 sums could overflow.
 func PackWeightInt8(w []float32, out, in int) *PackedInt8 {
-	if out <= 0 || in <= 0 || len(w) != out*in {
+	if out <= 0 || in <= 0 || in > maxInt8In || len(w) != out*in {
 		panic(fmt.Sprintf("gemm: PackWeightInt8: %d floats for a weight of [%d %d]", len(w), out, in))
 	}
 	return packInt8(defaultInt8, w, out, in)
