@@ -49,7 +49,15 @@ func New(opts Options) (bert.Backend, error) {
 	if opts.Precision != FP32 {
 		b.esize = 2
 	}
-	b.simpleAttention = os.Getenv("CROSSRANK_CUDA_SIMPLE_ATTENTION") == "1"
+	switch os.Getenv("CROSSRANK_CUDA_ATTENTION") {
+	case "simple":
+		b.attention = attnSimple
+	case "wmma":
+		b.attention = attnWMMA
+	}
+	if os.Getenv("CROSSRANK_CUDA_SIMPLE_ATTENTION") == "1" { // the older switch
+		b.attention = attnSimple
+	}
 	return b, nil
 }
 
@@ -61,9 +69,10 @@ type backend struct {
 	esize int64 // bytes per stored element
 	// poison fills every new activation buffer with NaNs (tests only).
 	poison bool
-	// simpleAttention keeps fp16/bf16 attention off the tensor cores, on the
-	// CUDA-core kernel (tests of both; CROSSRANK_CUDA_SIMPLE_ATTENTION=1).
-	simpleAttention bool
+	// attention picks the fp16/bf16 attention kernel: the mma.sync one by
+	// default, the older WMMA one or the CUDA-core one for tests and
+	// comparisons (CROSSRANK_CUDA_ATTENTION=wmma or simple).
+	attention attnKernel
 	// profiling, when set, drains the stream around every kernel and GEMM
 	// and adds the time to prof (device benchmarks only: it serialises).
 	profiling bool
@@ -76,6 +85,14 @@ type backend struct {
 	cached  int64              // bytes in free
 	closed  bool
 }
+
+type attnKernel int
+
+const (
+	attnMMA    attnKernel = iota // mma.sync, scores and output in registers
+	attnWMMA                     // WMMA, output rows in shared memory
+	attnSimple                   // CUDA cores, one thread per query row
+)
 
 type opStat struct {
 	calls int

@@ -142,6 +142,23 @@ func TestDeviceBench(t *testing.T) {
 				}
 				b.profiling = false
 				t.Logf("profile %s %s N=%d (2 requests, each operation synchronised):\n  %s", label, p, n, strings.Join(b.profile(), "\n  "))
+				if p != FP32 {
+					// The attention kernels side by side on the same requests.
+					for _, k := range []attnKernel{attnWMMA, attnSimple} {
+						b.attention, b.profiling = k, true
+						for range 2 {
+							if _, err := m.Forward(ctx, seqs); err != nil {
+								t.Fatal(err)
+							}
+						}
+						b.attention, b.profiling = attnMMA, false
+						for _, line := range b.profile() {
+							if strings.HasPrefix(line, "attention") {
+								t.Logf("profile %s %s N=%d, attention kernel %d instead: %s", label, p, n, k, line)
+							}
+						}
+					}
+				}
 			}
 			r := timeRequests(t, m, benchSequences(xlmr, 20), 16, budget/4)
 			r.Model, r.Precision, r.N, r.Device = label, p.String(), 20, b.Name()

@@ -181,9 +181,10 @@ def table(inputs, md_path):
     lines = [f"# crossrank-cuda vs PyTorch CrossEncoder ({dev}, {time.strftime('%Y-%m-%d')})", "",
              "One request = a 12-token query and N documents of 32-256 tokens, from token ids. "
              "Latency: median per request; throughput: documents per second. "
-             "Ratios: crossrank / PyTorch at the same precision (throughput: higher is better; latency: lower is better).", "",
-             "| model | N | conc | precision | crossrank ms | PyTorch ms | latency ratio | crossrank docs/s | PyTorch docs/s | throughput ratio |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "Ratios: crossrank / PyTorch at the same precision (throughput: higher is better; latency: lower is better); "
+             "the last two columns: crossrank at this precision / PyTorch fp16.", "",
+             "| model | N | conc | precision | crossrank ms | PyTorch ms | latency ratio | crossrank docs/s | PyTorch docs/s | throughput ratio | latency / PyTorch fp16 | throughput / PyTorch fp16 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in MODELS:
         for n, conc in ((20, 1), (100, 1), (20, 16)):
             for prec in ("fp32", "fp16"):
@@ -191,8 +192,11 @@ def table(inputs, md_path):
                 f = lambda r, k, fmt: (fmt % r[k]) if r else "-"
                 lr = "%.2f" % (a["median_ms"] / b["median_ms"]) if a and b else "-"
                 tr = "%.2f" % (a["docs_per_s"] / b["docs_per_s"]) if a and b else "-"
+                h = by.get((m, n, conc, "pytorch", "fp16"))
+                lh = "%.2f" % (a["median_ms"] / h["median_ms"]) if a and h else "-"
+                th = "%.2f" % (a["docs_per_s"] / h["docs_per_s"]) if a and h else "-"
                 lines.append(f"| {m} | {n} | {conc} | {prec} | {f(a,'median_ms','%.2f')} | {f(b,'median_ms','%.2f')} | {lr} | "
-                             f"{f(a,'docs_per_s','%.0f')} | {f(b,'docs_per_s','%.0f')} | {tr} |")
+                             f"{f(a,'docs_per_s','%.0f')} | {f(b,'docs_per_s','%.0f')} | {tr} | {lh} | {th} |")
     cr = next((r["device"] for r in rows if r["impl"] == "crossrank-cuda"), None)
     if cr:
         lines += ["", f"crossrank backend: {cr}"]

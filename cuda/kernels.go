@@ -21,7 +21,12 @@ type kernelSet struct {
 	// attentionTC is the tensor-core attention (fp16 and bf16 only) by
 	// compiled head size, attentionTCSizes.
 	attentionTC [2]cuFunc
+	// attentionMMA is the mma.sync flash attention (fp16 and bf16 only) by
+	// compiled head size, attentionMMASizes: the default where it fits.
+	attentionMMA [3]cuFunc
 }
+
+var attentionMMASizes = [3]int{32, 64, 128}
 
 var attentionTCSizes = [2]int{32, 64}
 
@@ -36,6 +41,8 @@ const (
 	attBQ      = 64
 	tcThreads  = 128 // TC_WARPS warps of 32
 	tcBQ       = 64  // TC_BQ: 16 query rows per warp
+	mmaThreads = 128 // MMA_WARPS warps of 32
+	mmaBQ      = 64  // MMA_BQ: 16 query rows per warp
 	// lnWarpMaxCols is the widest row add_layernorm_warp keeps in registers
 	// (64 * LN_MAXPAIRS); lnWarpRows is its rows per block (warps).
 	lnWarpMaxCols = 1024
@@ -86,6 +93,9 @@ func loadKernels(p Precision) (module, *kernelSet, error) {
 	if p != FP32 {
 		for i, d := range attentionTCSizes {
 			get(&ks.attentionTC[i], fmt.Sprintf("attention_tc_d%d", d))
+		}
+		for i, d := range attentionMMASizes {
+			get(&ks.attentionMMA[i], fmt.Sprintf("attention_mma_d%d", d))
 		}
 	}
 	if err != nil {

@@ -279,19 +279,23 @@ func TestAttention(t *testing.T) {
 		{2, 128, []int{96, 31}},                // the largest compiled size
 		{2, 64, []int{2000}},                   // a long sequence: many key tiles
 		{1, 16, []int{0, 3, 0}},                // empty sequences
+		{3, 20, []int{17, 70}},                 // rows not 16-byte aligned: element loads
+		{2, 7, []int{9, 1, 130}},               // odd head size and row stride: element stores
 	}
 	forPrecisions(t, func(t *testing.T, p Precision) {
-		for _, simple := range []bool{false, true} {
-			if simple && p == FP32 {
+		for _, k := range []attnKernel{attnMMA, attnWMMA, attnSimple} {
+			if p == FP32 && k != attnSimple {
 				continue // fp32 has only the CUDA-core kernel
 			}
-			kernel := map[bool]string{false: "tensor cores", true: "CUDA cores"}[simple]
-			if p == FP32 {
-				kernel = "CUDA cores"
-			}
-			t.Run(kernel, func(t *testing.T) { testAttention(t, p, simple, cases) })
+			name := map[attnKernel]string{attnMMA: "mma", attnWMMA: "wmma", attnSimple: "CUDA cores"}[k]
+			t.Run(name, func(t *testing.T) { testAttention(t, p, k, cases) })
 		}
 	})
+	// The mma kernel against the CUDA-core one on the same device, on the
+	// shapes of the two benchmark models, packed as a request would be.
+	for _, p := range []Precision{FP16, BF16} {
+		t.Run("mma=simple/"+p.String(), func(t *testing.T) { testAttentionKernelsAgree(t, p) })
+	}
 }
 
 type attentionCase struct {
@@ -299,7 +303,7 @@ type attentionCase struct {
 	lens           []int
 }
 
-func testAttention(t *testing.T, p Precision, simple bool, cases []attentionCase) {
+func testAttention(t *testing.T, p Precision, kernel attnKernel, cases []attentionCase) {
 	{
 		rng := rand.New(rand.NewPCG(5, uint64(p)))
 		for _, c := range cases {
@@ -310,7 +314,7 @@ func testAttention(t *testing.T, p Precision, simple bool, cases []attentionCase
 			tokens := int(offsets[len(offsets)-1])
 			cols := c.heads * c.headDim
 			q := newPair(t, p, tokens)
-			q.gb.simpleAttention = simple
+			q.gb.attention = kernel
 			x := q.input(randn(rng, tokens*cols, 1), tokens, cols)
 			mk := func() t2 {
 				w, b := q.matrix(randn(rng, cols*cols, 1/math.Sqrt(float64(cols))), cols, cols), q.vector(randn(rng, cols, 0.5))
@@ -320,6 +324,46 @@ func testAttention(t *testing.T, p Precision, simple bool, cases []attentionCase
 			a := t2{q.gr.Attention(qq.g, kk.g, vv.g, c.heads, offsets), q.cr.Attention(qq.c, kk.c, vv.c, c.heads, offsets)}
 			q.check(fmt.Sprintf("attention heads %d x %d, lengths %v", c.heads, c.headDim, c.lens), a)
 		}
+	}
+}
+
+func testAttentionKernelsAgree(t *testing.T, p Precision) {
+	rng := rand.New(rand.NewPCG(8, uint64(p)))
+	for _, c := range []attentionCase{
+		{12, 32, []int{46, 143, 240, 81, 178, 1, 275, 112}},
+		{12, 64, []int{46, 143, 240, 81, 178, 1, 275, 112}},
+	} {
+		offsets := []int32{0}
+		for _, l := range c.lens {
+			offsets = append(offsets, offsets[len(offsets)-1]+int32(l))
+		}
+		tokens, cols := int(offsets[len(offsets)-1]), c.heads*c.headDim
+		b := testBackend(t, p)
+		r, err := b.NewRun(context.Background(), tokens)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := func() bert.Tensor {
+			tb, err := b.Table("x", randn(rng, tokens*cols, 1.5), tokens, cols)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := make([]int32, tokens)
+			for i := range ids {
+				ids[i] = int32(i)
+			}
+			return r.Gather(tb, ids)
+		}
+		qq, kk, vv := in(), in(), in()
+		b.attention = attnMMA
+		fast := r.Read(r.Attention(qq, kk, vv, c.heads, offsets))
+		b.attention = attnSimple
+		ref := r.Read(r.Attention(qq, kk, vv, c.heads, offsets))
+		if err := r.Err(); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		compare(t, fmt.Sprintf("mma vs CUDA-core attention, heads %d x %d", c.heads, c.headDim), p, fast, ref)
 	}
 }
 

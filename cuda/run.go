@@ -503,13 +503,23 @@ func (r *run) Attention(qt, kt, vt bert.Tensor, heads int, offsets []int32) bert
 	scaleLog2 := float32(1 / math.Sqrt(float64(d)) * math.Log2E)
 	args := []uint64{ptrArg(out.p), ptrArg(q.p), ptrArg(k.p), ptrArg(v.p), biasArg(q.bias), biasArg(k.bias), biasArg(v.bias),
 		ptrArg(doff), intArg(q.cols), intArg(k.cols), intArg(v.cols), intArg(q.cols), intArg(d), f32Arg(scaleLog2)}
-	// Tensor cores for fp16/bf16 heads up to 64 wide; the CUDA-core kernel
-	// (every precision and head size) otherwise.
-	if r.b.prec != FP32 && !r.b.simpleAttention {
-		for i, s := range attentionTCSizes {
-			if d <= s {
-				r.launch("attention_tc", r.b.k.attentionTC[i], (maxLen+tcBQ-1)/tcBQ, heads, nseq, tcThreads, 0, args...)
-				return out
+	// Tensor cores for fp16/bf16 heads up to 128 wide (mma.sync) or 64
+	// (WMMA); the CUDA-core kernel (every precision and head size) otherwise.
+	if r.b.prec != FP32 {
+		switch r.b.attention {
+		case attnMMA:
+			for i, s := range attentionMMASizes {
+				if d <= s {
+					r.launch("attention_mma", r.b.k.attentionMMA[i], (maxLen+mmaBQ-1)/mmaBQ, heads, nseq, mmaThreads, 0, args...)
+					return out
+				}
+			}
+		case attnWMMA:
+			for i, s := range attentionTCSizes {
+				if d <= s {
+					r.launch("attention_tc", r.b.k.attentionTC[i], (maxLen+tcBQ-1)/tcBQ, heads, nseq, tcThreads, 0, args...)
+					return out
+				}
 			}
 		}
 	}

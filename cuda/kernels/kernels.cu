@@ -511,3 +511,272 @@ ATTENTION_TC(__half, f16, 32)
 ATTENTION_TC(__half, f16, 64)
 ATTENTION_TC(__nv_bfloat16, bf16, 32)
 ATTENTION_TC(__nv_bfloat16, bf16, 64)
+
+// Attention on the tensor cores through mma.sync (fp16 and bf16 storage, head
+// sizes up to 128): the flash-attention-2 arrangement.
+//
+// Blocks as above, (query tile of MMA_BQ rows, head, sequence), 4 warps of 16
+// query rows each. A warp keeps everything of its rows in registers: the Q
+// fragments (loaded once), the scores of one key tile, the softmax state and
+// the output accumulators. Only K and V pass through shared memory, one tile
+// of BK keys at a time, read into fragments with ldmatrix (V transposed on
+// the way, .trans). The m16n8k16 fragment layouts are the PTX ISA's: thread
+// lane holds rows g = lane/4 and g+8, columns 2t and 2t+1 (t = lane%4) of
+// each 16 x 8 accumulator tile; two adjacent score tiles in that layout are
+// exactly the A fragment of P for the next product, so P never leaves
+// registers, and the softmax correction rescales the accumulators in place
+// (the WMMA kernel above keeps the output in shared memory because WMMA's
+// fragment layout is opaque). Each row's softmax is shared by the 4 lanes of
+// a quad (shuffles over lane bits 0 and 1); the row sum stays split over the
+// quad until the end.
+//
+// K and V rows past the sequence's end are zeroed in shared memory (a zero V
+// row times a zero probability, never NaN) and their scores masked to -inf;
+// head columns past d are zero in Q, K and V, so a head of d < D gets exact
+// dot products and the extra output columns are not stored.
+#define MMA_WARPS 4
+#define MMA_BQ (16 * MMA_WARPS)
+
+__device__ __forceinline__ unsigned smem_addr(const void* p) {
+    return (unsigned)__cvta_generic_to_shared(p);
+}
+
+__device__ __forceinline__ void ldsm_x4(unsigned* r, const void* p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(p))
+                 : "memory");
+}
+
+__device__ __forceinline__ void ldsm_x4_trans(unsigned* r, const void* p) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(smem_addr(p))
+                 : "memory");
+}
+
+// c += a · b for one m16n8k16 tile, fp32 accumulation.
+template <typename T> __device__ __forceinline__ void mma16816(float* c, const unsigned* a, const unsigned* b);
+template <>
+__device__ __forceinline__ void mma16816<__half>(float* c, const unsigned* a, const unsigned* b) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+template <>
+__device__ __forceinline__ void mma16816<__nv_bfloat16>(float* c, const unsigned* a, const unsigned* b) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+// pack2: two floats rounded to T, the first in the low half (the lower column
+// of a fragment register).
+template <typename T> __device__ __forceinline__ unsigned pack2(float a, float b);
+template <> __device__ __forceinline__ unsigned pack2<__half>(float a, float b) {
+    __half2 h = __floats2half2_rn(a, b);
+    return *reinterpret_cast<unsigned*>(&h);
+}
+template <> __device__ __forceinline__ unsigned pack2<__nv_bfloat16>(float a, float b) {
+    __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
+    return *reinterpret_cast<unsigned*>(&h);
+}
+
+// load_tile: rows [tok0, tok0+nvalid) of head columns [hoff, hoff+d) of src
+// (row stride ld), plus bias when set, into dst (ROWS x LH, rows past nvalid
+// and columns past d zero). Eight columns per thread per step: one 16-byte
+// load where the layout allows it, else element by element.
+template <typename T, int D, int ROWS>
+__device__ __forceinline__ void load_tile(T* dst, const T* src, const T* bias, long long tok0, int nvalid,
+                                          int ld, int hoff, int d) {
+    constexpr int LH = D + 8;
+    constexpr int C8 = D / 8;
+    bool vec = ((ld | hoff | d) & 7) == 0 && ((unsigned long long)src & 15) == 0 &&
+               ((unsigned long long)bias & 15) == 0;
+    for (int e = threadIdx.x; e < ROWS * C8; e += blockDim.x) {
+        int r = e / C8, c = (e % C8) * 8;
+        uint4 u = make_uint4(0, 0, 0, 0);
+        if (r < nvalid) {
+            const T* s = src + (tok0 + r) * ld + hoff + c;
+            if (vec && c < d) {
+                u = *reinterpret_cast<const uint4*>(s);
+                if (bias) {
+                    uint4 ub = *reinterpret_cast<const uint4*>(bias + hoff + c);
+                    T* h = reinterpret_cast<T*>(&u);
+                    const T* hb = reinterpret_cast<const T*>(&ub);
+#pragma unroll
+                    for (int i = 0; i < 8; i++) h[i] = from_f<T>(to_f(h[i]) + to_f(hb[i]));
+                }
+            } else if (!vec) {
+                T* h = reinterpret_cast<T*>(&u);
+#pragma unroll
+                for (int i = 0; i < 8; i++) {
+                    float x = 0.0f;
+                    if (c + i < d) {
+                        x = to_f(s[i]);
+                        if (bias) x += to_f(bias[hoff + c + i]);
+                    }
+                    h[i] = from_f<T>(x);
+                }
+            }
+        }
+        *reinterpret_cast<uint4*>(dst + r * LH + c) = u;
+    }
+}
+
+template <typename T, int D, int BK>
+__device__ void attention_mma(T* out, const T* q, const T* k, const T* v, const T* qb, const T* kb,
+                              const T* vb, const int* offsets, int ldq, int ldk, int ldv, int ldo,
+                              int d, float scale_log2) {
+    constexpr int LH = D + 8;  // row stride: 16 bytes of pad keep ldmatrix's 8 rows in distinct banks
+    __shared__ __align__(16) T qs[MMA_BQ * LH];
+    __shared__ __align__(16) T ks[BK * LH];
+    __shared__ __align__(16) T vs[BK * LH];
+
+    int seq = blockIdx.z, head = blockIdx.y;
+    int start = offsets[seq], len = offsets[seq + 1] - start;
+    int q0 = blockIdx.x * MMA_BQ;
+    if (q0 >= len) return;  // the whole block: no barrier reached
+    int hoff = head * d;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int g = lane >> 2, t = lane & 3;
+
+    load_tile<T, D, MMA_BQ>(qs, q, qb, start + q0, min(MMA_BQ, len - q0), ldq, hoff, d);
+    __syncthreads();
+    unsigned qf[D / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < D / 16; kk++)
+        ldsm_x4(qf[kk], qs + (warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * LH + kk * 16 + (lane >> 4) * 8);
+
+    float o[D / 8][4];
+#pragma unroll
+    for (int c = 0; c < D / 8; c++) o[c][0] = o[c][1] = o[c][2] = o[c][3] = 0.0f;
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+
+    for (int k0 = 0; k0 < len; k0 += BK) {
+        int nk = min(BK, len - k0);
+        __syncthreads();  // the previous tile is no longer read
+        load_tile<T, D, BK>(ks, k, kb, start + k0, nk, ldk, hoff, d);
+        load_tile<T, D, BK>(vs, v, vb, start + k0, nk, ldv, hoff, d);
+        __syncthreads();
+
+        // S = Q Kᵀ: the B operand (k = head column, n = key) is K's rows as
+        // they lie; one ldmatrix.x4 gives two key tiles' fragments.
+        float s[BK / 8][4];
+#pragma unroll
+        for (int n = 0; n < BK / 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+        for (int kk = 0; kk < D / 16; kk++) {
+#pragma unroll
+            for (int n = 0; n < BK / 8; n += 2) {
+                unsigned b[4];
+                ldsm_x4(b, ks + (n * 8 + (lane & 7) + (lane >> 4) * 8) * LH + kk * 16 + ((lane >> 3) & 1) * 8);
+                mma16816<T>(s[n], qf[kk], b);
+                mma16816<T>(s[n + 1], qf[kk], b + 2);
+            }
+        }
+
+        // Online softmax of rows g (elements 0, 1) and g+8 (elements 2, 3).
+        float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int n = 0; n < BK / 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int col = n * 8 + 2 * t + (e & 1);
+                float x = col < nk ? s[n][e] * scale_log2 : -INFINITY;
+                s[n][e] = x;
+                mx[e >> 1] = fmaxf(mx[e >> 1], x);
+            }
+        float corr[2], rs[2] = {0.0f, 0.0f};
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+            float mnew = fmaxf(m[r], mx[r]);  // finite: every tile has a key
+            corr[r] = exp2f(m[r] - mnew);     // 0 on the first tile
+            m[r] = mnew;
+        }
+#pragma unroll
+        for (int n = 0; n < BK / 8; n++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                float p = exp2f(s[n][e] - m[e >> 1]);
+                s[n][e] = p;
+                rs[e >> 1] += p;
+            }
+#pragma unroll
+        for (int r = 0; r < 2; r++) l[r] = l[r] * corr[r] + rs[r];
+#pragma unroll
+        for (int c = 0; c < D / 8; c++) {
+            o[c][0] *= corr[0];
+            o[c][1] *= corr[0];
+            o[c][2] *= corr[1];
+            o[c][3] *= corr[1];
+        }
+
+        // O += P V: score tiles 2kk and 2kk+1 are P's A fragment for keys
+        // 16kk..16kk+15; V's B fragment (k = key, n = head column) comes
+        // transposed out of its row-major tile.
+#pragma unroll
+        for (int kk = 0; kk < BK / 16; kk++) {
+            if (kk * 16 >= nk) break;  // keys past the end: zero probabilities
+            unsigned a[4] = {pack2<T>(s[2 * kk][0], s[2 * kk][1]), pack2<T>(s[2 * kk][2], s[2 * kk][3]),
+                             pack2<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                             pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+            for (int c = 0; c < D / 8; c += 2) {
+                unsigned b[4];
+                ldsm_x4_trans(b, vs + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * LH + (c + (lane >> 4)) * 8);
+                mma16816<T>(o[c], a, b);
+                mma16816<T>(o[c + 1], a, b + 2);
+            }
+        }
+    }
+
+    bool pairs = ((ldo | hoff) & 1) == 0;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+        l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+        int qi = q0 + warp * 16 + g + 8 * r;
+        if (qi >= len) continue;
+        float inv = 1.0f / l[r];
+        T* orow = out + (long long)(start + qi) * ldo + hoff;
+#pragma unroll
+        for (int c = 0; c < D / 8; c++) {
+            int col = c * 8 + 2 * t;
+            float x0 = o[c][2 * r] * inv, x1 = o[c][2 * r + 1] * inv;
+            if (pairs && col + 1 < d) {
+                pair_t<T> p;
+                p.a = from_f<T>(x0);
+                p.b = from_f<T>(x1);
+                *reinterpret_cast<pair_t<T>*>(orow + col) = p;
+            } else {
+                if (col < d) orow[col] = from_f<T>(x0);
+                if (col + 1 < d) orow[col + 1] = from_f<T>(x1);
+            }
+        }
+    }
+}
+
+#define ATTENTION_MMA(T, SUF, D, BK)                                                               \
+    extern "C" __global__ void __launch_bounds__(MMA_WARPS * 32)                                    \
+        attention_mma_d##D##_##SUF(T* out, const T* q, const T* k, const T* v, const T* qb,        \
+                                   const T* kb, const T* vb, const int* offsets, int ldq, int ldk, \
+                                   int ldv, int ldo, int d, float scale_log2) {                    \
+        attention_mma<T, D, BK>(out, q, k, v, qb, kb, vb, offsets, ldq, ldk, ldv, ldo, d,          \
+                                scale_log2);                                                       \
+    }
+
+// Key tiles of 64 keys for heads up to 64 wide (27 KB of shared memory for
+// D = 64), 32 for 128 (the scores and the accumulators share the registers).
+ATTENTION_MMA(__half, f16, 32, 64)
+ATTENTION_MMA(__half, f16, 64, 64)
+ATTENTION_MMA(__half, f16, 128, 32)
+ATTENTION_MMA(__nv_bfloat16, bf16, 32, 64)
+ATTENTION_MMA(__nv_bfloat16, bf16, 64, 64)
+ATTENTION_MMA(__nv_bfloat16, bf16, 128, 32)
