@@ -50,13 +50,14 @@ func BenchmarkPeakLowp(b *testing.B) {
 }
 
 // BenchmarkLowp runs the fp32, bf16 and int8 products of the models' shapes
-// (benchMs x benchKNs, as BenchmarkMatMul) in turn, one call of each per
+// (benchMs x benchKNs, as BenchmarkMatMul, and m = 1 and 16: a short
+// sequence alone) in turn, one call of each per
 // iteration, and reports each one's GFLOP/s per second of CPU time (what
 // the kernels do while they run, whoever else holds the shared cores) and
 // the ratios bf16/fp32 and int8/fp32 of those: the figures to compare, as
 // they come from the same run. wall-x-* are the same ratios in wall time.
 func BenchmarkLowp(b *testing.B) {
-	for _, m := range benchMs {
+	for _, m := range append([]int{1, 16}, benchMs...) {
 		for _, kn := range benchKNs {
 			k, n := kn[0], kn[1]
 			b.Run(fmt.Sprintf("m=%d/k=%d/n=%d", m, k, n), func(b *testing.B) {

@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -328,5 +329,56 @@ func TestPackWeightBF16Bits(t *testing.T) {
 		if a.data[i] != b.data[i] {
 			t.Fatalf("packed word %d: %08x from bits, %08x from float32", i, a.data[i], b.data[i])
 		}
+	}
+}
+
+// TestLowpConcurrent calls one pool from several goroutines at once, each
+// precision in turn, as concurrent requests of different models do: the
+// pool's shared A buffer must not leak between calls.
+func TestLowpConcurrent(t *testing.T) {
+	r := newRand(t)
+	m, k, n := 90, 700, 130
+	w := randSlice(r, n*k)
+	pf, pb, pi := PackWeight(w, n, k), PackWeightBF16(w, n, k), PackWeightInt8(w, n, k)
+	errs := make(chan string, 9)
+	done := make(chan struct{})
+	for g := 0; g < 9; g++ {
+		a := randSlice(r, m*k)
+		go func() {
+			defer func() { done <- struct{}{} }()
+			wantB, wantI := make([]float32, m*n), make([]float32, m*n)
+			ReferenceBF16(wantB, a, m, k, n, w, nil)
+			ReferenceInt8(wantI, a, m, k, n, w, nil)
+			got := make([]float32, m*n)
+			for range 4 {
+				switch g % 3 {
+				case 0:
+					MatMul(got, a, m, pf, nil)
+				case 1:
+					MatMulBF16(got, a, m, pb, nil)
+					for i := range got {
+						if d := math.Abs(float64(got[i] - wantB[i])); d > 1e-3*(1+math.Abs(float64(wantB[i]))) {
+							errs <- fmt.Sprintf("bf16: cell %d = %g, want %g", i, got[i], wantB[i])
+							return
+						}
+					}
+				case 2:
+					MatMulInt8(got, a, m, pi, nil)
+					for i := range got {
+						if got[i] != wantI[i] {
+							errs <- fmt.Sprintf("int8: cell %d = %g, want %g", i, got[i], wantI[i])
+							return
+						}
+					}
+				}
+			}
+		}()
+	}
+	for range 9 {
+		<-done
+	}
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
