@@ -382,3 +382,33 @@ func TestLowpConcurrent(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// TestBF16KernelsAgree: the ISA defines VDPBF16PS's arithmetic exactly (the
+// odd pair's product added first, then the even one's, each addition
+// rounded to float32; the products are exact), and the Go kernel follows
+// it, so on data without denormals (which VDPBF16PS flushes) every bf16
+// implementation gives the same bits, k blocks and threads included.
+func TestBF16KernelsAgree(t *testing.T) {
+	r := newRand(t)
+	p := NewPool(2)
+	defer p.Close()
+	for _, ks := range bf16Sets()[:len(bf16Sets())-1] {
+		for i, s := range lowpShapes(r, 2*lowKC)[:12] {
+			m, k, n := s[0], s[1], s[2]
+			a, w := randSlice(r, m*k), randSlice(r, n*k)
+			var bias []float32
+			if i%2 == 0 {
+				bias = randSlice(r, n)
+			}
+			at := func(o, q int) uint16 { return roundBF16(w[o*k+q]) }
+			got, want := make([]float32, m*n), make([]float32, m*n)
+			p.MatMulBF16(got, a, m, packBF16(ks, n, k, at), bias, nil)
+			p.MatMulBF16(want, a, m, packBF16(goBF16, n, k, at), bias, nil)
+			for c := range got {
+				if math.Float32bits(got[c]) != math.Float32bits(want[c]) {
+					t.Fatalf("%s m=%d k=%d n=%d: C[%d,%d] = %g, the Go kernel %g", ks.name, m, k, n, c/n, c%n, got[c], want[c])
+				}
+			}
+		}
+	}
+}
