@@ -122,22 +122,7 @@ func MatMulBF16(c, a []float32, m int, w *PackedBF16, bias []float32) {
 // MatMulBF16 is MatMulBF16 on p's threads; epi, if not nil, is called on
 // each finished block of C as in Pool.MatMul.
 func (p *Pool) MatMulBF16(c, a []float32, m int, w *PackedBF16, bias []float32, epi Epilogue) {
-	checkLowp("MatMulBF16", c, a, m, w.Out, w.In, bias)
-	if m == 0 {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	j := &p.low.job
-	*j = lowpJob{c: c, src: a, m: m, bias: bias, epi: epi, bf: w, steps: w.steps, n: w.Out, k: w.In}
-	p.runLowp(j)
-}
-
-func checkLowp(fn string, c, a []float32, m, out, in int, bias []float32) {
-	if m < 0 || len(a) < m*in || len(c) < m*out || (bias != nil && len(bias) < out) {
-		panic(fmt.Sprintf("gemm: %s: m=%d W=[%d %d]: len(a)=%d len(c)=%d len(bias)=%d",
-			fn, m, out, in, len(a), len(c), len(bias)))
-	}
+	p.matMulLowp(lowpJob{c: c, src: a, m: m, bias: bias, epi: epi, bf: w, steps: w.steps, n: w.Out, k: w.In})
 }
 
 // ReferenceBF16 is the oracle of MatMulBF16: A (m x k) and W (n x k,
@@ -145,26 +130,14 @@ func checkLowp(fn string, c, a []float32, m, out, in int, bias []float32) {
 // summed in float64 with the bias, C rounded once to float32. A kernel
 // differs from it only by the order of its float32 additions.
 func ReferenceBF16(c, a []float32, m, k, n int, w []float32, bias []float32) {
-	ra := make([]float64, len(a[:m*k]))
-	for i, v := range a[:m*k] {
-		ra[i] = float64(bf16ToF32(roundBF16(v)))
-	}
-	rw := make([]float64, len(w[:n*k]))
-	for i, v := range w[:n*k] {
-		rw[i] = float64(bf16ToF32(roundBF16(v)))
-	}
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			var s float64
-			if bias != nil {
-				s = float64(bias[j])
-			}
-			for p := 0; p < k; p++ {
-				s += ra[i*k+p] * rw[j*k+p]
-			}
-			c[i*n+j] = float32(s)
+	round := func(x []float32) []float32 {
+		r := make([]float32, len(x))
+		for i, v := range x {
+			r[i] = bf16ToF32(roundBF16(v))
 		}
+		return r
 	}
+	Reference(c, round(a[:m*k]), m, k, n, round(w[:n*k]), bias)
 }
 
 // The portable bf16 kernel: the arithmetic of VDPBF16PS in Go, the odd

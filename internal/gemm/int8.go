@@ -165,15 +165,7 @@ func MatMulInt8(c, a []float32, m int, w *PackedInt8, bias []float32) {
 // MatMulInt8 is MatMulInt8 on p's threads; epi, if not nil, is called on
 // each finished block of C as in Pool.MatMul.
 func (p *Pool) MatMulInt8(c, a []float32, m int, w *PackedInt8, bias []float32, epi Epilogue) {
-	checkLowp("MatMulInt8", c, a, m, w.Out, w.In, bias)
-	if m == 0 {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	j := &p.low.job
-	*j = lowpJob{c: c, src: a, m: m, bias: bias, epi: epi, i8: w, steps: w.steps, n: w.Out, k: w.In}
-	p.runLowp(j)
+	p.matMulLowp(lowpJob{c: c, src: a, m: m, bias: bias, epi: epi, i8: w, steps: w.steps, n: w.Out, k: w.In})
 }
 
 // ReferenceInt8 is the oracle of MatMulInt8, with plain loops over the

@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"fmt"
 	"math"
 	"math/bits"
 )
@@ -158,11 +159,27 @@ func (j *lowpJob) do(t int, s *scratch) {
 	}
 }
 
-// run converts A and multiplies, on p; p.mu must be held.
-func (p *Pool) runLowp(j *lowpJob) {
-	if p.threads == 0 {
-		panic("gemm: MatMul on a closed Pool")
+// matMulLowp checks the shapes of job and runs it on p: MatMulBF16 and
+// MatMulInt8.
+func (p *Pool) matMulLowp(job lowpJob) {
+	fn := "MatMulBF16"
+	if job.i8 != nil {
+		fn = "MatMulInt8"
 	}
+	if m := job.m; m < 0 || len(job.src) < m*job.k || len(job.c) < m*job.n || (job.bias != nil && len(job.bias) < job.n) {
+		panic(fmt.Sprintf("gemm: %s: m=%d W=[%d %d]: len(a)=%d len(c)=%d len(bias)=%d",
+			fn, m, job.n, job.k, len(job.src), len(job.c), len(job.bias)))
+	}
+	if job.m == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.threads == 0 {
+		panic("gemm: " + fn + " on a closed Pool")
+	}
+	j := &p.low.job
+	*j = job
 	st := &p.low
 	j.st = st
 	j.lda = j.steps + lowAPad
