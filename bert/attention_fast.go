@@ -54,8 +54,9 @@ func (t *attnTask) runPart(slot, part int) {
 }
 
 // attentionHead computes the output of head columns col..col+hd-1 for the
-// sequence of L tokens from row start; useAsm selects the assembly kernels
-// where the head size allows (a multiple of 32).
+// sequence of L tokens from row start; useAsm selects the assembly kernels:
+// the softmax, and the products where the head size allows (a multiple of
+// 32).
 func attentionHead(sc *attnScratch, out, q, k, v []float32, dim, hd, col, start, L int, useAsm bool) {
 	lp := (L + 31) &^ 31
 	sc.kt = growFloats(sc.kt, hd*lp)
@@ -85,7 +86,11 @@ func attentionHead(sc *attnScratch, out, q, k, v []float32, dim, hd, col, start,
 		}
 		mm4(asm, hd, qb, hd, kt, lp, sb, lp, lp)
 		for r := 0; r < rows; r++ {
-			softmaxRow(sb[r*lp:r*lp+L], scale)
+			if useAsm {
+				softmaxAsm(sb[r*lp:r*lp+L], scale)
+			} else {
+				softmaxRow(sb[r*lp:r*lp+L], scale)
+			}
 		}
 		for r := rows; r < attnRows; r++ {
 			clear(sb[r*lp : r*lp+L]) // rows past the sequence: keep them finite

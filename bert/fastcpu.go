@@ -199,7 +199,9 @@ func (r *fastRun) newTensor(rows, cols int) *fastTensor {
 	want := rowClass(rows) * cols
 	best := -1
 	for i, buf := range r.free {
-		if c := cap(buf); c >= n && (best < 0 || c < cap(r.free[best])) {
+		// A buffer more than twice the size wanted stays for a tensor
+		// that needs it (a small head tensor must not take a layer's).
+		if c := cap(buf); c >= n && c <= 2*want && (best < 0 || c < cap(r.free[best])) {
 			best = i
 			if c == want {
 				break

@@ -567,3 +567,53 @@ func TestGoldenLogitsReference(t *testing.T) {
 		})
 	}
 }
+
+// TestAsmSoftmaxGELU compares softmax16 and gelu16 with their Go versions
+// on random rows of every length up to 100 (all tail masks).
+func TestAsmSoftmaxGELU(t *testing.T) {
+	if !hasMM4 {
+		t.Skip("no AVX-512 here")
+	}
+	rng := freshRNG(t)
+	for n := 1; n <= 100; n++ {
+		x := randScaled(rng, n+16, 4)
+		guard := x[n]
+		a, b := append([]float32(nil), x[:n]...), append([]float32(nil), x[:n]...)
+		scale := float32(0.1 + rng.Float64())
+		softmaxRow(a, scale)
+		softmaxAsm(x[:n], scale)
+		copy(b, x[:n])
+		if x[n] != guard {
+			t.Fatalf("softmax16 of %d floats wrote past them", n)
+		}
+		for i := range a {
+			if d := math.Abs(float64(a[i] - b[i])); d > 1e-6 {
+				t.Fatalf("softmax of %d: [%d] asm %v, Go %v", n, i, b[i], a[i])
+			}
+		}
+		x = randScaled(rng, n+16, 5)
+		guard = x[n]
+		a = append(a[:0], x[:n]...)
+		geluSliceGo(a)
+		geluAsm(x[:n])
+		if x[n] != guard {
+			t.Fatalf("gelu16 of %d floats wrote past them", n)
+		}
+		for i := range a {
+			if d := math.Abs(float64(a[i]-x[i])) / max(1, math.Abs(float64(a[i]))); d > 1e-6 {
+				t.Fatalf("gelu of %d: [%d] asm %v, Go %v", n, i, x[i], a[i])
+			}
+		}
+	}
+	// Extremes: a row with one dominant score, and GELU far out.
+	row := []float32{-1000, 0, 1000, 3}
+	softmaxAsm(row, 1)
+	if row[2] != 1 || row[0] != 0 || row[1] > 1e-38 {
+		t.Errorf("softmax of [-1000 0 1000 3] = %v", row)
+	}
+	g := []float32{-100, -10, 10, 100, float32(math.Inf(1))}
+	geluAsm(g)
+	if g[0] != 0 || g[1] != 0 || g[2] != 10 || g[3] != 100 {
+		t.Errorf("gelu of [-100 -10 10 100] = %v", g[:4])
+	}
+}

@@ -27,3 +27,26 @@ func mm4x32asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc 
 func mm4x64asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
 	mm4x64(k, a, lda, b, ldb, c, ldc)
 }
+
+// softmax16 is softmaxRow (attention_fast.go) on AVX-512: x[i] *= scale,
+// then exp(x[i] - max) / sum, for n >= 1 floats.
+//
+//go:noescape
+func softmax16(x *float32, n int, scale float32)
+
+// gelu16 is geluSlice (fastmath.go) on AVX-512, for n >= 1 floats.
+//
+//go:noescape
+func gelu16(x *float32, n int)
+
+func softmaxAsm(x []float32, scale float32) {
+	if len(x) > 0 {
+		softmax16(&x[0], len(x), scale)
+	}
+}
+
+func geluAsm(x []float32) {
+	if len(x) > 0 {
+		gelu16(&x[0], len(x))
+	}
+}

@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"os"
 )
 
@@ -68,6 +69,225 @@ func kernel(nv int) {
 	p("")
 }
 
+// bcast loads the float32 constant v into every lane of Z<reg>.
+func bcast(v float32, reg int) {
+	p("\tMOVL $0x%08x, AX", math.Float32bits(v))
+	p("\tVPBROADCASTD AX, Z%d", reg)
+}
+
+// tailMask puts (1 << (n % 16)) - 1 in K1, n in BX; clobbers AX, CX.
+func tailMask() {
+	p("\tMOVQ BX, CX")
+	p("\tANDQ $15, CX")
+	p("\tMOVL $1, AX")
+	p("\tSHLL CX, AX")
+	p("\tDECL AX")
+	p("\tKMOVW AX, K1")
+}
+
+// reduce folds the 16 lanes of Z<reg> into lane 0 of X<reg> with op
+// (VMAXPS or VADDPS), then broadcasts it to Z<dst>; clobbers Z1.
+func reduce(op string, reg, dst int) {
+	p("\tVEXTRACTF64X4 $1, Z%d, Y1", reg)
+	p("\t%s Y1, Y%d, Y%d", op, reg, reg)
+	p("\tVEXTRACTF128 $1, Y%d, X1", reg)
+	p("\t%s X1, X%d, X%d", op, reg, reg)
+	p("\tVPERMILPS $0x4e, X%d, X1", reg)
+	p("\t%s X1, X%d, X%d", op, reg, reg)
+	p("\tVPERMILPS $0xb1, X%d, X1", reg)
+	p("\t%s X1, X%d, X%d", op, reg, reg)
+	p("\tVBROADCASTSS X%d, Z%d", reg, dst)
+}
+
+// Constants of exp (Z20-Z27) and their use: Z<x> = e^Z<x>, with Z<n> and
+// Z<t> as scratch. The same range reduction and Taylor polynomial as
+// exp32 (fastmath.go), with VSCALEFPS for the 2^n.
+func expConsts() {
+	bcast(-104, 20)                // e^x is 0 in float32 below about -103.97
+	bcast(1.44269504088896341, 21) // log2(e)
+	bcast(0.693359375, 22)         // ln2 hi
+	bcast(-2.12194440e-4, 23)      // ln2 lo
+	bcast(1.0/5040, 24)
+	bcast(1.0/720, 25)
+	bcast(1.0/120, 26)
+	bcast(1.0/24, 27)
+	bcast(1.0/6, 28)
+	bcast(0.5, 29)
+	bcast(1, 19)
+}
+
+func exp(x, n, t int) {
+	p("\tVMAXPS Z20, Z%d, Z%d", x, x)
+	p("\tVMULPS Z21, Z%d, Z%d", x, n)
+	p("\tVRNDSCALEPS $0, Z%d, Z%d", n, n)
+	p("\tVFNMADD231PS Z22, Z%d, Z%d", n, x)
+	p("\tVFNMADD231PS Z23, Z%d, Z%d", n, x)
+	p("\tVMOVAPS Z24, Z%d", t)
+	for _, c := range []int{25, 26, 27, 28, 29, 19, 19} {
+		p("\tVFMADD213PS Z%d, Z%d, Z%d", c, x, t)
+	}
+	p("\tVSCALEFPS Z%d, Z%d, Z%d", n, t, x)
+}
+
+// softmax writes softmax16(x *float32, n int, scale float32): x[i] *= scale,
+// then exp(x[i] - max) / sum over the n >= 1 floats, in three passes
+// (scale and max; exp, store and sum; divide), the last n%16 floats under
+// the mask K1.
+func softmax() {
+	p("// func softmax16(x *float32, n int, scale float32)")
+	p("TEXT ·softmax16(SB), NOSPLIT, $0-20")
+	p("\tMOVQ x+0(FP), SI")
+	p("\tMOVQ n+8(FP), BX")
+	p("\tVBROADCASTSS scale+16(FP), Z31")
+	tailMask()
+	bcast(float32(math.Inf(-1)), 30)
+	// pass 1
+	p("\tMOVQ SI, DI")
+	p("\tMOVQ BX, DX")
+	p("sm1:")
+	p("\tCMPQ DX, $16")
+	p("\tJLT sm1tail")
+	p("\tVMULPS (DI), Z31, Z0")
+	p("\tVMOVUPS Z0, (DI)")
+	p("\tVMAXPS Z0, Z30, Z30")
+	p("\tADDQ $64, DI")
+	p("\tSUBQ $16, DX")
+	p("\tJMP sm1")
+	p("sm1tail:")
+	p("\tTESTQ DX, DX")
+	p("\tJZ sm1done")
+	p("\tVMOVUPS.Z (DI), K1, Z0")
+	p("\tVMULPS Z0, Z31, Z0")
+	p("\tVMOVUPS Z0, K1, (DI)")
+	p("\tVMAXPS Z0, Z30, K1, Z30")
+	p("sm1done:")
+	p("\tVMOVAPS Z30, Z2")
+	reduce("VMAXPS", 2, 30) // Z30 = max everywhere
+	// pass 2
+	expConsts()
+	p("\tVPXORD Z18, Z18, Z18") // the sum
+	p("\tMOVQ SI, DI")
+	p("\tMOVQ BX, DX")
+	p("sm2:")
+	p("\tCMPQ DX, $16")
+	p("\tJLT sm2tail")
+	p("\tVMOVUPS (DI), Z0")
+	p("\tVSUBPS Z30, Z0, Z0")
+	exp(0, 2, 3)
+	p("\tVMOVUPS Z0, (DI)")
+	p("\tVADDPS Z0, Z18, Z18")
+	p("\tADDQ $64, DI")
+	p("\tSUBQ $16, DX")
+	p("\tJMP sm2")
+	p("sm2tail:")
+	p("\tTESTQ DX, DX")
+	p("\tJZ sm2done")
+	p("\tVMOVUPS.Z (DI), K1, Z0")
+	p("\tVSUBPS Z30, Z0, Z0")
+	exp(0, 2, 3)
+	p("\tVMOVUPS Z0, K1, (DI)")
+	p("\tVADDPS Z0, Z18, K1, Z18")
+	p("sm2done:")
+	p("\tVMOVAPS Z18, Z2")
+	reduce("VADDPS", 2, 18) // Z18 = sum everywhere
+	// pass 3
+	p("\tMOVQ SI, DI")
+	p("\tMOVQ BX, DX")
+	p("sm3:")
+	p("\tCMPQ DX, $16")
+	p("\tJLT sm3tail")
+	p("\tVMOVUPS (DI), Z0")
+	p("\tVDIVPS Z18, Z0, Z0")
+	p("\tVMOVUPS Z0, (DI)")
+	p("\tADDQ $64, DI")
+	p("\tSUBQ $16, DX")
+	p("\tJMP sm3")
+	p("sm3tail:")
+	p("\tTESTQ DX, DX")
+	p("\tJZ sm3done")
+	p("\tVMOVUPS.Z (DI), K1, Z0")
+	p("\tVDIVPS Z18, Z0, Z0")
+	p("\tVMOVUPS Z0, K1, (DI)")
+	p("sm3done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
+// gelu writes gelu16(x *float32, n int): the exact GELU in place, with
+// erf32's rational function (fastmath.go), the last n%16 floats under K1.
+func gelu() {
+	p("// func gelu16(x *float32, n int)")
+	p("TEXT ·gelu16(SB), NOSPLIT, $0-16")
+	p("\tMOVQ x+0(FP), DI")
+	p("\tMOVQ n+8(FP), BX")
+	tailMask()
+	bcast(0.70710678118654752, 31)
+	bcast(-4, 30)
+	bcast(4, 29)
+	bcast(0.5, 28)
+	pc := []float32{1.9098870041034388e-08, -1.9219710338802543e-06, 0.00014337495667859912, 0.0038402536883950233, 0.05105819180607796, 0.20370277762413025, 1.1283791065216064}
+	qc := []float32{0.0009836675599217415, 0.01465712208300829, 0.11654333770275116, 0.5138589143753052, 1}
+	for i, c := range pc {
+		bcast(c, 16+i) // Z16-Z22
+	}
+	for i, c := range qc {
+		bcast(c, 23+i) // Z23-Z27
+	}
+	p("\tMOVL $0x7fffffff, AX")
+	p("\tVPBROADCASTD AX, Z10")
+	bcast(3.92, 11)
+	p("\tMOVL $0x80000000, AX")
+	p("\tVPBROADCASTD AX, Z12")
+	bcast(1, 13)
+	p("\tMOVQ BX, DX")
+	body := func() {
+		// Z0 = x; Z1 = u = clamp(x/sqrt2); Z2 = t = u²; Z3 = P; Z4 = Q
+		p("\tVMULPS Z31, Z0, Z1")
+		p("\tVMAXPS Z30, Z1, Z1")
+		p("\tVMINPS Z29, Z1, Z1")
+		p("\tVMULPS Z1, Z1, Z2")
+		p("\tVMOVAPS Z16, Z3")
+		for i := 17; i <= 22; i++ {
+			p("\tVFMADD213PS Z%d, Z2, Z3", i)
+		}
+		p("\tVMOVAPS Z23, Z4")
+		for i := 24; i <= 27; i++ {
+			p("\tVFMADD213PS Z%d, Z2, Z4", i)
+		}
+		p("\tVMULPS Z1, Z3, Z3")
+		p("\tVDIVPS Z4, Z3, Z3") // erf
+		// erf is ±1 to float32 precision for |u| >= 3.92 (erfc < half
+		// an ulp of 1), where the rational function is off by 2 ulp.
+		p("\tVPANDD Z10, Z1, Z5")
+		p("\tVCMPPS $0x1d, Z11, Z5, K2") // |u| >= 3.92
+		p("\tVPANDD Z12, Z1, Z5")
+		p("\tVPORD Z13, Z5, Z5") // ±1 with u's sign
+		p("\tVMOVAPS Z5, K2, Z3")
+		p("\tVMULPS Z28, Z0, Z0")     // x/2
+		p("\tVFMADD231PS Z3, Z0, Z0") // x/2 + x/2·erf
+	}
+	p("ge1:")
+	p("\tCMPQ DX, $16")
+	p("\tJLT ge1tail")
+	p("\tVMOVUPS (DI), Z0")
+	body()
+	p("\tVMOVUPS Z0, (DI)")
+	p("\tADDQ $64, DI")
+	p("\tSUBQ $16, DX")
+	p("\tJMP ge1")
+	p("ge1tail:")
+	p("\tTESTQ DX, DX")
+	p("\tJZ ge1done")
+	p("\tVMOVUPS.Z (DI), K1, Z0")
+	body()
+	p("\tVMOVUPS Z0, K1, (DI)")
+	p("ge1done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
 func main() {
 	p("// Code generated by fastkern_gen.go; DO NOT EDIT.")
 	p("")
@@ -77,6 +297,8 @@ func main() {
 	p("")
 	kernel(2)
 	kernel(4)
+	softmax()
+	gelu()
 	if err := os.WriteFile("fastkern_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}

@@ -12,3 +12,6 @@ func mm4x32asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc 
 func mm4x64asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
 	panic("bert: mm4x64 without assembly")
 }
+
+func softmaxAsm(x []float32, scale float32) { panic("bert: softmax16 without assembly") }
+func geluAsm(x []float32)                   { panic("bert: gelu16 without assembly") }

@@ -10,7 +10,8 @@ import "math"
 // |r| <= ln2/2, e^r by its Taylor series to r^7 (truncation error below
 // 6e-9 relative, under one float32 ulp), times 2^n built in the exponent
 // bits. Below -87.3 the result would be subnormal: it returns 0, as the
-// softmax weight of such a key is below float32's resolution anyway.
+// softmax weight of such a key is below float32's resolution anyway (the
+// assembly softmax16 returns the subnormal or 0).
 func exp32(x float32) float32 {
 	const (
 		log2e = 1.44269504088896341
@@ -35,13 +36,20 @@ func exp32(x float32) float32 {
 	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
 }
 
-// erf32 is erf(x) in float32: x·P(x²)/Q(x²) on |x| <= 4 (beyond, erf is ±1
-// to within 1.6e-8). The rational function was fitted here to minimise the
+// erf32 is erf(x) in float32: x·P(x²)/Q(x²) on |x| < 3.92, ±1 beyond. The rational function was fitted here to minimise the
 // relative error against mpmath's erf on [0, 4] (Loeb's iteration, degree
 // 6 over 4 in x²); evaluated in float32 its error is below 4e-7 relative,
 // about 3 ulp. TestErf32 checks it against math.Erf.
 func erf32(x float32) float32 {
-	x = min(max(x, -4), 4)
+	// Past 3.92 erfc is below half an ulp of 1: erf is ±1 in float32 (and
+	// the rational function, off there by 2 ulp, would leave gelu(-10)
+	// positive).
+	if x >= 3.92 {
+		return 1
+	}
+	if x <= -3.92 {
+		return -1
+	}
 	t := x * x
 	p := float32(1.9098870041034388e-08)
 	p = p*t - 1.9219710338802543e-06
@@ -58,8 +66,18 @@ func erf32(x float32) float32 {
 	return x * p / q
 }
 
-// geluSlice applies the exact (erf) GELU in place: 0.5·x·(1 + erf(x/√2)).
+// geluSlice applies the exact (erf) GELU in place: 0.5·x·(1 + erf(x/√2)),
+// on AVX-512 (gelu16) where it runs.
 func geluSlice(x []float32) {
+	if hasMM4 {
+		geluAsm(x)
+		return
+	}
+	geluSliceGo(x)
+}
+
+// geluSliceGo is geluSlice in Go: the fallback, and the oracle of gelu16.
+func geluSliceGo(x []float32) {
 	const invSqrt2 = 0.70710678118654752
 	for i, v := range x {
 		x[i] = 0.5 * v * (1 + erf32(v*invSqrt2))
