@@ -412,3 +412,34 @@ func TestBF16KernelsAgree(t *testing.T) {
 		}
 	}
 }
+
+// TestLowpPlanCoversEveryTileOnce checks the task cuts of the bf16/int8
+// products directly: every row of every panel belongs to exactly one task.
+func TestLowpPlanCoversEveryTileOnce(t *testing.T) {
+	r := newRand(t)
+	for range 300 {
+		m, steps, n := 1+r.Intn(3000), 1+r.Intn(2000), 1+r.Intn(3000)
+		threads := 1 + r.Intn(9)
+		j := &lowpJob{m: m, n: n, steps: steps, lda: steps + lowAPad}
+		tasks := j.plan(threads)
+		panels := (n + lowNR - 1) / lowNR
+		seen := make([]int, m*panels)
+		for task := 0; task < tasks; task++ {
+			r0, p0 := (task/j.groups)*j.rowStep, (task%j.groups)*j.panStep
+			if j.rowStep%lowMR != 0 {
+				t.Fatalf("rows per task %d: not whole tiles", j.rowStep)
+			}
+			for i := r0; i < min(r0+j.rowStep, m); i++ {
+				for p := p0; p < min(p0+j.panStep, panels); p++ {
+					seen[i*panels+p]++
+				}
+			}
+		}
+		for cell, s := range seen {
+			if s != 1 {
+				t.Fatalf("m=%d steps=%d n=%d threads=%d (rows %d, panels %d, groups %d, tasks %d): row %d panel %d in %d tasks",
+					m, steps, n, threads, j.rowStep, j.panStep, j.groups, tasks, cell/panels, cell%panels, s)
+			}
+		}
+	}
+}
