@@ -586,45 +586,83 @@ template <> __device__ __forceinline__ unsigned pack2<__nv_bfloat16>(float a, fl
     return *reinterpret_cast<unsigned*>(&h);
 }
 
-// load_tile: rows [tok0, tok0+nvalid) of head columns [hoff, hoff+d) of src
-// (row stride ld), plus bias when set, into dst (ROWS x LH, rows past nvalid
-// and columns past d zero). Eight columns per thread per step: one 16-byte
-// load where the layout allows it, else element by element.
-template <typename T, int D, int ROWS>
-__device__ __forceinline__ void load_tile(T* dst, const T* src, const T* bias, long long tok0, int nvalid,
-                                          int ld, int hoff, int d) {
-    constexpr int LH = D + 8;
-    constexpr int C8 = D / 8;
-    bool vec = ((ld | hoff | d) & 7) == 0 && ((unsigned long long)src & 15) == 0 &&
-               ((unsigned long long)bias & 15) == 0;
-    for (int e = threadIdx.x; e < ROWS * C8; e += blockDim.x) {
-        int r = e / C8, c = (e % C8) * 8;
-        uint4 u = make_uint4(0, 0, 0, 0);
-        if (r < nvalid) {
-            const T* s = src + (tok0 + r) * ld + hoff + c;
-            if (vec && c < d) {
-                u = *reinterpret_cast<const uint4*>(s);
-                if (bias) {
-                    uint4 ub = *reinterpret_cast<const uint4*>(bias + hoff + c);
-                    T* h = reinterpret_cast<T*>(&u);
-                    const T* hb = reinterpret_cast<const T*>(&ub);
+// Tiles go from global memory to shared memory in two steps, so that the
+// loads of the next key tile are in flight while the tensor cores work on the
+// present one: fetch_tile issues a thread's loads into registers, put_tile
+// adds the pending bias and stores them. Thread i always handles the same 8
+// head columns lc = (i % (D/8)) * 8 (so its bias chunk is loaded once) of
+// rows i / (D/8) + j * (MMA_THREADS / (D/8)); the loop bounds are compile-time
+// constants, so the loads of a tile go out back to back. Where rows are
+// 16-byte aligned (ld, d and the head offset multiples of 8) one 16-byte load
+// per chunk, else element by element; rows past nvalid and columns past d
+// are zero, in the tile and in the bias chunk.
+#define MMA_THREADS (MMA_WARPS * 32)
+
+// tile_vec says whether src's head rows and bias allow 16-byte loads.
+template <typename T>
+__device__ __forceinline__ bool tile_vec(const T* src, const T* bias, int ld, int hoff, int d) {
+    return ((ld | hoff | d) & 7) == 0 && ((unsigned long long)src & 15) == 0 &&
+           ((unsigned long long)bias & 15) == 0;
+}
+
+template <typename T, int D, int N>
+__device__ __forceinline__ void fetch_tile(uint4 (&u)[N], const T* src, long long tok0, int nvalid, int ld,
+                                           int hoff, int d, bool vec) {
+    constexpr int C8 = D / 8, RPS = MMA_THREADS / C8;
+    int lc = (threadIdx.x % C8) * 8, lr = threadIdx.x / C8;
 #pragma unroll
-                    for (int i = 0; i < 8; i++) h[i] = from_f<T>(to_f(h[i]) + to_f(hb[i]));
-                }
-            } else if (!vec) {
-                T* h = reinterpret_cast<T*>(&u);
+    for (int j = 0; j < N; j++) {
+        int r = lr + j * RPS;
+        u[j] = make_uint4(0, 0, 0, 0);
+        if (r < nvalid && lc < d) {
+            const T* s = src + (tok0 + r) * ld + hoff + lc;
+            if (vec) {
+                u[j] = *reinterpret_cast<const uint4*>(s);
+            } else {
+                T* h = reinterpret_cast<T*>(&u[j]);
 #pragma unroll
-                for (int i = 0; i < 8; i++) {
-                    float x = 0.0f;
-                    if (c + i < d) {
-                        x = to_f(s[i]);
-                        if (bias) x += to_f(bias[hoff + c + i]);
-                    }
-                    h[i] = from_f<T>(x);
-                }
+                for (int i = 0; i < 8; i++)
+                    if (lc + i < d) h[i] = s[i];
             }
         }
-        *reinterpret_cast<uint4*>(dst + r * LH + c) = u;
+    }
+}
+
+// bias_chunk is this thread's 8 bias values (zero past d; all zero when
+// bias is null).
+template <typename T, int D>
+__device__ __forceinline__ uint4 bias_chunk(const T* bias, int hoff, int d, bool vec) {
+    constexpr int C8 = D / 8;
+    int lc = (threadIdx.x % C8) * 8;
+    uint4 u = make_uint4(0, 0, 0, 0);
+    if (bias && lc < d) {
+        if (vec) {
+            u = *reinterpret_cast<const uint4*>(bias + hoff + lc);
+        } else {
+            T* h = reinterpret_cast<T*>(&u);
+#pragma unroll
+            for (int i = 0; i < 8; i++)
+                if (lc + i < d) h[i] = bias[hoff + lc + i];
+        }
+    }
+    return u;
+}
+
+template <typename T, int D, int N>
+__device__ __forceinline__ void put_tile(T* dst, const uint4 (&u)[N], int nvalid, bool has_bias, uint4 ub) {
+    constexpr int LH = D + 8, C8 = D / 8, RPS = MMA_THREADS / C8;
+    int lc = (threadIdx.x % C8) * 8, lr = threadIdx.x / C8;
+#pragma unroll
+    for (int j = 0; j < N; j++) {
+        int r = lr + j * RPS;
+        uint4 x = u[j];
+        if (has_bias && r < nvalid) {  // rows past the end stay zero
+            T* h = reinterpret_cast<T*>(&x);
+            const T* hb = reinterpret_cast<const T*>(&ub);
+#pragma unroll
+            for (int i = 0; i < 8; i++) h[i] = from_f<T>(to_f(h[i]) + to_f(hb[i]));
+        }
+        *reinterpret_cast<uint4*>(dst + r * LH + lc) = x;
     }
 }
 
@@ -645,7 +683,19 @@ __device__ void attention_mma(T* out, const T* q, const T* k, const T* v, const 
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int g = lane >> 2, t = lane & 3;
 
-    load_tile<T, D, MMA_BQ>(qs, q, qb, start + q0, min(MMA_BQ, len - q0), ldq, hoff, d);
+    constexpr int RPS = MMA_THREADS / (D / 8);  // rows per fetch step
+    constexpr int QN = MMA_BQ / RPS, KN = BK / RPS;
+    static_assert(MMA_THREADS % (D / 8) == 0 && MMA_BQ % RPS == 0 && BK % RPS == 0, "tile split");
+    bool vq = tile_vec(q, qb, ldq, hoff, d), vk = tile_vec(k, kb, ldk, hoff, d), vv = tile_vec(v, vb, ldv, hoff, d);
+    uint4 kr[KN], vr[KN];  // the next key tile, in flight
+    fetch_tile<T, D, KN>(kr, k, start, min(BK, len), ldk, hoff, d, vk);
+    fetch_tile<T, D, KN>(vr, v, start, min(BK, len), ldv, hoff, d, vv);
+    uint4 kbc = bias_chunk<T, D>(kb, hoff, d, vk), vbc = bias_chunk<T, D>(vb, hoff, d, vv);
+    {
+        uint4 qr[QN];
+        fetch_tile<T, D, QN>(qr, q, start + q0, min(MMA_BQ, len - q0), ldq, hoff, d, vq);
+        put_tile<T, D, QN>(qs, qr, min(MMA_BQ, len - q0), qb != nullptr, bias_chunk<T, D>(qb, hoff, d, vq));
+    }
     __syncthreads();
     unsigned qf[D / 16][4];
 #pragma unroll
@@ -660,9 +710,13 @@ __device__ void attention_mma(T* out, const T* q, const T* k, const T* v, const 
     for (int k0 = 0; k0 < len; k0 += BK) {
         int nk = min(BK, len - k0);
         __syncthreads();  // the previous tile is no longer read
-        load_tile<T, D, BK>(ks, k, kb, start + k0, nk, ldk, hoff, d);
-        load_tile<T, D, BK>(vs, v, vb, start + k0, nk, ldv, hoff, d);
+        put_tile<T, D, KN>(ks, kr, nk, kb != nullptr, kbc);
+        put_tile<T, D, KN>(vs, vr, nk, vb != nullptr, vbc);
         __syncthreads();
+        if (k0 + BK < len) {  // the next tile's loads overlap this tile's work
+            fetch_tile<T, D, KN>(kr, k, start + k0 + BK, min(BK, len - k0 - BK), ldk, hoff, d, vk);
+            fetch_tile<T, D, KN>(vr, v, start + k0 + BK, min(BK, len - k0 - BK), ldv, hoff, d, vv);
+        }
 
         // S = Q Kᵀ: the B operand (k = head column, n = key) is K's rows as
         // they lie; one ldmatrix.x4 gives two key tiles' fragments.
@@ -764,7 +818,7 @@ __device__ void attention_mma(T* out, const T* q, const T* k, const T* v, const 
 }
 
 #define ATTENTION_MMA(T, SUF, D, BK)                                                               \
-    extern "C" __global__ void __launch_bounds__(MMA_WARPS * 32)                                    \
+    extern "C" __global__ void __launch_bounds__(MMA_THREADS)                                       \
         attention_mma_d##D##_##SUF(T* out, const T* q, const T* k, const T* v, const T* qb,        \
                                    const T* kb, const T* vb, const int* offsets, int ldq, int ldk, \
                                    int ldv, int ldo, int d, float scale_log2) {                    \
