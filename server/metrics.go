@@ -25,6 +25,8 @@ type metrics struct {
 	batchWait    *prometheus.HistogramVec // model: pairs' wait for a forward pass
 	batchLatency *prometheus.HistogramVec // model: the forward pass
 	batchRetries *prometheus.CounterVec   // model: passes split after device OOM
+	// memoryReleases counts returns of idle memory to the OS.
+	memoryReleases prometheus.Counter
 }
 
 // latencyBuckets cover 1 ms (one pair on a GPU) to 1 minute (a large
@@ -98,8 +100,12 @@ func newMetrics(s *Server) *metrics {
 			Name: "crossrank_batch_retries_total",
 			Help: "Forward passes split into smaller ones after running out of device memory.",
 		}, []string{"model"}),
+		memoryReleases: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "crossrank_memory_releases_total",
+			Help: "Times the server, idle after a burst, returned freed memory to the operating system.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.queueWait, m.rejected, m.canceled,
+	reg.MustRegister(m.memoryReleases, m.requests, m.latency, m.queueWait, m.rejected, m.canceled,
 		m.pairs, m.tokens, m.truncated, m.docsPerReq,
 		m.batchPairs, m.batchTokens, m.batchWait, m.batchLatency, m.batchRetries,
 		collectors.NewGoCollector(),

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -40,7 +42,9 @@ type Config struct {
 	MaxPairsInFlight int
 	// MaxQueuedRequests and MaxQueuedPairs bound the requests waiting for
 	// admission (defaults 512 and 16 * MaxPairsInFlight). A request that
-	// finds the queue full is refused with 429 and Retry-After.
+	// finds the queue full, or whose wait the measured throughput says
+	// would outlast RequestTimeout, is refused at once with 429 and
+	// Retry-After.
 	MaxQueuedRequests int
 	MaxQueuedPairs    int
 	// MaxOpenRequests bounds the re-rank requests inside the server at
@@ -59,6 +63,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Version is reported by /info.
 	Version string
+	// ReleaseMemoryAfter is how long the server must have been idle (no
+	// re-rank request open) after a burst before it returns the memory the
+	// burst used to the operating system (default 10s; negative: never).
+	// Without it the Go runtime keeps freed heap for minutes, and the
+	// process's RSS stays at the burst's peak.
+	ReleaseMemoryAfter time.Duration
 }
 
 // Server answers re-rank requests for one or more models.
@@ -76,6 +86,10 @@ type Server struct {
 	ready    atomic.Bool
 	draining atomic.Bool
 	inFlight atomic.Int64 // rank requests being handled
+	// lastDone is when the last re-rank request finished (UnixNano), and
+	// dirty says that one has run since memory was last released.
+	lastDone atomic.Int64
+	dirty    atomic.Bool
 }
 
 // New returns a server with no models. It answers /health with 503 until
@@ -98,10 +112,13 @@ func New(cfg Config) *Server {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 60 * time.Second
 	}
+	if cfg.ReleaseMemoryAfter == 0 {
+		cfg.ReleaseMemoryAfter = 10 * time.Second
+	}
 	s := &Server{
 		cfg:    cfg,
 		log:    cfg.Logger,
-		queue:  newAdmission(cfg.MaxPairsInFlight, cfg.MaxQueuedRequests, cfg.MaxQueuedPairs),
+		queue:  newAdmission(cfg.MaxPairsInFlight, cfg.MaxQueuedRequests, cfg.MaxQueuedPairs, cfg.RequestTimeout),
 		models: map[string]Ranker{},
 	}
 	if s.log == nil {
@@ -164,6 +181,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	if s.cfg.ReleaseMemoryAfter > 0 {
+		idleCtx, stopIdle := context.WithCancel(ctx)
+		defer stopIdle()
+		go s.releaseWhenIdle(idleCtx, s.cfg.ReleaseMemoryAfter)
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -189,6 +211,32 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 		return fmt.Errorf("server: shutdown: %w", err)
 	}
 	return nil
+}
+
+// releaseWhenIdle returns freed heap to the operating system once the
+// server has been idle for idle after serving requests, so that a burst's
+// memory does not stay with the process. The forced collection this costs
+// (milliseconds for a small heap) only ever runs while nothing is served.
+func (s *Server) releaseWhenIdle(ctx context.Context, idle time.Duration) {
+	t := time.NewTicker(max(idle/4, 50*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !s.dirty.Load() || s.inFlight.Load() > 0 || time.Since(time.Unix(0, s.lastDone.Load())) < idle {
+			continue
+		}
+		s.dirty.Store(false)
+		// Two collections: the first moves sync.Pool contents (the
+		// forward pass's scratch buffers) to the pools' victim caches, the
+		// second frees them; FreeOSMemory then returns the pages.
+		runtime.GC()
+		debug.FreeOSMemory()
+		s.metrics.memoryReleases.Inc()
+	}
 }
 
 func (s *Server) routes() http.Handler {
@@ -333,7 +381,11 @@ func (s *Server) rankHandler(ep endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		s.inFlight.Add(1)
-		defer s.inFlight.Add(-1)
+		defer func() {
+			s.lastDone.Store(time.Now().UnixNano())
+			s.dirty.Store(true)
+			s.inFlight.Add(-1)
+		}()
 		st := &reqState{form: formOf(ep)}
 		aerr := s.rank(w, r, ep, st)
 		code := http.StatusOK
@@ -432,7 +484,6 @@ func (s *Server) rank(w http.ResponseWriter, r *http.Request, ep endpoint, st *r
 	}
 	s.metrics.queueWait.Observe(time.Since(queued).Seconds())
 	s.metrics.docsPerReq.Observe(float64(len(req.Docs)))
-	began := time.Now()
 	docs := make([]rerank.Document, len(req.Docs))
 	for i, t := range req.Docs {
 		docs[i].Text = t
@@ -445,7 +496,7 @@ func (s *Server) rank(w http.ResponseWriter, r *http.Request, ep endpoint, st *r
 	// top_n is applied here rather than by the re-ranker so that usage and
 	// metrics count every scored pair.
 	results, err := ranker.Rerank(ctx, req.Query, docs, opts)
-	s.queue.release(len(req.Docs), time.Since(began))
+	s.queue.release(len(req.Docs))
 	if err != nil {
 		return s.rankError(r, form, err)
 	}

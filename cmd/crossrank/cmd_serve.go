@@ -73,6 +73,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	queued := fs.Int("max-queued-requests", 0, "requests waiting for their turn before new ones get 429 (0: 512)")
 	timeout := fs.Duration("timeout", 60*time.Second, "longest a request may queue and run (then 503)")
 	grace := fs.Duration("grace", 30*time.Second, "how long SIGTERM waits for requests in flight")
+	release := fs.Duration("release-memory-after", 10*time.Second, "return a burst's memory to the OS after this long idle (negative: never)")
 	logFormat := fs.String("log-format", "text", "log `format`: text or json")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsage)
@@ -132,13 +133,14 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	srv := server.New(server.Config{
-		Limits:            server.Limits{MaxBodyBytes: *maxBody, MaxDocuments: *maxDocs, MaxDocumentBytes: *maxDocBytes},
-		MaxPairsInFlight:  *inFlight,
-		MaxQueuedRequests: *queued,
-		RequestTimeout:    *timeout,
-		APIKey:            key,
-		Logger:            log,
-		Version:           version,
+		Limits:             server.Limits{MaxBodyBytes: *maxBody, MaxDocuments: *maxDocs, MaxDocumentBytes: *maxDocBytes},
+		MaxPairsInFlight:   *inFlight,
+		MaxQueuedRequests:  *queued,
+		RequestTimeout:     *timeout,
+		ReleaseMemoryAfter: *release,
+		APIKey:             key,
+		Logger:             log,
+		Version:            version,
 	})
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
