@@ -669,7 +669,6 @@ func (s *stats) total() int64 {
 
 func (s *stats) answered() int64 { return s.total() - s.count[kindHung] - s.count[kindDropped] }
 
-
 // server is the crossrank serve process under test.
 type server struct {
 	cmd  *exec.Cmd
