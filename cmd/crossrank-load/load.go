@@ -56,7 +56,7 @@ func defaultConfig() config {
 		Duration:      5 * time.Minute,
 		Factor:        2,
 		SatDuration:   20 * time.Second,
-		SatWorkers:    16,
+		SatWorkers:    32,
 		ClientTimeout: 30 * time.Second,
 		ServerTimeout: 10 * time.Second,
 		MaxQueued:     64,
@@ -202,7 +202,9 @@ func run(ctx context.Context, cfg config) (*Report, error) {
 		}
 	}
 
+	// Build the server while the library computes the answers.
 	bin := cfg.Server
+	built := make(chan error, 1)
 	if bin == "" {
 		tmp, err := os.MkdirTemp("", "crossrank-load")
 		if err != nil {
@@ -211,17 +213,26 @@ func run(ctx context.Context, cfg config) (*Report, error) {
 		defer os.RemoveAll(tmp)
 		bin = filepath.Join(tmp, "crossrank")
 		logf("building %s", bin)
-		build := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./cmd/crossrank")
-		build.Dir = root
-		build.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := build.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("building the server: %v\n%s", err, out)
-		}
+		go func() {
+			build := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./cmd/crossrank")
+			build.Dir = root
+			build.Env = append(os.Environ(), "CGO_ENABLED=0")
+			if out, err := build.CombinedOutput(); err != nil {
+				built <- fmt.Errorf("building the server: %v\n%s", err, out)
+				return
+			}
+			built <- nil
+		}()
+	} else {
+		built <- nil
 	}
 
 	logf("precomputing the answers with the library")
 	pre := time.Now()
 	tpls, maxBody, err := makeTemplates(ctx, root, dirs, cfg.Templates, cfg.Seed)
+	if err := <-built; err != nil {
+		return nil, err
+	}
 	if err != nil {
 		return nil, err
 	}
