@@ -278,3 +278,62 @@ func truncatedWhileOpenChild(tmp string) {
 	}
 	fmt.Println("no error reading a truncated file; sum", sum)
 }
+
+// TestClientDisconnectRealModel: a client that goes away while its large
+// request is being scored frees its place: the in-flight and queue gauges
+// of /metrics go back to 0, its pairs are not counted as scored, and the
+// next request is served.
+func TestClientDisconnectRealModel(t *testing.T) {
+	bert, _ := realModels(t)
+	s, ts := newTestServer(t, Config{}, "bert", bert)
+	var texts []string
+	for _, x := range corpusTexts(t, 500) {
+		if !strings.ContainsRune(x, 0) { // the corpus has hostile lines
+			texts = append(texts, x)
+		}
+	}
+	docs := make([]string, 200)
+	for i := range docs {
+		docs[i] = strings.Join(texts[i:i+20], " ") // long: cut at the model's length
+	}
+	body, _ := json.Marshal(map[string]any{"query": "q", "documents": docs})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "POST", ts.URL+"/rerank", strings.NewReader(string(body)))
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	waitFor(t, func() bool { u, _, _ := s.queue.stats(); return u == len(docs) })
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("the request finished before the client went away; make it larger")
+	}
+	gauges := func() map[string]string {
+		out := map[string]string{}
+		for l := range strings.SplitSeq(string(get(t, ts.URL+"/metrics").body), "\n") {
+			if name, v, ok := strings.Cut(l, " "); ok && !strings.HasPrefix(l, "#") {
+				out[name] = v
+			}
+		}
+		return out
+	}
+	waitFor(t, func() bool {
+		g := gauges()
+		return g["crossrank_queue_pairs_in_flight"] == "0" && g["crossrank_queue_requests_waiting"] == "0" &&
+			g["crossrank_queue_pairs_waiting"] == "0" && s.InFlight() == 0
+	})
+	g := gauges()
+	if g["crossrank_canceled_total"] != "1" {
+		t.Errorf("crossrank_canceled_total %q, want 1", g["crossrank_canceled_total"])
+	}
+	if v, ok := g[`crossrank_pairs_total{model="bert"}`]; ok && v != "0" {
+		t.Errorf("the abandoned request's pairs were counted as scored: %s", v)
+	}
+	if _, code := scoresOver(t, ts.URL); code != 200 {
+		t.Errorf("the next request: status %d", code)
+	}
+}
