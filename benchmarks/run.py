@@ -205,7 +205,7 @@ def main():
         "missing": missing,
         "versions": versions(),
     }
-    clean = [{k: v for k, v in r.items() if k != "logits"} for r in rows]
+    clean = [dict({k: v for k, v in r.items() if k != "logits"}, date=meta["date"]) for r in rows]
     if args.merge and os.path.exists(os.path.join(args.out, "results.meta.json")):
         with open(os.path.join(args.out, "results.json")) as f:
             old = json.load(f)
@@ -220,7 +220,7 @@ def main():
             meta["preliminary"] = old_meta.get("preliminary", "")
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(
-            [dict(r, date=r.get("date", meta["date"])) for r in clean], f, indent=1
+            clean, f, indent=1
         )
         f.write("\n")
     with open(os.path.join(args.out, "results.meta.json"), "w") as f:
@@ -284,17 +284,19 @@ def write_markdown(path, rows, meta):
     L.append("")
     L.append("Columns: *ratio* = pairs/s over the fastest peer's pairs/s in the same model and N (peers: "
              "sentence-transformers, ONNX Runtime, hugot); *GFLOP/s* counts the forward pass on the real tokens "
-             "only (padding a peer computes is not credited); *% peak* is that over the FP32 FMA peak measured by "
+             "only (padding a peer computes is not credited; *tokens computed* shows it: real tokens, or the padded batches' size); *% peak* is that over the FP32 FMA peak measured by "
              "`crossrank bench --peak 1s` just before the contender ran (for crossrank, averaged with the one its own process measured after its runs); *max |Δlogit|* is against crossrank's library logits on the "
              "same checkpoint (crossrank's own row: against sentence-transformers fp32).")
     L.append("")
     summary = []
     for model in dict.fromkeys(r["model"] for r in rows):
         L.append(f"## {model}\n")
-        L.append("| set | N | contender | precision | p50 ms | p95 ms | reps | pairs/s | ratio | GFLOP/s | % peak | peak RSS MB | max abs Δlogit |")
-        L.append("|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        L.append("| set | N | contender | precision | p50 ms | p95 ms | reps | pairs/s | ratio | tokens computed | GFLOP/s | % peak | peak RSS MB | max abs Δlogit |")
+        L.append("|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for key in dict.fromkeys((r["set"], r["n"]) for r in rows if r["model"] == model):
-            cell = [r for r in rows if r["model"] == model and (r["set"], r["n"]) == key]
+            order = ALL + OPTIONAL
+            cell = sorted((r for r in rows if r["model"] == model and (r["set"], r["n"]) == key),
+                          key=lambda r: order.index(r["contender"]) if r["contender"] in order else len(order))
             peers = [r for r in cell if r["contender"] in PEERS]
             best = max((r["pairs_per_s"] for r in peers), default=None)
             best32 = max((r["pairs_per_s"] for r in peers if r["contender"] in FP32_PEERS), default=None)
@@ -306,7 +308,7 @@ def write_markdown(path, rows, meta):
                 L.append(
                     f"| {r['set']} | {r['n']} | {r['contender']} | {r['precision']} | {fmt(r['latency_p50_ms'])} | "
                     f"{fmt(r['latency_p95_ms'])} | {r.get('reps', '')} | {fmt(r['pairs_per_s'], 2)} | "
-                    f"{fmt(ratio, 2)} | {fmt(r.get('gflops'))} | {fmt(100 * frac if frac else None)} | "
+                    f"{fmt(ratio, 2)} | {r.get('padded_tokens') or r['tokens']} | {fmt(r.get('gflops'))} | {fmt(100 * frac if frac else None)} | "
                     f"{fmt(r['peak_rss_mb'], 0)} | {diff} |"
                 )
             cr = next((r for r in cell if r["contender"] == "crossrank"), None)

@@ -152,6 +152,30 @@ func main() {
 	for _, p := range s.Pairs {
 		tokens += len(p.InputIDs)
 	}
+	// What hugot computes: each batch (in input order) padded to the
+	// smallest batch and sequence buckets that hold it.
+	padded := 0
+	for i := 0; i < len(s.Pairs); i += *batch {
+		b := s.Pairs[i:min(i+*batch, len(s.Pairs))]
+		l := 0
+		for _, p := range b {
+			l = max(l, len(p.InputIDs))
+		}
+		rows := len(b)
+		for _, bb := range []int{1, 8, 32} {
+			if bb >= rows {
+				rows = bb
+				break
+			}
+		}
+		for _, sb := range buckets {
+			if sb >= l {
+				l = sb
+				break
+			}
+		}
+		padded += rows * l
+	}
 	res := map[string]any{
 		"contender":          "hugot",
 		"precision":          "fp32",
@@ -164,6 +188,7 @@ func main() {
 		"max_abs_logit_diff": nil,
 		"set":                *setName,
 		"tokens":             tokens,
+		"padded_tokens":      padded,
 		"reps":               len(lat),
 		"concurrency":        1,
 		"threads":            runtime.GOMAXPROCS(0),
