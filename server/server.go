@@ -272,8 +272,10 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		got := sha256.Sum256([]byte(token))
 		if !ok || subtle.ConstantTimeCompare(got[:], s.keyHash[:]) != 1 {
 			s.metrics.requests.WithLabelValues(routeLabel(r.URL.Path), "", "401").Inc()
-			// The header is not logged: a near miss would leak most of the key.
-			s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", http.StatusUnauthorized,
+			// Neither the header nor the raw path is logged: a near miss
+			// would leak most of the key, and a client that puts the key in
+			// the URL (/rerank/KEY) would leak all of it.
+			s.log.Info("request", "method", r.Method, "path", routeLabel(r.URL.Path), "status", http.StatusUnauthorized,
 				"remote", r.RemoteAddr, "error", "missing or wrong API key")
 			writeError(w, newErr(formOfPath(r.URL.Path), http.StatusUnauthorized, kindAuth,
 				"missing or wrong API key: send the header `Authorization: Bearer <key>`"))
