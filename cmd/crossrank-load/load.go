@@ -31,7 +31,7 @@ import (
 // config is one load run.
 type config struct {
 	Server        string // crossrank binary; "" builds one
-	Root          string // repository root
+	Root          string // repository root; "" finds it above the working directory
 	Duration      time.Duration
 	Factor        float64
 	Rate          float64 // if > 0, offered instead of Factor x saturation
@@ -52,7 +52,7 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		Root:          "../..",
+		Root:          "",
 		Duration:      5 * time.Minute,
 		Factor:        2,
 		SatDuration:   20 * time.Second,
@@ -166,8 +166,9 @@ func (r *Report) String() string {
 		r.Models, float64(r.ModelBytes)/(1<<20), r.Templates)
 	fmt.Fprintf(&b, "saturation (closed loop): %.1f requests/s, %.0f pairs/s\n", r.SaturationRPS, r.SaturationPairs)
 	fmt.Fprintf(&b, "offered %.1f requests/s for %.0f s (open loop, Poisson)\n", r.OfferedRPS, r.DurationS)
-	fmt.Fprintf(&b, "sent %d, answered %d: 200 %d (%.1f/s), 429 %d, 503 %d; wrong %d, other status %d, no Retry-After %d, hung %d, dropped %d\n",
-		r.Sent, r.Answered, r.OK, r.AcceptedRPS, r.Rejected429, r.Rejected503, r.Wrong, r.BadStatus, r.NoRetryAfter, r.Hung, r.Dropped)
+	fmt.Fprintf(&b, "sent %d, answered %d (saturation and load); wrong %d, other status %d, no Retry-After %d, hung %d, dropped %d\n",
+		r.Sent, r.Answered, r.Wrong, r.BadStatus, r.NoRetryAfter, r.Hung, r.Dropped)
+	fmt.Fprintf(&b, "load: 200 %d (%.1f/s), 429 %d, 503 %d\n", r.OK, r.AcceptedRPS, r.Rejected429, r.Rejected503)
 	fmt.Fprintf(&b, "accepted latency: p50 %.0f ms, p99 %.0f ms, max %.0f ms; rejections p99 %.1f ms\n",
 		r.P50ms, r.P99ms, r.MaxMs, r.RejectP99ms)
 	fmt.Fprintf(&b, "queue: at most %.0f requests waiting (bound %d), %.0f pairs in flight (bound %d); emptied after: %v\n",
@@ -183,7 +184,7 @@ func (r *Report) String() string {
 
 func run(ctx context.Context, cfg config) (*Report, error) {
 	logf := func(format string, a ...any) { fmt.Fprintf(cfg.Log, "crossrank-load: "+format+"\n", a...) }
-	root, err := filepath.Abs(cfg.Root)
+	root, err := findRoot(cfg.Root)
 	if err != nil {
 		return nil, err
 	}
@@ -409,6 +410,28 @@ func run(ctx context.Context, cfg config) (*Report, error) {
 	rep.ExitCode = srv.stop(30 * time.Second)
 	rep.ExitS = time.Since(exitStart).Seconds()
 	return rep, nil
+}
+
+// findRoot returns dir, or when dir is "" the nearest folder above the
+// working directory whose go.mod is crossrank's.
+func findRoot(dir string) (string, error) {
+	if dir != "" {
+		return filepath.Abs(dir)
+	}
+	d, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && strings.Contains(string(b), "module github.com/crossrank/crossrank\n") {
+			return d, nil
+		}
+		up := filepath.Dir(d)
+		if up == d {
+			return "", errors.New("not inside the crossrank repository: pass --root")
+		}
+		d = up
+	}
 }
 
 // makeTemplates builds n requests from the corpus, in every form, against

@@ -34,7 +34,7 @@ func main() {
 	cfg := defaultConfig()
 	fs := flag.NewFlagSet("crossrank-load", flag.ExitOnError)
 	fs.StringVar(&cfg.Server, "server", "", "path to the crossrank binary (empty: go build ./cmd/crossrank into a temp dir)")
-	fs.StringVar(&cfg.Root, "root", cfg.Root, "repository root (for the fixtures and the build)")
+	fs.StringVar(&cfg.Root, "root", cfg.Root, "repository root (for the fixtures and the build; default: found above the working directory)")
 	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long to offer the load")
 	fs.Float64Var(&cfg.Factor, "factor", cfg.Factor, "offered rate as a multiple of the measured saturation rate")
 	fs.DurationVar(&cfg.SatDuration, "saturation-duration", cfg.SatDuration, "how long to measure the saturation rate (closed loop)")
