@@ -56,10 +56,28 @@ func main() {
 		val[[2]string{g, r.Contender}] = r.PairsPerS
 	}
 
+	// The driver's contender order, crossrank first; others after, as met.
+	order := []string{"crossrank", "crossrank-bf16", "crossrank-int8", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int8", "hugot"}
+	rank := func(c string) int {
+		if i := slices.Index(order, c); i >= 0 {
+			return i
+		}
+		return len(order)
+	}
+	slices.SortStableFunc(contenders, func(a, b string) int { return rank(a) - rank(b) })
+	top := 0.0
+	for _, v := range val {
+		top = max(top, v)
+	}
+
 	p := plot.New()
 	p.Title.Text = *title
 	p.Y.Label.Text = "pairs/s"
 	p.Legend.Top = true
+	p.Legend.Left = true
+	// Headroom above the bars for the legend.
+	p.Y.Min = 0
+	p.Y.Max = top * (1.15 + 0.07*float64(len(contenders)))
 	w := vg.Points(float64(min(14, 120/len(contenders))))
 	for i, c := range contenders {
 		v := make(plotter.Values, len(groups))
