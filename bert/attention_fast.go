@@ -64,12 +64,7 @@ func attentionHead(sc *attnScratch, out, q, k, v []float32, dim, hd, col, start,
 	sc.q = growFloats(sc.q, attnRows*hd)
 	sc.o = growFloats(sc.o, attnRows*hd)
 	kt, sb, qb, ob := sc.kt, sc.s, sc.q, sc.o
-	for j := 0; j < L; j++ {
-		row := k[(start+j)*dim+col : (start+j)*dim+col+hd]
-		for d, x := range row {
-			kt[d*lp+j] = x
-		}
-	}
+	transposeHead(kt, lp, k[start*dim+col:], dim, L, hd)
 	for d := 0; d < hd; d++ {
 		clear(kt[d*lp+L : (d+1)*lp])
 	}
@@ -77,14 +72,23 @@ func attentionHead(sc *attnScratch, out, q, k, v []float32, dim, hd, col, start,
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	for i0 := 0; i0 < L; i0 += attnRows {
 		rows := min(attnRows, L-i0)
-		for r := 0; r < attnRows; r++ {
-			if r < rows {
-				copy(qb[r*hd:(r+1)*hd], q[(start+i0+r)*dim+col:])
-			} else {
-				clear(qb[r*hd : (r+1)*hd])
+		// A full block reads its queries and writes its output in place
+		// (rows dim floats apart); the last, partial one goes through
+		// the scratch, zero-padded, so that the kernel never reads or
+		// writes rows of the next sequence (or past the tensor's end).
+		qa, lda := q[(start+i0)*dim+col:], dim
+		oc, ldc := out[(start+i0)*dim+col:], dim
+		if rows < attnRows {
+			for r := 0; r < attnRows; r++ {
+				if r < rows {
+					copy(qb[r*hd:(r+1)*hd], q[(start+i0+r)*dim+col:])
+				} else {
+					clear(qb[r*hd : (r+1)*hd])
+				}
 			}
+			qa, lda, oc, ldc = qb, hd, ob, hd
 		}
-		mm4(asm, hd, qb, hd, kt, lp, sb, lp, lp)
+		mm4(asm, hd, qa, lda, kt, lp, sb, lp, lp)
 		for r := 0; r < rows; r++ {
 			if useAsm {
 				softmaxAsm(sb[r*lp:r*lp+L], scale)
@@ -95,9 +99,11 @@ func attentionHead(sc *attnScratch, out, q, k, v []float32, dim, hd, col, start,
 		for r := rows; r < attnRows; r++ {
 			clear(sb[r*lp : r*lp+L]) // rows past the sequence: keep them finite
 		}
-		mm4(asm, L, sb, lp, v[start*dim+col:], dim, ob, hd, hd)
-		for r := 0; r < rows; r++ {
-			copy(out[(start+i0+r)*dim+col:(start+i0+r)*dim+col+hd], ob[r*hd:(r+1)*hd])
+		mm4(asm, L, sb, lp, v[start*dim+col:], dim, oc, ldc, hd)
+		if rows < attnRows {
+			for r := 0; r < rows; r++ {
+				copy(out[(start+i0+r)*dim+col:(start+i0+r)*dim+col+hd], ob[r*hd:(r+1)*hd])
+			}
 		}
 	}
 }
@@ -163,6 +169,29 @@ func mm4Go(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc, 
 			c1[j] += a1 * x
 			c2[j] += a2 * x
 			c3[j] += a3 * x
+		}
+	}
+}
+
+// transposeHead writes kt[d*lp+j] = k[j*dim+d] for j < n, d < hd, four
+// keys at a time, so that each write touches four neighbouring floats of
+// a row of kt rather than one.
+func transposeHead(kt []float32, lp int, k []float32, dim, n, hd int) {
+	j := 0
+	for ; j+4 <= n; j += 4 {
+		k0 := k[j*dim : j*dim+hd]
+		k1 := k[(j+1)*dim : (j+1)*dim+hd]
+		k2 := k[(j+2)*dim : (j+2)*dim+hd]
+		k3 := k[(j+3)*dim : (j+3)*dim+hd]
+		for d := range k0 {
+			dst := kt[d*lp+j : d*lp+j+4]
+			dst[0], dst[1], dst[2], dst[3] = k0[d], k1[d], k2[d], k3[d]
+		}
+	}
+	for ; j < n; j++ {
+		row := k[j*dim : j*dim+hd]
+		for d, x := range row {
+			kt[d*lp+j] = x
 		}
 	}
 }
