@@ -517,7 +517,11 @@ func (t *rowsTask) runPart(slot, part int) {
 			if t.res != nil {
 				res = t.res[i*n : (i+1)*n]
 			}
-			addLayerNormRow(t.out[i*n:(i+1)*n], t.x[i*n:(i+1)*n], res, t.gamma, t.beta, t.eps)
+			if hasMM4 {
+				layerNormAsm(t.out[i*n:(i+1)*n], t.x[i*n:(i+1)*n], res, t.gamma, t.beta, t.eps)
+			} else {
+				addLayerNormRow(t.out[i*n:(i+1)*n], t.x[i*n:(i+1)*n], res, t.gamma, t.beta, t.eps)
+			}
 		}
 	}
 }

@@ -625,3 +625,35 @@ func TestAsmSoftmaxGELU(t *testing.T) {
 		t.Errorf("gelu of [-100 -10 10 100] = %v", g[:4])
 	}
 }
+
+// TestAsmLayerNorm compares layerNorm16 with addLayerNormRow on random rows
+// of every length up to 100 (all tail masks) and the models' widths.
+func TestAsmLayerNorm(t *testing.T) {
+	if !hasMM4 {
+		t.Skip("no AVX-512 here")
+	}
+	rng := freshRNG(t)
+	sizes := []int{384, 768, 1024}
+	for n := 1; n <= 100; n++ {
+		sizes = append(sizes, n)
+	}
+	for _, n := range sizes {
+		x, res := randScaled(rng, n, 3), randSlice(rng, n)
+		g, b := randSlice(rng, n), randSlice(rng, n)
+		for _, r := range [][]float32{nil, res} {
+			want := make([]float32, n)
+			got := make([]float32, n+16)
+			guard := got[n]
+			addLayerNormRow(want, x, r, g, b, 1e-12)
+			layerNormAsm(got[:n], x, r, g, b, 1e-12)
+			if got[n] != guard {
+				t.Fatalf("layerNorm16 of %d floats wrote past them", n)
+			}
+			for i := range want {
+				if d := math.Abs(float64(got[i]-want[i])) / max(1, math.Abs(float64(want[i]))); d > 2e-6 {
+					t.Fatalf("n %d, residual %v: [%d] asm %v, Go %v", n, r != nil, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

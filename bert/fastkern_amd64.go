@@ -50,3 +50,25 @@ func geluAsm(x []float32) {
 		gelu16(&x[0], len(x))
 	}
 }
+
+// layerNorm16 is addLayerNormRow (fastmath.go) on AVX-512 with float32
+// sums: dst = LayerNorm(x + res) over n >= 1 floats (res read only when
+// hasRes is not 0); invN is 1/n.
+//
+//go:noescape
+func layerNorm16(dst, x, res, gamma, beta *float32, n, hasRes int, invN, eps float32)
+
+func layerNormAsm(dst, x, res, gamma, beta []float32, eps float32) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	// The kernel does not check bounds: check once here.
+	_, _, _ = x[n-1], gamma[n-1], beta[n-1]
+	if res == nil {
+		layerNorm16(&dst[0], &x[0], nil, &gamma[0], &beta[0], n, 0, 1/float32(n), eps)
+		return
+	}
+	_ = res[n-1]
+	layerNorm16(&dst[0], &x[0], &res[0], &gamma[0], &beta[0], n, 1, 1/float32(n), eps)
+}
