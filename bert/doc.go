@@ -10,7 +10,15 @@
 // in one [tokens, hidden] matrix plus offsets, so no work goes to padding and
 // a sequence's logits do not depend on its batch.
 //
-// The CPU backend (cpu.go) uses gorgonia.org/tensor as its tensor engine but
+// The default CPU backend (NewCPU, fastcpu.go) runs Linear on
+// internal/gemm's packed AVX-512/AVX2 GEMM with the weights packed at load
+// and the activation fused into its epilogue, attention per sequence and
+// head in cache-sized query blocks, residual + LayerNorm in one pass, and
+// keeps its activations in pooled arenas (no allocation per batch once
+// warm). The reference CPU backend (NewReferenceCPU, cpu.go) stays as the
+// oracle the fast one is tested against. Neither builds Gorgonia graphs.
+//
+// The reference CPU backend uses gorgonia.org/tensor as its tensor engine but
 // not Gorgonia's expression graphs: a graph per batch would cost about 40 us
 // plus 0.75 us per op and allocate every intermediate, the batch shape changes
 // with every request, and variable-length attention over packed sequences has
