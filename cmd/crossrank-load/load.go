@@ -123,6 +123,7 @@ type Report struct {
 	BaselineRSSMB  float64 `json:"baseline_rss_mib"`
 	PeakRSSMB      float64 `json:"peak_rss_mib"`
 	RSSLimitMB     float64 `json:"rss_limit_mib"`
+	ActivationsMB  float64 `json:"activations_estimate_mib"`
 	AfterRSSMB     float64 `json:"after_rss_mib"`
 	BaselineHeapMB float64 `json:"baseline_heap_mib"`
 	PeakHeapMB     float64 `json:"peak_heap_mib"`
@@ -173,6 +174,7 @@ func (r *Report) String() string {
 		r.P50ms, r.P99ms, r.MaxMs, r.RejectP99ms)
 	fmt.Fprintf(&b, "queue: at most %.0f requests waiting (bound %d), %.0f pairs in flight (bound %d); emptied after: %v\n",
 		r.MaxQueuedReqs, r.QueueBound, r.MaxPairsSeen, r.PairsBound, r.QueueEmptied)
+	fmt.Fprintf(&b, "RSS limit %.1f MiB: weights x4 + 96 MiB + bodies + %.1f MiB of forward-pass activations (estimated from the configs)\n", r.RSSLimitMB, r.ActivationsMB)
 	fmt.Fprintf(&b, "RSS: idle %.1f MiB, peak %.1f MiB (limit %.1f), after %.1f MiB; Go heap in use: idle %.1f, peak %.1f, after %.1f MiB; back near idle after %.1f s\n",
 		r.BaselineRSSMB, r.PeakRSSMB, r.RSSLimitMB, r.AfterRSSMB, r.BaselineHeapMB, r.PeakHeapMB, r.AfterHeapMB, r.IdleAfterS)
 	fmt.Fprintf(&b, "server: %d ERROR log lines; SIGTERM: exit %d after %.2f s\n", r.ServerErrors, r.ExitCode, r.ExitS)
@@ -230,7 +232,7 @@ func run(ctx context.Context, cfg config) (*Report, error) {
 
 	logf("precomputing the answers with the library")
 	pre := time.Now()
-	tpls, maxBody, err := makeTemplates(ctx, root, dirs, cfg.Templates, cfg.Seed)
+	tpls, maxBody, maxDoc, err := makeTemplates(ctx, root, dirs, cfg.Templates, cfg.Seed)
 	if err := <-built; err != nil {
 		return nil, err
 	}
@@ -239,15 +241,30 @@ func run(ctx context.Context, cfg config) (*Report, error) {
 	}
 	rep.Templates = len(tpls)
 	logf("%d templates in %v", len(tpls), time.Since(pre).Round(time.Millisecond))
-	// The memory bound follows the server's own accounting: the weights
-	// (mapped, then prepared: at most a few copies), the Go runtime and
-	// tokenizers, and the bodies of the requests it lets in at once
-	// (max open = queued + 512; each body read once and decoded once).
-	maxOpen := int64(cfg.MaxQueued + 512)
-	limit := 4*rep.ModelBytes + 96<<20 + 2*maxOpen*int64(maxBody)
+	// The memory bound follows what the server holds at once:
+	//   - the weights, mapped then prepared (at most a few copies);
+	//   - the Go runtime, tokenizers and buffers: 96 MiB;
+	//   - request bodies: the queued requests whole, and the documents of
+	//     the pairs in flight, each twice (raw body and decoded strings);
+	//   - one forward pass per model (rerank's default of one worker) at
+	//     the default batch of 32 pairs of the model's maximum length, whose
+	//     attention materialises every sequence's heads x len x len scores
+	//     beside the hidden states and the intermediate layer.
+	// The last term dominates: it grows with the square of the sequence
+	// length, not with the weights.
+	var activations int64
+	for _, m := range fixtureModels {
+		a, err := activationBytes(dirs[m], 32)
+		if err != nil {
+			return nil, err
+		}
+		activations += a
+	}
+	limit := 4*rep.ModelBytes + 96<<20 + 2*(int64(cfg.MaxQueued)*int64(maxBody)+int64(cfg.MaxPairs)*int64(maxDoc)) + activations
 	if cfg.RSSLimitMB > 0 {
 		limit = cfg.RSSLimitMB << 20
 	}
+	rep.ActivationsMB = mib(activations)
 	rep.RSSLimitMB = mib(limit)
 
 	srv, err := startServer(ctx, bin, dirs, cfg)
@@ -437,16 +454,16 @@ func findRoot(dir string) (string, error) {
 // makeTemplates builds n requests from the corpus, in every form, against
 // both models, with 1 to 128 documents of one to many sentences (some cut
 // to the model's length), and computes each answer with the library.
-func makeTemplates(ctx context.Context, root string, dirs map[string]string, n int, seed int64) ([]*template, int, error) {
+func makeTemplates(ctx context.Context, root string, dirs map[string]string, n int, seed int64) (tpls []*template, maxBody, maxDoc int, err error) {
 	corpus, err := readCorpus(filepath.Join(root, "testdata", "corpus.jsonl"))
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	libs := map[string]*rerank.Reranker{}
 	for _, m := range fixtureModels {
 		r, err := rerank.New(ctx, dirs[m], rerank.Options{Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
-			return nil, 0, fmt.Errorf("loading %s with the library: %w", m, err)
+			return nil, 0, 0, fmt.Errorf("loading %s with the library: %w", m, err)
 		}
 		defer r.Close()
 		libs[m] = r
@@ -455,7 +472,6 @@ func makeTemplates(ctx context.Context, root string, dirs map[string]string, n i
 	sizes := []int{1, 2, 4, 8, 8, 16, 16, 32, 64, 128}
 	line := func() string { return corpus[rng.IntN(len(corpus))] }
 	var out []*template
-	maxBody := 0
 	for i := range n {
 		form := []string{"infinity", "tei", "jina", "cohere"}[i%4]
 		model := fixtureModels[(i/4)%len(fixtureModels)]
@@ -474,6 +490,7 @@ func makeTemplates(ctx context.Context, root string, dirs map[string]string, n i
 				parts[j] = line()
 			}
 			docs[d] = strings.Join(parts, " ")
+			maxDoc = max(maxDoc, len(docs[d]))
 		}
 		topN := 0
 		if rng.IntN(2) == 0 {
@@ -519,12 +536,12 @@ func makeTemplates(ctx context.Context, root string, dirs map[string]string, n i
 			}
 		}
 		if t.body, err = json.Marshal(body); err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		maxBody = max(maxBody, len(t.body))
 		res, err := libs[model].RerankStrings(ctx, query, docs, opts)
 		if err != nil {
-			return nil, 0, fmt.Errorf("library on template %d: %w", i, err)
+			return nil, 0, 0, fmt.Errorf("library on template %d: %w", i, err)
 		}
 		for _, r := range res {
 			t.want = append(t.want, ranked{r.Index, r.Score})
@@ -534,7 +551,29 @@ func makeTemplates(ctx context.Context, root string, dirs map[string]string, n i
 		}
 		out = append(out, t)
 	}
-	return out, maxBody, nil
+	return out, maxBody, maxDoc, nil
+}
+
+// activationBytes estimates the memory of one forward pass of batch pairs
+// of the model's maximum length, from its config.json: per token, the
+// attention scores of every head against every other token, about ten
+// hidden-size buffers and two of the intermediate size, in float32.
+func activationBytes(dir string, batch int) (int64, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return 0, err
+	}
+	var c struct {
+		Hidden int `json:"hidden_size"`
+		Heads  int `json:"num_attention_heads"`
+		Inter  int `json:"intermediate_size"`
+		MaxPos int `json:"max_position_embeddings"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return 0, fmt.Errorf("%s/config.json: %w", dir, err)
+	}
+	l := int64(min(c.MaxPos, 512))
+	return int64(batch) * l * (int64(c.Heads)*l + 10*int64(c.Hidden) + 2*int64(c.Inter)) * 4, nil
 }
 
 func readCorpus(path string) ([]string, error) {
