@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"errors"
+	"net"
+	"strings"
 	"testing"
 	"time"
 )
@@ -111,5 +113,43 @@ func TestAdmissionBesideWork(t *testing.T) {
 	a.release(900)
 	if err := a.acquire(ctx, 50); err != nil {
 		t.Fatalf("alone again: %v", err)
+	}
+}
+
+// TestReleaseMemoryWhenIdle: after a burst, once no request has been open
+// for ReleaseMemoryAfter, the server returns its freed memory once (and not
+// again until the next request).
+func TestReleaseMemoryWhenIdle(t *testing.T) {
+	s := New(Config{Logger: quiet, ReleaseMemoryAfter: 50 * time.Millisecond})
+	s.AddModel("m", &fakeRanker{})
+	s.SetReady()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, ln, time.Second) }()
+	defer func() { stop(); <-served }()
+	url := "http://" + ln.Addr().String()
+	releases := func() string {
+		for l := range strings.SplitSeq(string(get(t, url+"/metrics").body), "\n") {
+			if v, ok := strings.CutPrefix(l, "crossrank_memory_releases_total "); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	time.Sleep(200 * time.Millisecond)
+	if r := releases(); r != "0" {
+		t.Fatalf("released %s times before any request", r)
+	}
+	if r := post(t, url+"/rerank", `{"query":"q","documents":["a"]}`); r.status != 200 {
+		t.Fatalf("status %d", r.status)
+	}
+	waitFor(t, func() bool { return releases() == "1" })
+	time.Sleep(200 * time.Millisecond)
+	if r := releases(); r != "1" {
+		t.Errorf("released %s times for one burst", r)
 	}
 }
