@@ -285,7 +285,7 @@ def write_markdown(path, rows, meta):
     L.append("Columns: *ratio* = pairs/s over the fastest peer's pairs/s in the same model and N (peers: "
              "sentence-transformers, ONNX Runtime, hugot); *GFLOP/s* counts the forward pass on the real tokens "
              "only (padding a peer computes is not credited; *tokens computed* shows it: real tokens, or the padded batches' size); *% peak* is that over the FP32 FMA peak measured by "
-             "`crossrank bench --peak 1s` just before the contender ran (for crossrank, averaged with the one its own process measured after its runs); *max |Δlogit|* is against crossrank's library logits on the "
+             "`crossrank bench --peak 1s` just before the contender ran (for crossrank, averaged with the one its own process measured after its runs; the FP32 peak does not bound the bf16 and int8 rows, which can pass 100%); *max |Δlogit|* is against crossrank's library logits on the "
              "same checkpoint (crossrank's own row: against sentence-transformers fp32).")
     L.append("")
     summary = []
