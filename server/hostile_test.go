@@ -34,6 +34,8 @@ func TestHostileInputRealModel(t *testing.T) {
 		{"deep nesting in documents", "/rerank", `{"query":"q","documents":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}`, 400},
 		{"deep nesting in a jina document", "/v1/rerank", `{"query":"q","documents":[{"text":` + strings.Repeat(`{"a":`, 5000) + "1" + strings.Repeat("}", 5000) + `}]}`, 422},
 		{"invalid UTF-8 in a document", "/rerank", "{\"query\":\"q\",\"documents\":[\"ok\",\"\xc3\x28\"]}", 400},
+		{"invalid UTF-8 in a TEI text", "/rerank", "{\"query\":\"q\",\"texts\":[\"ok\",\"\xc3\x28\"]}", 400},
+		{"broken TEI JSON", "/rerank", `{"query":"q","texts":["ok"`, 400},
 		{"invalid UTF-8 in the query", "/v2/rerank", "{\"query\":\"\xff\xfe\",\"documents\":[\"ok\"]}", 400},
 		{"invalid UTF-8 in a key", "/rerank", "{\"qu\xffery\":\"q\",\"documents\":[\"ok\"]}", 400},
 		{"NUL in a document", "/v1/rerank", `{"query":"q","documents":["a\u0000b"]}`, 422},

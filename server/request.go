@@ -117,6 +117,12 @@ func (l Limits) withDefaults() Limits {
 // that newer clients keep working; known fields must have their type.
 func decodeRequest(ep endpoint, body []byte, lim Limits) (*rankRequest, *apiError) {
 	form := formOf(ep)
+	if ep == epRerank && bytes.Contains(body, []byte(`"texts"`)) && !bytes.Contains(body, []byte(`"documents"`)) {
+		// Until the body is decoded this is a guess, but it lets a
+		// text-embeddings-inference client whose body is broken read the
+		// error in the shape it expects.
+		form = FormTEI
+	}
 	if !utf8.Valid(body) {
 		// encoding/json would silently turn bad bytes into U+FFFD and we
 		// would score text the client never sent.
@@ -145,6 +151,8 @@ func decodeRequest(ep endpoint, body []byte, lim Limits) (*rankRequest, *apiErro
 			return nil, invalid(form, "send either `documents` (infinity form) or `texts` (text-embeddings-inference form), not both")
 		case hasTexts:
 			form = FormTEI
+		default:
+			form = FormInfinity // the guess above was wrong
 		}
 	}
 	r := &rankRequest{Form: form}
