@@ -217,7 +217,11 @@ func run(ctx context.Context, cfg config) (*Report, error) {
 		bin = filepath.Join(tmp, "crossrank")
 		logf("building %s", bin)
 		go func() {
-			build := exec.CommandContext(ctx, filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, "./cmd/crossrank")
+			goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+			if _, err := os.Stat(goBin); err != nil {
+				goBin = "go" // a moved toolchain: the one on PATH
+			}
+			build := exec.CommandContext(ctx, goBin, "build", "-o", bin, "./cmd/crossrank")
 			build.Dir = root
 			build.Env = append(os.Environ(), "CGO_ENABLED=0")
 			if out, err := build.CombinedOutput(); err != nil {
