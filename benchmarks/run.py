@@ -205,6 +205,8 @@ def main():
         "missing": missing,
         "versions": versions(),
     }
+    if args.crossrank_bin:
+        meta["versions"]["crossrank"] = f"binary {args.crossrank_bin} (given with --crossrank-bin; tree at {meta['versions'].get('crossrank', '?')})"
     clean = [dict({k: v for k, v in r.items() if k != "logits"}, date=meta["date"]) for r in rows]
     if args.merge and os.path.exists(os.path.join(args.out, "results.meta.json")):
         with open(os.path.join(args.out, "results.json")) as f:
