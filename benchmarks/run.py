@@ -28,6 +28,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
 import gen_models  # noqa: E402
 
 ALL = ["crossrank", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int8", "hugot"]
