@@ -66,3 +66,27 @@ cuda-kernels:
 # The seed's own Python client (httpx) against our server.
 test-peers: venv
 	CROSSRANK_PEER_PYTHON=$(PY) $(GO) test -count=1 -run Peer ./server
+
+# Benchmarks: never part of `make test` (see benchmarks/README.md).
+# BENCH_FLAGS="--large --long" and BENCH_MODELS_FLAGS=--large include all five models and the long set.
+BENCH_BIN          ?= $(CROSSRANK_CACHE)/bench-bin
+BENCH_FLAGS        ?=
+BENCH_MODELS_FLAGS ?=
+.PHONY: bench-models bench-peers bench bench-tokenizer
+
+bench-peers: venv
+	$(VENV)/bin/pip install -q -r benchmarks/requirements.txt
+	mkdir -p $(BENCH_BIN)
+	cd benchmarks/hugot && $(GO) build -o $(BENCH_BIN)/hugot-bench .
+	cd benchmarks/chart && $(GO) build -o $(BENCH_BIN)/chart .
+
+bench-models: bench-peers
+	$(PY) benchmarks/gen_models.py $(BENCH_MODELS_FLAGS)
+
+bench: bench-models
+	$(PY) benchmarks/run.py $(BENCH_FLAGS)
+
+# Tokenizer speed vs Hugging Face tokenizers (Rust via Python), one pinned core each, same corpus, one run.
+bench-tokenizer: venv
+	taskset -c 1 $(GO) test -run '^$$' -bench Encode -cpu 1 -benchtime 5x -count 3 ./tokenizer/
+	taskset -c 1 $(PY) benchmarks/tokenizer_peer.py --cpu 1 --repeat 5
