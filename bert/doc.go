@@ -18,6 +18,11 @@
 // warm). The reference CPU backend (NewReferenceCPU, cpu.go) stays as the
 // oracle the fast one is tested against. Neither builds Gorgonia graphs.
 //
+// NewCPUWithOptions runs the fast backend's Linear layers in bf16 or int8
+// (CPUOptions.Precision) on internal/gemm's AVX512_BF16 and VNNI kernels,
+// with attention, LayerNorm and the activations in fp32; lowp_test.go
+// holds the measured logit error of each against the fp32 goldens.
+//
 // The reference CPU backend uses gorgonia.org/tensor as its tensor engine but
 // not Gorgonia's expression graphs: a graph per batch would cost about 40 us
 // plus 0.75 us per op and allocate every intermediate, the batch shape changes

@@ -3,6 +3,7 @@ package bert
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/bits"
 	"sync"
 
@@ -33,21 +34,79 @@ import (
 // The reference backend stays as the oracle: fastcpu_test.go compares the
 // two on random weights and ragged packed batches.
 
-// NewFastCPU returns the fast CPU backend (see the comment above).
-func NewFastCPU() Backend { return &fastBackend{pool: gemm.Default()} }
+// NewFastCPU returns the fast CPU backend (see the comment above), in
+// fp32.
+func NewFastCPU() Backend { return &fastBackend{pool: gemm.Default(), name: "cpu"} }
+
+// CPUOptions configure the fast CPU backend (NewCPUWithOptions).
+type CPUOptions struct {
+	// Precision is the arithmetic of the Linear layers (nearly all of the
+	// work): "fp32" (also ""), "bf16" (weights rounded to bf16 at load,
+	// activations rounded at each product's input, fp32 sums) or "int8"
+	// (weights quantised per output channel at load, activations per token
+	// at each product, int32 sums). Attention, LayerNorm, softmax and the
+	// activations stay fp32 whatever it is. See internal/gemm for the
+	// kernels and their error.
+	Precision string
+	// Logger is told when the CPU has no fast kernel for Precision and the
+	// backend runs fp32 instead; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// NewCPUWithOptions returns the fast CPU backend with opts. A precision
+// whose kernel this CPU lacks (bf16 needs AVX512_BF16, int8 AVX512_VNNI)
+// runs as fp32 instead, since the portable Go kernels are slower than fp32:
+// Name says so, and a warning is logged. An unknown precision is an error.
+func NewCPUWithOptions(opts CPUOptions) (Backend, error) {
+	prec, err := gemm.ParsePrecision(opts.Precision)
+	if err != nil {
+		return nil, fmt.Errorf("bert: cpu: %w", err)
+	}
+	b := &fastBackend{pool: gemm.Default(), prec: prec, name: "cpu"}
+	if prec == gemm.FP32 {
+		return b, nil
+	}
+	// The kernel is chosen from the CPU's features when a weight is
+	// packed: a 1 x 1 probe says which one the model's weights would get.
+	probe, err := gemm.Pack(prec, []float32{0}, 1, 1)
+	if err != nil {
+		return nil, fmt.Errorf("bert: cpu: %w", err)
+	}
+	k := probe.Kernel()
+	if k == "go" {
+		log := opts.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Warn("bert: this CPU has no fast kernel for the precision asked; running fp32", "precision", prec.String())
+		b.prec = gemm.FP32
+		b.name = fmt.Sprintf("cpu (fp32: no %s kernel on this CPU)", prec)
+		return b, nil
+	}
+	b.name = fmt.Sprintf("cpu (%s, %s)", prec, k)
+	return b, nil
+}
 
 type fastBackend struct {
 	pool *gemm.Pool
+	prec gemm.Precision // of the Linear weights
+	name string
 }
 
-// Name is "cpu", like the reference backend: callers (the re-ranker's
-// model info) report the device, not the kernel.
-func (b *fastBackend) Name() string { return "cpu" }
+// Name is "cpu" in fp32, like the reference backend: callers (the
+// re-ranker's model info) report the device, not the kernel. In bf16 or
+// int8 it names the precision and the kernel, e.g. "cpu (bf16, avx512bf16)".
+func (b *fastBackend) Name() string { return b.name }
+
+// Precision is the arithmetic the Linear layers run in: "fp32", "bf16" or
+// "int8" (fp32 when the precision asked had no fast kernel).
+func (b *fastBackend) Precision() string { return b.prec.String() }
+
 func (b *fastBackend) Close() error { return nil }
 
 type fastMatrix struct {
 	name    string
-	w       *gemm.PackedB
+	w       gemm.Weight
 	out, in int
 }
 
@@ -66,9 +125,13 @@ func (b *fastBackend) Matrix(name string, data []float32, out, in int) (Weight, 
 	if out <= 0 || in <= 0 || len(data) != out*in {
 		return nil, fmt.Errorf("bert: cpu: matrix %q: %d values for [%d %d]", name, len(data), out, in)
 	}
-	// PackWeight copies data into the kernel's panels, so the checkpoint
-	// mapping may go after this call.
-	return &fastMatrix{name: name, w: gemm.PackWeight(data, out, in), out: out, in: in}, nil
+	// Pack copies (or converts) data into the kernel's panels, so the
+	// checkpoint mapping may go after this call.
+	w, err := gemm.Pack(b.prec, data, out, in)
+	if err != nil {
+		return nil, fmt.Errorf("bert: cpu: matrix %q: %w", name, err)
+	}
+	return &fastMatrix{name: name, w: w, out: out, in: in}, nil
 }
 
 func (b *fastBackend) Vector(name string, data []float32) (Weight, error) {
@@ -396,7 +459,7 @@ func (r *fastRun) LinearAct(x Tensor, w, b Weight, act Activation) Tensor {
 		return r.fail("unknown activation %d", act)
 	}
 	out := r.newTensor(xt.rows, m.out)
-	r.b.pool.MatMul(out.data, xt.data, xt.rows, m.w, bias, actEpilogues[act])
+	r.b.pool.Linear(out.data, xt.data, xt.rows, m.w, bias, actEpilogues[act])
 	return out
 }
 
