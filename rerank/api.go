@@ -50,6 +50,14 @@ type Options struct {
 	// Backend runs the forward pass. nil means automatic: CUDA when the
 	// binary was built with the cuda tag and a GPU is present, else CPU.
 	Backend bert.Backend
+	// Precision is the arithmetic of the model's matrix products when
+	// Backend is nil: "" or "fp32" (the default), "bf16" or "int8". On the
+	// CPU, bf16 and int8 run the Linear layers on AVX512_BF16 / VNNI
+	// kernels with everything else in fp32 (bert.CPUOptions), and fall back
+	// to fp32, with a warning, on a CPU without them. In a cuda build,
+	// "bf16" (and "fp16") is the GPU's storage type, and "int8", which has
+	// no GPU path, runs on the CPU. Info.Precision says what runs.
+	Precision string
 	// MaxDocuments, if > 0, is the most documents one call may carry; a
 	// call with more fails with ErrTooManyDocuments.
 	MaxDocuments int
@@ -223,7 +231,7 @@ type Info struct {
 	Model        string // the reference it was created with
 	Dir          string // the local folder the weights came from
 	Device       string // the backend's name, e.g. "cpu" or "cuda:0 (NVIDIA H100)"
-	Precision    string // the dtype config.json gives the checkpoint ("float32", "float16", "bfloat16"), "" if none
+	Precision    string // what the products run in: "fp32", "bf16" or "int8" on the CPU; for a backend that does not say (CUDA, a caller's own), the dtype config.json gives the checkpoint ("float32", "float16", "bfloat16"), "" if none
 	MaxLength    int    // the pair limit in tokens
 	NumLabels    int
 	Labels       []string // id2label, in label order

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"github.com/crossrank/crossrank/bert"
 	"github.com/crossrank/crossrank/cuda"
@@ -29,7 +30,10 @@ func loadEngine(ctx context.Context, dir string, opts Options) (engine, error) {
 	}
 	backend, owned := opts.Backend, false
 	if backend == nil {
-		backend, owned = autoBackend(log), true
+		if backend, err = autoBackend(log, opts.Precision); err != nil {
+			return engine{}, fmt.Errorf("rerank: %w", err)
+		}
+		owned = true
 	}
 	m, err := bert.Load(ctx, dir, bert.Options{Backend: backend})
 	if err != nil {
@@ -53,6 +57,9 @@ func loadEngine(ctx context.Context, dir string, opts Options) (engine, error) {
 		Precision: cfg.DType(),
 		Labels:    cfg.Labels(),
 	}
+	if p, ok := backend.(interface{ Precision() string }); ok {
+		info.Precision = p.Precision()
+	}
 	if len(cfg.Architectures) > 0 {
 		info.Architecture = cfg.Architectures[0]
 	}
@@ -60,12 +67,25 @@ func loadEngine(ctx context.Context, dir string, opts Options) (engine, error) {
 }
 
 // autoBackend is CUDA when this binary was built with it and a GPU is
-// present, else the CPU.
-func autoBackend(log *slog.Logger) bert.Backend {
-	if !cudaBuilt {
-		return bert.NewCPU()
+// present, else the CPU; prec is Options.Precision.
+func autoBackend(log *slog.Logger, prec string) (bert.Backend, error) {
+	if cudaBuilt && !strings.EqualFold(prec, "int8") {
+		cp, err := cuda.ParsePrecision(prec)
+		if err != nil {
+			return nil, err
+		}
+		b, err := cuda.New(cuda.Options{Precision: cp})
+		if err == nil {
+			log.Info("cuda: using the GPU backend", "backend", b.Name())
+			return b, nil
+		}
+		log.Warn("cuda: falling back to the CPU backend", "reason", err.Error())
+		if cp == cuda.FP16 {
+			// fp16 has no CPU kernel; fp32 is exact where fp16 would round.
+			prec = "fp32"
+		}
 	}
-	return cuda.NewOrCPU(log, cuda.Options{})
+	return bert.NewCPUWithOptions(bert.CPUOptions{Precision: prec, Logger: log})
 }
 
 // defaultResolve resolves Hub references through the Hugging Face cache.

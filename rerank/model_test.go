@@ -427,7 +427,7 @@ func TestInfoAndSharedAndLabels(t *testing.T) {
 		t.Fatalf("Shared twice: %p, %p, %v; want the same Reranker", a, b, err)
 	}
 	info := a.Info()
-	if info.Device != "cpu" || info.Architecture != "BertForSequenceClassification" || info.NumLabels != 1 || info.MaxLength != 512 || info.Activation != Sigmoid || info.Precision != "float32" {
+	if info.Device != "cpu" || info.Architecture != "BertForSequenceClassification" || info.NumLabels != 1 || info.MaxLength != 512 || info.Activation != Sigmoid || info.Precision != "fp32" {
 		t.Errorf("Info %+v", info)
 	}
 	a.Close()
