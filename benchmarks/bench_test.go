@@ -130,3 +130,22 @@ func TestPeakRSS(t *testing.T) {
 		t.Errorf("peak RSS %v MB", r)
 	}
 }
+
+func TestCPUBackendPrecision(t *testing.T) {
+	if _, err := cpuBackend("fp16"); err == nil || !strings.Contains(err.Error(), "fp16") {
+		t.Errorf("fp16: err %v, want one naming fp16", err)
+	}
+	for _, tc := range []struct{ in, want string }{{"", "fp32"}, {"float32", "fp32"}, {"bf16", "bf16"}, {"bfloat16", "bf16"}, {"int8", "int8"}} {
+		be, err := cpuBackend(tc.in)
+		if err != nil {
+			// Only a CPU without the kernel may refuse, and it must say so.
+			if tc.want == "fp32" || !strings.Contains(err.Error(), "fp32") {
+				t.Errorf("%q: %v", tc.in, err)
+			}
+			continue
+		}
+		if be.Precision() != tc.want {
+			t.Errorf("%q: runs %s, want %s", tc.in, be.Precision(), tc.want)
+		}
+	}
+}

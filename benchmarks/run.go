@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/internal/gemm"
 	"github.com/crossrank/crossrank/rerank"
 	"github.com/crossrank/crossrank/server"
 	"github.com/crossrank/crossrank/weights"
@@ -35,9 +36,9 @@ const (
 // Options control a run. The zero value takes the defaults.
 type Options struct {
 	Contender string // Library (default) or HTTP
-	// Precision is the engine's arithmetic: "fp32" (default). The
-	// reduced-precision paths ("bf16", "int8") are refused until the
-	// engine has an option for them; the rows then carry this name.
+	// Precision is the engine's arithmetic: "fp32" (default), "bf16" or
+	// "int8" (bert.CPUOptions). A precision this CPU has no fast kernel
+	// for is refused, so that a row never carries a name that did not run.
 	Precision string
 	// BatchSize is the most pairs in one forward pass (default 32, the
 	// re-ranker's and sentence-transformers' default).
@@ -118,16 +119,18 @@ func Run(ctx context.Context, dir string, set *Set, opts Options) (*Result, erro
 	if set.Family != fam {
 		return nil, fmt.Errorf("bench: set %s is for %s models; %s is %s", set.Key(), set.Family, dir, fam)
 	}
-	if opts.Precision != "fp32" {
-		return nil, fmt.Errorf("bench: precision %q: the engine computes in fp32 only for now", opts.Precision)
+	be, err := cpuBackend(opts.Precision)
+	if err != nil {
+		return nil, err
 	}
+	opts.Precision = be.Precision()
 	opts.Progress("loading "+filepath.Base(dir), 0)
 	var sc scorer
 	switch opts.Contender {
 	case Library:
-		sc, err = newLibrary(ctx, dir, set, opts.BatchSize)
+		sc, err = newLibrary(ctx, dir, set, opts.BatchSize, be)
 	case HTTP:
-		sc, err = newHTTP(ctx, dir, set, opts)
+		sc, err = newHTTP(ctx, dir, set, opts, be)
 	default:
 		return nil, fmt.Errorf("bench: unknown contender %q (%s, %s)", opts.Contender, Library, HTTP)
 	}
@@ -234,8 +237,33 @@ type library struct {
 	batch int
 }
 
-func newLibrary(ctx context.Context, dir string, set *Set, batch int) (*library, error) {
-	m, err := bert.Load(ctx, dir, bert.Options{})
+// precisionBackend is the fast CPU backend, which says what it runs.
+type precisionBackend interface {
+	bert.Backend
+	Precision() string
+}
+
+// cpuBackend is the fast CPU backend in precision prec, or an error when
+// prec is unknown or this CPU has no fast kernel for it (the backend would
+// run fp32).
+func cpuBackend(prec string) (precisionBackend, error) {
+	b, err := bert.NewCPUWithOptions(bert.CPUOptions{Precision: prec, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	pb, ok := b.(precisionBackend)
+	if !ok {
+		return nil, fmt.Errorf("bench: the CPU backend does not say its precision")
+	}
+	// NewCPUWithOptions accepted prec, so it parses.
+	if want, _ := gemm.ParsePrecision(prec); pb.Precision() != want.String() {
+		return nil, fmt.Errorf("bench: precision %s: the backend would run %s", prec, pb.Name())
+	}
+	return pb, nil
+}
+
+func newLibrary(ctx context.Context, dir string, set *Set, batch int, be bert.Backend) (*library, error) {
+	m, err := bert.Load(ctx, dir, bert.Options{Backend: be})
 	if err != nil {
 		return nil, err
 	}
@@ -270,8 +298,8 @@ type httpContender struct {
 	client *http.Client
 }
 
-func newHTTP(ctx context.Context, dir string, set *Set, opts Options) (*httpContender, error) {
-	r, err := rerank.New(ctx, dir, rerank.Options{BatchSize: opts.BatchSize, Logger: opts.Logger})
+func newHTTP(ctx context.Context, dir string, set *Set, opts Options, be bert.Backend) (*httpContender, error) {
+	r, err := rerank.New(ctx, dir, rerank.Options{BatchSize: opts.BatchSize, Logger: opts.Logger, Backend: be})
 	if err != nil {
 		return nil, err
 	}

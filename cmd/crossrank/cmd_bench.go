@@ -37,7 +37,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	maxReps := fs.Int("max-reps", 200, "at most this many latency samples")
 	conc := fs.Int("concurrency", 0, "concurrent requests in the throughput phase (0: GOMAXPROCS; 1: skip it)")
 	batch := fs.Int("batch", 32, "pairs per forward pass")
-	precision := fs.String("precision", "fp32", "engine arithmetic (fp32 today)")
+	precision := fs.String("precision", "fp32", precisionUsage+"; refused where this CPU has no fast kernel for it")
 	workload := fs.String("workload", "", "workload file (default: the one built in, benchmarks/workload.json)")
 	jsonOut := fs.String("json", "", "also write the results, one JSON object a line with every pair's logit, to this file")
 	quiet := fs.Bool("q", false, "no progress bar")

@@ -138,6 +138,7 @@ type modelFlags struct {
 	maxLength int
 	longDocs  bool
 	batchSize int
+	precision string
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
@@ -147,11 +148,15 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&m.maxLength, "max-length", 0, "most tokens per (query, document) pair, special tokens included (0: the model's limit)")
 	fs.BoolVar(&m.longDocs, "long-docs", false, "score a document too long for the model window by window (its best window's score) instead of cutting it")
 	fs.IntVar(&m.batchSize, "batch-size", 0, "pairs per forward pass (0: 32)")
+	fs.StringVar(&m.precision, "precision", "fp32", precisionUsage)
 }
+
+// precisionUsage documents --precision (rerank, search, serve, score, bench).
+const precisionUsage = "arithmetic of the matrix products: fp32, bf16 or int8 (bf16/int8 on the CPU's AVX512_BF16/VNNI kernels; fp32 where it has none)"
 
 // options are the rerank.Options the flags ask for.
 func (m *modelFlags) options() rerank.Options {
-	o := rerank.Options{MaxLength: m.maxLength, BatchSize: m.batchSize}
+	o := rerank.Options{MaxLength: m.maxLength, BatchSize: m.batchSize, Precision: m.precision}
 	if m.longDocs {
 		o.LongDocs = &rerank.Windows{}
 	}

@@ -203,6 +203,7 @@ func TestRerankCommandErrors(t *testing.T) {
 		{[]string{"rerank", "--model", dir, "--query", "q", "--format", "xml"}, "a\n", 2, `--format "xml"`},
 		{[]string{"rerank", "--model", dir, "--query", "q"}, "ok\n{bad\n", 1, "line 2"},
 		{[]string{"rerank", "--model", "./no/such/folder", "--query", "q"}, "a\n", 1, "no/such/folder"},
+		{[]string{"rerank", "--model", dir, "--query", "q", "--precision", "fp16"}, "a\n", 1, `precision "fp16"`},
 	} {
 		var out, errb bytes.Buffer
 		rc := runMain(c.args, strings.NewReader(c.stdin), &out, &errb)

@@ -57,6 +57,7 @@ func runScore(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	modelDir := fs.String("model", "", "model folder: config.json, safetensors and tokenizer files (required)")
 	maxLength := fs.Int("max-length", 0, "most tokens per pair, special tokens included (0: the tokenizer's model_max_length, capped by the model's positions)")
 	batchSize := fs.Int("batch-size", 32, "pairs per forward pass")
+	precision := fs.String("precision", "fp32", precisionUsage)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, scoreUsage)
 		fs.PrintDefaults()
@@ -85,7 +86,7 @@ func runScore(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	s, err := newScorer(ctx, *modelDir, *maxLength, stderr)
+	s, err := newScorer(ctx, *modelDir, *maxLength, *precision, stderr)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -104,12 +105,18 @@ type scorer struct {
 	activate func(logits []float32) scoreOutput
 }
 
-func newScorer(ctx context.Context, dir string, maxLength int, stderr io.Writer) (*scorer, error) {
+func newScorer(ctx context.Context, dir string, maxLength int, precision string, stderr io.Writer) (*scorer, error) {
 	tok, err := tokenizer.Load(dir)
 	if err != nil {
 		return nil, err
 	}
-	m, err := bert.Load(ctx, dir, bert.Options{})
+	// The fast CPU backend holds nothing to close (Model.Close leaves a
+	// backend it was given alone).
+	be, err := bert.NewCPUWithOptions(bert.CPUOptions{Precision: precision})
+	if err != nil {
+		return nil, err
+	}
+	m, err := bert.Load(ctx, dir, bert.Options{Backend: be})
 	if err != nil {
 		return nil, err
 	}

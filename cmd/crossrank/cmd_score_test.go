@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crossrank/crossrank/bert"
 	"github.com/crossrank/crossrank/tokenizer"
 	"github.com/crossrank/crossrank/weights"
 )
@@ -207,6 +208,7 @@ func TestScoreErrors(t *testing.T) {
 		{"no model", good, []string{}, 2, 0, "usage: crossrank score"},
 		{"missing model", good, []string{"--model", "../../testdata/models/nope"}, 1, 0, "nope"},
 		{"batch size", good, []string{"--model", "../../testdata/models/bert", "--batch-size", "0"}, 1, 0, "--batch-size 0"},
+		{"precision", good, []string{"--model", "../../testdata/models/bert", "--precision", "fp16"}, 1, 0, `precision "fp16"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,4 +296,39 @@ func FuzzScoreLine(f *testing.F) {
 			t.Fatalf("%q: %d ids, %d type ids", line, len(seq.IDs), len(seq.TypeIDs))
 		}
 	})
+}
+
+// TestScorePrecision: --precision reaches the backend: bf16 and int8
+// scores differ from fp32's, by no more than the logit bounds of bert's
+// lowp_test.go allow (|Δlogit| <= 1 moves a sigmoid score by <= 0.25; the
+// fixture's measured score error is far smaller).
+func TestScorePrecision(t *testing.T) {
+	in := strings.Repeat(`{"query":"a small robot","document":"the storm passed over the training data"}`+"\n", 3) +
+		`{"query":"who wrote it","document":"a novel published in 1960"}` + "\n"
+	code, fp32, stderr := runScoreCmd(t, in, "--model", "../../testdata/models/bert")
+	if code != 0 {
+		t.Fatalf("fp32: exit %d: %s", code, stderr)
+	}
+	for _, prec := range []string{"bf16", "int8"} {
+		if be, err := bert.NewCPUWithOptions(bert.CPUOptions{Precision: prec}); err != nil || strings.Contains(be.Name(), "fp32:") {
+			t.Logf("%s: no fast kernel here (%v)", prec, err)
+			continue
+		}
+		code, lines, stderr := runScoreCmd(t, in, "--model", "../../testdata/models/bert", "--precision", prec)
+		if code != 0 || len(lines) != len(fp32) {
+			t.Fatalf("%s: exit %d, %d lines: %s", prec, code, len(lines), stderr)
+		}
+		worst := 0.0
+		for i := range lines {
+			var a, b scoreLine
+			if json.Unmarshal([]byte(lines[i]), &a) != nil || json.Unmarshal([]byte(fp32[i]), &b) != nil || a.Score == nil || b.Score == nil {
+				t.Fatalf("%s: line %d: %q / %q", prec, i+1, lines[i], fp32[i])
+			}
+			worst = max(worst, math.Abs(*a.Score-*b.Score))
+		}
+		t.Logf("%s: max |score - fp32 score| %.3g", prec, worst)
+		if worst == 0 || worst > 0.1 {
+			t.Errorf("%s: max |score - fp32 score| %.3g, want in (0, 0.1]", prec, worst)
+		}
+	}
 }
