@@ -154,10 +154,10 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "model %s (%s, %s)\nworkload: query %d tokens; %s documents; token ids fixed, tokenization not timed (except crossrank-http)\n",
 		dir, cfg.Architectures, benchmarks.ShapeOf(cfg), w.QueryTokens, *set)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "contender\tn\ttokens\tp50 ms\tp95 ms\treps\tpairs/s\tat conc\tGFLOP/s\tpeak\tof peak\tRSS MB\t")
+	fmt.Fprintln(tw, "contender\tprecision\tn\ttokens\tp50 ms\tp95 ms\treps\tpairs/s\tat conc\tGFLOP/s\tpeak\tof peak\tRSS MB\t")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%d\t%.1f\t%d\t%.1f\t%.0f\t%.1f%%\t%.0f\t\n",
-			r.Contender, r.N, r.Tokens, r.LatencyP50Ms, r.LatencyP95Ms, r.Reps, r.PairsPerS, r.Concurrency,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%.1f\t%d\t%.1f\t%d\t%.1f\t%.0f\t%.1f%%\t%.0f\t\n",
+			r.Contender, r.Precision, r.N, r.Tokens, r.LatencyP50Ms, r.LatencyP95Ms, r.Reps, r.PairsPerS, r.Concurrency,
 			r.GFLOPS, r.PeakGFLOPS, 100*r.FractionOfPeak, r.PeakRSSMB)
 	}
 	tw.Flush()
