@@ -26,7 +26,7 @@ func BenchmarkMiniLMWorkload(b *testing.B) {
 	for _, backend := range []struct {
 		name string
 		new  func() Backend
-	}{{"fast", NewFastCPU}, {"reference", NewReferenceCPU}} {
+	}{{"fast", NewFastCPU}, {"fast-bf16", lowpCPU("bf16")}, {"fast-int8", lowpCPU("int8")}, {"reference", NewReferenceCPU}} {
 		m, err := newModel(context.Background(), cfg, src, backend.new())
 		if err != nil {
 			b.Fatal(err)
@@ -51,6 +51,17 @@ func BenchmarkMiniLMWorkload(b *testing.B) {
 				b.ReportMetric(flops/sec/1e9, "GFLOP/s")
 			})
 		}
+	}
+}
+
+// lowpCPU makes the fast backend in a reduced precision (bf16, int8).
+func lowpCPU(prec string) func() Backend {
+	return func() Backend {
+		b, err := NewCPUWithOptions(CPUOptions{Precision: prec})
+		if err != nil {
+			panic(err)
+		}
+		return b
 	}
 }
 
