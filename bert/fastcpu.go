@@ -73,19 +73,30 @@ func NewCPUWithOptions(opts CPUOptions) (Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bert: cpu: %w", err)
 	}
-	k := probe.Kernel()
-	if k == "go" {
+	var fellBack bool
+	b.prec, b.name, fellBack = precisionPlan(prec, probe.Kernel())
+	if fellBack {
 		log := opts.Logger
 		if log == nil {
 			log = slog.Default()
 		}
 		log.Warn("bert: this CPU has no fast kernel for the precision asked; running fp32", "precision", prec.String())
-		b.prec = gemm.FP32
-		b.name = fmt.Sprintf("cpu (fp32: no %s kernel on this CPU)", prec)
-		return b, nil
 	}
-	b.name = fmt.Sprintf("cpu (%s, %s)", prec, k)
 	return b, nil
+}
+
+// precisionPlan decides what runs when prec was asked and the weights would
+// get the kernel named kernel: prec itself, unless the kernel is the
+// portable Go one ("go"), slower than fp32's assembly, in which case fp32.
+// name is the backend's Name.
+func precisionPlan(prec gemm.Precision, kernel string) (run gemm.Precision, name string, fellBack bool) {
+	switch {
+	case prec == gemm.FP32:
+		return gemm.FP32, "cpu", false
+	case kernel == "go":
+		return gemm.FP32, fmt.Sprintf("cpu (fp32: no %s kernel on this CPU)", prec), true
+	}
+	return prec, fmt.Sprintf("cpu (%s, %s)", prec, kernel), false
 }
 
 type fastBackend struct {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/crossrank/crossrank/internal/gemm"
 )
 
 // The bf16 and int8 paths of the fast CPU backend against transformers'
@@ -142,6 +144,29 @@ func TestCPUOptions(t *testing.T) {
 		}
 		if got != tc.prec || !strings.HasPrefix(be.Name(), tc.name) || strings.Contains(be.Name(), "go)") {
 			t.Errorf("%q: Precision %q, Name %q; want %q, %q...", tc.in, got, be.Name(), tc.prec, tc.name)
+		}
+	}
+}
+
+// TestPrecisionPlan: a precision whose kernel would be the portable Go
+// one (a CPU without AVX512_BF16 or VNNI) runs as fp32, and Name says so.
+func TestPrecisionPlan(t *testing.T) {
+	for _, tc := range []struct {
+		prec     gemm.Precision
+		kernel   string
+		run      gemm.Precision
+		name     string
+		fellBack bool
+	}{
+		{gemm.FP32, "avx512", gemm.FP32, "cpu", false},
+		{gemm.BF16, "avx512bf16", gemm.BF16, "cpu (bf16, avx512bf16)", false},
+		{gemm.Int8, "avx512vnni", gemm.Int8, "cpu (int8, avx512vnni)", false},
+		{gemm.BF16, "go", gemm.FP32, "cpu (fp32: no bf16 kernel on this CPU)", true},
+		{gemm.Int8, "go", gemm.FP32, "cpu (fp32: no int8 kernel on this CPU)", true},
+	} {
+		run, name, fb := precisionPlan(tc.prec, tc.kernel)
+		if run != tc.run || name != tc.name || fb != tc.fellBack {
+			t.Errorf("%v on %q: %v %q %v; want %v %q %v", tc.prec, tc.kernel, run, name, fb, tc.run, tc.name, tc.fellBack)
 		}
 	}
 }
