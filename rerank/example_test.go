@@ -312,3 +312,26 @@ func ExampleReranker_Rerank_cancel() {
 	// Output:
 	// true
 }
+
+// Options.Precision "bf16" or "int8" runs the model's matrix products in
+// reduced precision: on a CPU with AVX512_BF16 (VNNI for int8) about 1.7x
+// (int8: 2-2.6x) fp32's speed on MiniLM-L6, for logits a few hundredths
+// (int8: a few tenths) from fp32's; elsewhere fp32 runs. Info says which.
+func ExampleOptions_precision() {
+	ctx := context.Background()
+	r, err := rerank.New(ctx, fixtureModel, rerank.Options{Precision: "int8", Logger: quiet})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Close()
+
+	res, err := r.RerankStrings(ctx, "What is the capital of France?", chunks, rerank.RerankOptions{TopK: 1})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	// r.Info().Precision is "int8" here, or "fp32" on a CPU without VNNI.
+	fmt.Println(res[0].Document.Text)
+	// Output: Paris is the capital of France.
+}
