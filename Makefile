@@ -90,3 +90,18 @@ bench: bench-models
 bench-tokenizer: venv
 	taskset -c 1 $(GO) test -run '^$$' -bench Encode -cpu 1 -benchtime 5x -count 3 ./tokenizer/
 	taskset -c 1 $(PY) benchmarks/tokenizer_peer.py --cpu 1 --repeat 5
+
+.PHONY: test-load fuzz
+# 5 minutes at twice the measured saturation rate against the real server
+# (cmd/crossrank-load); prints the figures docs/RELIABILITY.md reports.
+test-load:
+	$(GO) run ./cmd/crossrank-load --duration 5m --factor 2
+
+# Every fuzz target for FUZZTIME, one at a time (2 shared cores).
+FUZZTIME ?= 5m
+FUZZ_TARGETS = ./server:FuzzDecodeRequest ./weights:FuzzParseHeader ./weights:FuzzParseConfig \
+  ./weights:FuzzParseRef ./tokenizer:FuzzFromJSON ./tokenizer:FuzzEncode ./cmd/crossrank:FuzzReadDocuments \
+  ./cmd/crossrank:FuzzScoreLine ./rerank:FuzzReadDocumentsJSONL ./rerank:FuzzRerank
+fuzz:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn"; \
+	  nice $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg || exit 1; done
