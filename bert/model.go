@@ -158,17 +158,28 @@ func newModel(ctx context.Context, cfg *weights.Config, src tensorSource, b Back
 		},
 	}
 	prefix := arch.Prefix() // "bert" or "roberta", as the checkpoint names the encoder
-	if err := bd.bind(prefix+".embeddings", &m.embeddings); err != nil {
-		return nil, err
-	}
-	if err := bd.bind(prefix+".encoder", &m.encoder); err != nil {
-		return nil, err
-	}
 	headPrefix := ""
 	if arch == weights.XLMRoberta {
 		headPrefix = "classifier"
 	}
-	if err := bd.bind(headPrefix, m.head); err != nil {
+	bindAll := func() error {
+		if err := bd.bind(prefix+".embeddings", &m.embeddings); err != nil {
+			return err
+		}
+		if err := bd.bind(prefix+".encoder", &m.encoder); err != nil {
+			return err
+		}
+		return bd.bind(headPrefix, m.head)
+	}
+	// Binding reads the memory-mapped checkpoint: a file truncated on disk
+	// while we read it must fail the load with an error, not kill the
+	// process (weights.Checkpoint.Guard).
+	if g, ok := src.(interface{ Guard(func() error) error }); ok {
+		err := g.Guard(bindAll)
+		if err != nil {
+			return nil, err
+		}
+	} else if err := bindAll(); err != nil {
 		return nil, err
 	}
 	if err := checkLayerCount(src, cfg.NumHiddenLayers); err != nil {
