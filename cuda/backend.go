@@ -124,6 +124,11 @@ func (b *backend) Name() string {
 	return fmt.Sprintf("cuda:%d (%s, %s)", b.dev.ordinal, b.dev.name, b.prec)
 }
 
+// Precision is what the weights and activations are stored in ("fp32",
+// "fp16", "bf16"), so the re-ranker reports what runs rather than the
+// checkpoint's dtype.
+func (b *backend) Precision() string { return b.prec.String() }
+
 // Weights. Each is one device allocation in the storage type, laid out as in
 // the checkpoint: a Linear weight stays [out, in] row-major, which is the
 // column-major Wᵀ cuBLAS multiplies with transa = T.
