@@ -14,6 +14,8 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
+	"strings"
+
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 )
@@ -46,7 +48,7 @@ func main() {
 	var groups, contenders []string
 	val := map[[2]string]float64{}
 	for _, r := range rows {
-		g := fmt.Sprintf("%s\n%s N=%d", r.Model, r.Set, r.N)
+		g := fmt.Sprintf("%s\n%s N=%d", shortName(r.Model), r.Set, r.N)
 		if !slices.Contains(groups, g) {
 			groups = append(groups, g)
 		}
@@ -78,7 +80,10 @@ func main() {
 	// Headroom above the bars for the legend.
 	p.Y.Min = 0
 	p.Y.Max = top * (1.15 + 0.07*float64(len(contenders)))
-	w := vg.Points(float64(min(14, 120/len(contenders))))
+	// Each group gets room for all its bars plus a gap, so neighbouring
+	// groups never overlap however many contenders there are.
+	w := vg.Points(10)
+	groupWidth := w*vg.Length(len(contenders)) + vg.Points(24)
 	for i, c := range contenders {
 		v := make(plotter.Values, len(groups))
 		for j, g := range groups {
@@ -89,18 +94,44 @@ func main() {
 			log.Fatal(err)
 		}
 		bars.LineStyle.Width = 0
-		bars.Color = plotutil.Color(i)
-		if bars.Color == nil {
-			bars.Color = color.Gray{Y: uint8(40 * i)}
-		}
+		bars.Color = colorOf(c, i)
 		bars.Offset = w * vg.Length(float64(i)-float64(len(contenders)-1)/2)
 		p.Add(bars)
 		p.Legend.Add(c, bars)
 	}
 	p.NominalX(groups...)
-	width := vg.Length(max(6, 1.2*float64(len(groups)))) * vg.Inch
+	width := max(6*vg.Inch, groupWidth*vg.Length(len(groups))+vg.Inch)
 	if err := p.Save(width, 4.5*vg.Inch, *out); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("wrote", *out)
+}
+
+// palette gives every known contender its own colour: crossrank's family in
+// blues and greens, the peers in warm colours, hugot in grey.
+var palette = map[string]color.Color{
+	"crossrank":      color.RGBA{R: 31, G: 119, B: 180, A: 255},
+	"crossrank-bf16": color.RGBA{R: 23, G: 190, B: 207, A: 255},
+	"crossrank-int8": color.RGBA{R: 44, G: 160, B: 44, A: 255},
+	"crossrank-http": color.RGBA{R: 152, G: 223, B: 138, A: 255},
+	"st-fp32":        color.RGBA{R: 214, G: 39, B: 40, A: 255},
+	"st-bf16":        color.RGBA{R: 255, G: 152, B: 150, A: 255},
+	"ort-fp32":       color.RGBA{R: 255, G: 127, B: 14, A: 255},
+	"ort-int8":       color.RGBA{R: 148, G: 103, B: 189, A: 255},
+	"hugot":          color.RGBA{R: 127, G: 127, B: 127, A: 255},
+}
+
+func colorOf(contender string, i int) color.Color {
+	if c, ok := palette[contender]; ok {
+		return c
+	}
+	return plotutil.Color(i)
+}
+
+// shortName keeps axis labels from running into each other.
+func shortName(model string) string {
+	for _, p := range []string{"ms-marco-", "cross-encoder/", "BAAI/"} {
+		model = strings.TrimPrefix(model, p)
+	}
+	return model
 }
