@@ -324,6 +324,13 @@ def write_markdown(path, rows, meta):
                           f"median latency {cr['latency_p50_ms']:.0f} ms against its {bp32['latency_p50_ms']:.0f} ms")
                 if cr.get("fraction_of_peak"):
                     s += f"; {100 * cr['fraction_of_peak']:.0f}% of the FP32 peak on real tokens"
+                # The fastest crossrank precision beside fp32, compared with the
+                # fastest peer at any precision (the peers' best is not fp32 either).
+                crs = [r for r in cell if r["contender"].startswith("crossrank") and r["contender"] != "crossrank-http"]
+                top = max(crs, key=lambda r: r["pairs_per_s"])
+                if top is not cr:
+                    s += (f"; fastest crossrank precision ({top['precision']}): {top['pairs_per_s'] / best:.2f}x "
+                          f"the fastest peer's pairs/s ({bp['contender']})")
                 summary.append(s + ".")
         L.append("")
     if meta.get("missing"):
