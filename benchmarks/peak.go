@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/crossrank/crossrank/internal/gemm"
 )
 
 // Peak is the FP32 FMA throughput measured on this machine now.
@@ -21,7 +23,7 @@ type Peak struct {
 // GFLOPS (and ISA "") on CPUs without AVX2+FMA: a peak estimated without
 // the vector units would flatter every fraction.
 func MeasurePeak(threads int, d time.Duration) Peak {
-	loop, perIter, isa := fmaLoop()
+	loop, perIter, isa := gemm.FMALoop()
 	if loop == nil || threads < 1 {
 		return Peak{Threads: threads}
 	}

@@ -33,3 +33,18 @@ func peakFunc() func(int) {
 
 // peak256Func is the same loop on ymm registers.
 func peak256Func() func(int) { return fmaPeak256 }
+
+// FMALoop returns the widest FP32 FMA throughput loop this CPU runs (12
+// independent chains, 24 FMAs an iteration), the FP32 FLOPs of one
+// iteration and the instruction set; a nil loop where there is none. The
+// benchmarks measure the machine's peak with it, so a fraction of peak is
+// the GEMM's loop against the same loop.
+func FMALoop() (loop func(n int), flopsPerIter float64, isa string) {
+	switch {
+	case cpu.X86.HasAVX512F:
+		return fmaPeak512, 24 * 16 * 2, "avx512"
+	case cpu.X86.HasAVX2 && cpu.X86.HasFMA:
+		return fmaPeak256, 24 * 8 * 2, "avx2+fma"
+	}
+	return nil, 0, ""
+}
