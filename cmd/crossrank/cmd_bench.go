@@ -49,8 +49,8 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "fraction of this machine's measured FP32 FMA peak.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, stop := parseFlags(fs, args); stop {
+		return code
 	}
 	if *peakOnly > 0 {
 		// The driver (benchmarks/run.py) measures the peak next to every

@@ -231,6 +231,17 @@ func TestDefaultModelOffline(t *testing.T) {
 }
 
 func TestHelpForEveryCommand(t *testing.T) {
+	if len(commands) < 8 {
+		t.Fatalf("%d commands registered, want at least 8", len(commands))
+	}
+	for name := range commands {
+		var out, errb bytes.Buffer
+		rc := runMain([]string{"help", name}, nil, &out, &errb)
+		help := out.String() + errb.String()
+		if rc != 0 || !strings.Contains(help, name) || !strings.Contains(help, "-") {
+			t.Errorf("help %s: rc %d, %q", name, rc, help)
+		}
+	}
 	for _, name := range []string{"rerank", "search", "serve"} {
 		var out, errb bytes.Buffer
 		if rc := runMain([]string{"help", name}, nil, &out, &errb); rc != 0 || !strings.Contains(errb.String(), "usage: crossrank "+name) {

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -71,6 +72,21 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].short)
 	}
 	fmt.Fprintln(w, "\n`crossrank help <command>` shows a command's flags.")
+}
+
+// parseFlags parses a subcommand's flags. When it says stop, the command
+// returns code at once: 0 after -h (help was printed), 2 for a bad flag
+// (the flag package has said what was wrong).
+func parseFlags(fs *flag.FlagSet, args []string) (code int, stop bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		return 0, true
+	default:
+		return 2, true
+	}
 }
 
 // newFlagSet returns a flag set whose errors and help go to stderr and
