@@ -78,6 +78,8 @@ bench-peers: venv
 	$(VENV)/bin/pip install -q -r benchmarks/requirements.txt
 	mkdir -p $(BENCH_BIN)
 	cd benchmarks/hugot && $(GO) build -o $(BENCH_BIN)/hugot-bench .
+	GO=$(GO) CROSSRANK_CACHE=$(CROSSRANK_CACHE) benchmarks/hugot/build-ort.sh $(BENCH_BIN)/hugot-ort-bench || \
+	  echo "bench-peers: hugot-ort-bench NOT built (needs cgo, a C compiler, cargo and crates.io; see benchmarks/hugot/build-ort.sh); run.py leaves hugot-ort out"
 	cd benchmarks/chart && $(GO) build -o $(BENCH_BIN)/chart .
 
 bench-models: bench-peers

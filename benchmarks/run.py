@@ -9,6 +9,8 @@ Contenders:
   st-fp32, st-bf16, ort-fp32, ort-int8   see bench_peers.py
   hugot            knights-analytics/hugot, pure-Go backend (benchmarks/hugot),
                    fed text that tokenizes to the workload's ids
+  hugot-ort        the same with hugot's ONNX Runtime backend (-tags ORT, the
+                   onnxruntime wheel's libonnxruntime.so), on request
 
 Models are shape-exact stand-ins (gen_models.py), generated on first use.
 
@@ -34,13 +36,27 @@ import gen_models  # noqa: E402
 ALL = ["crossrank", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int8", "hugot"]
 # crossrank's reduced-precision rows (issue 12), run on request until the
 # engine has them: `--contenders crossrank,crossrank-bf16,...`.
-OPTIONAL = ["crossrank-bf16", "crossrank-int8"]
-PEERS = ["st-fp32", "st-bf16", "ort-fp32", "ort-int8", "hugot"]
-FP32_PEERS = ["st-fp32", "ort-fp32", "hugot"]
+# hugot-ort needs cgo, cargo and crates.io to build (make bench-peers,
+# benchmarks/hugot/build-ort.sh), so it runs on request too.
+OPTIONAL = ["crossrank-bf16", "crossrank-int8", "hugot-ort"]
+PEERS = ["st-fp32", "st-bf16", "ort-fp32", "ort-int8", "hugot", "hugot-ort"]
+FP32_PEERS = ["st-fp32", "ort-fp32", "hugot", "hugot-ort"]
 
 
 def cache():
     return os.environ.get("CROSSRANK_CACHE", os.path.expanduser("~/.cache/crossrank"))
+
+
+def onnxruntime_library():
+    """The onnxruntime wheel's libonnxruntime.so (the one ort-fp32 runs), or None."""
+    import glob
+    import importlib.util
+
+    spec = importlib.util.find_spec("onnxruntime")
+    if spec is None or not spec.origin:
+        return None
+    found = sorted(glob.glob(os.path.join(os.path.dirname(spec.origin), "capi", "libonnxruntime.so*")))
+    return found[0] if found else None
 
 
 def sh(cmd, **kw):
@@ -128,12 +144,27 @@ def main():
         except subprocess.CalledProcessError:
             print("run.py: hugot does not build; leaving it out (run make bench-peers)", file=sys.stderr)
             contenders.remove("hugot")
+    hugot_ort = os.path.join(bindir, "hugot-ort-bench")
+    ort_lib = onnxruntime_library()
+    if "hugot-ort" in contenders:
+        # Rebuilt like hugot so it never runs a stale main.go; the Rust
+        # library is built once and kept (build-ort.sh).
+        why = ""
+        try:
+            sh([os.path.join(HERE, "hugot", "build-ort.sh"), hugot_ort])
+        except subprocess.CalledProcessError:
+            why = "benchmarks/hugot/build-ort.sh failed (needs cgo, a C compiler, cargo and crates.io)"
+        if not why and ort_lib is None:
+            why = "the onnxruntime wheel's libonnxruntime.so is not found"
+        if why:
+            print(f"run.py: hugot-ort left out: {why}", file=sys.stderr)
+            contenders.remove("hugot-ort")
 
     py = sys.executable
     rows = []
     missing = []
     for model in models:
-        mdir = gen_models.generate(model, onnx=any(c.startswith("ort") or c == "hugot" for c in contenders))
+        mdir = gen_models.generate(model, onnx=any(c.startswith("ort") or c.startswith("hugot") for c in contenders))
         with open(os.path.join(mdir, "config.json")) as f:
             cfg = json.load(f)
         cells = [("short", n) for n in ns]
@@ -160,6 +191,8 @@ def main():
                         cmd += ["--budget", f"{args.budget}s", "--min-reps", str(args.min_reps), "--concurrency", str(args.concurrency)]
                     elif c == "hugot":
                         cmd = [hugot, "--model", mdir, "--set", set_name, "--n", str(n), "--json", out, "--workload", os.path.join(HERE, "workload.json")] + common
+                    elif c == "hugot-ort":
+                        cmd = [hugot_ort, "--backend", "ort", "--ort-lib", ort_lib, "--model", mdir, "--set", set_name, "--n", str(n), "--json", out, "--workload", os.path.join(HERE, "workload.json")] + common
                     else:
                         cmd = [py, os.path.join(HERE, "bench_peers.py"), "--contender", c, "--model", mdir, "--set", set_name, "--n", str(n), "--json", out] + common
                     sh(cmd, timeout=args.timeout)

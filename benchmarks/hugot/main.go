@@ -1,8 +1,13 @@
 // Command hugot-bench times knights-analytics/hugot's cross-encoder pipeline
-// with its pure-Go backend (GoMLX simplego running the ONNX export) on the
-// benchmark workload, and writes the same JSON object as the other
+// on the benchmark workload, and writes the same JSON object as the other
 // contenders. It is a module of its own so that crossrank's go.mod does not
 // depend on hugot.
+//
+// --backend go (the default) is hugot's pure-Go backend (GoMLX simplego
+// running the ONNX export). --backend ort is its ONNX Runtime backend on the
+// same ONNX file; it exists only in a binary built with -tags ORT (cgo, the
+// Rust tokenizers library libtokenizers.a; see build-ort.sh) and needs
+// --ort-lib, the path of libonnxruntime.so (the onnxruntime wheel's will do).
 //
 // hugot takes text only: it joins query and document with the separator
 // token and tokenizes the result as one sequence. It is given the
@@ -52,9 +57,26 @@ func main() {
 	minReps := flag.Int("min-reps", 5, "at least this many latency samples")
 	maxReps := flag.Int("max-reps", 200, "at most this many latency samples")
 	out := flag.String("json", "", "result file")
+	backend := flag.String("backend", "go", "go (pure Go, GoMLX) or ort (ONNX Runtime; needs -tags ORT)")
+	ortLib := flag.String("ort-lib", "", "--backend ort: path of libonnxruntime.so")
 	flag.Parse()
 	if *model == "" || *out == "" {
 		log.Fatal("hugot-bench: --model and --json are required")
+	}
+	switch *backend {
+	case "go":
+	case "ort":
+		if newORTSession == nil {
+			log.Fatal("hugot-bench: --backend ort: this binary was built without -tags ORT (see build-ort.sh)")
+		}
+		if *ortLib == "" {
+			log.Fatal("hugot-bench: --backend ort needs --ort-lib (the path of libonnxruntime.so)")
+		}
+		if _, err := os.Stat(*ortLib); err != nil {
+			log.Fatalf("hugot-bench: --ort-lib: %v", err)
+		}
+	default:
+		log.Fatalf("hugot-bench: --backend %q: want go or ort", *backend)
 	}
 
 	var cfg struct {
@@ -105,10 +127,15 @@ func main() {
 	if err := os.Chdir(abs); err != nil {
 		log.Fatal(err)
 	}
-	session, err := hugot.NewGoSession(
-		options.WithGoMLXSequenceBuckets(buckets),
-		options.WithGoMLXBatchBuckets([]int{1, 8, 32}),
-	)
+	var session *hugot.Session
+	if *backend == "ort" {
+		session, err = newORTSession(*ortLib, runtime.NumCPU())
+	} else {
+		session, err = hugot.NewGoSession(
+			options.WithGoMLXSequenceBuckets(buckets),
+			options.WithGoMLXBatchBuckets([]int{1, 8, 32}),
+		)
+	}
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -152,8 +179,9 @@ func main() {
 	for _, p := range s.Pairs {
 		tokens += len(p.InputIDs)
 	}
-	// What hugot computes: each batch (in input order) padded to the
-	// smallest batch and sequence buckets that hold it.
+	// What hugot computes: each batch (in input order) padded to its
+	// longest pair (ORT), or to the smallest batch and sequence buckets
+	// that hold it (GoMLX, which compiles a graph per shape).
 	padded := 0
 	for i := 0; i < len(s.Pairs); i += *batch {
 		b := s.Pairs[i:min(i+*batch, len(s.Pairs))]
@@ -162,6 +190,10 @@ func main() {
 			l = max(l, len(p.InputIDs))
 		}
 		rows := len(b)
+		if *backend == "ort" {
+			padded += rows * l
+			continue
+		}
 		for _, bb := range []int{1, 8, 32} {
 			if bb >= rows {
 				rows = bb
@@ -176,8 +208,16 @@ func main() {
 		}
 		padded += rows * l
 	}
+	contender := "hugot"
+	notes := fmt.Sprintf("hugot pure-Go backend (GoMLX simplego), text input, batch %d, sequence buckets %v", *batch, buckets)
+	threads := runtime.GOMAXPROCS(0)
+	if *backend == "ort" {
+		contender = "hugot-ort"
+		threads = runtime.NumCPU()
+		notes = fmt.Sprintf("hugot ONNX Runtime backend (%s, intra-op threads %d), Rust tokenizers, text input, batch %d padded to its longest pair", filepath.Base(*ortLib), threads, *batch)
+	}
 	res := map[string]any{
-		"contender":          "hugot",
+		"contender":          contender,
 		"precision":          "fp32",
 		"model":              filepath.Base(filepath.Clean(*model)),
 		"n":                  *n,
@@ -191,8 +231,8 @@ func main() {
 		"padded_tokens":      padded,
 		"reps":               len(lat),
 		"concurrency":        1,
-		"threads":            runtime.GOMAXPROCS(0),
-		"notes":              fmt.Sprintf("hugot pure-Go backend (GoMLX simplego), text input, batch %d, sequence buckets %v", *batch, buckets),
+		"threads":            threads,
+		"notes":              notes,
 		"logits":             logits,
 	}
 	f, err := os.Create(*out)
@@ -205,8 +245,12 @@ func main() {
 	if err := f.Close(); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("hugot %s n=%d: p50 %.1f ms, %.2f pairs/s, %d reps\n", res["model"], *n, pct(50), res["pairs_per_s"], len(lat))
+	fmt.Printf("%s %s n=%d: p50 %.1f ms, %.2f pairs/s, %d reps\n", contender, res["model"], *n, pct(50), res["pairs_per_s"], len(lat))
 }
+
+// newORTSession starts hugot's ONNX Runtime session on the library at lib
+// with threads intra-op threads; nil unless built with -tags ORT (ort.go).
+var newORTSession func(lib string, threads int) (*hugot.Session, error)
 
 func readJSON(path string, v any) {
 	raw, err := os.ReadFile(path)
