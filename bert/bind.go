@@ -141,8 +141,11 @@ func (bd *binder) linear(name string, l *Linear, dims []int) error {
 	if l.Weight, err = bd.backend.Matrix(name+".weight", w, out, in); err != nil {
 		return err
 	}
-	l.Bias, err = bd.backend.Vector(name+".bias", b)
-	return err
+	if l.Bias, err = bd.backend.Vector(name+".bias", b); err != nil {
+		return err
+	}
+	bd.release(name+".weight", name+".bias")
+	return nil
 }
 
 func (bd *binder) layerNorm(name string, ln *LayerNorm, dims []int) error {
@@ -163,6 +166,7 @@ func (bd *binder) layerNorm(name string, ln *LayerNorm, dims []int) error {
 	if ln.Bias, err = bd.backend.Vector(name+".bias", b); err != nil {
 		return err
 	}
+	bd.release(name+".weight", name+".bias")
 	ln.Eps = bd.eps
 	return nil
 }
@@ -175,8 +179,28 @@ func (bd *binder) embedding(name string, e *Embedding, dims []int) error {
 	if err != nil {
 		return err
 	}
-	e.Weight, err = bd.backend.Table(name+".weight", w, dims[0], dims[1])
-	return err
+	if e.Weight, err = bd.backend.Table(name+".weight", w, dims[0], dims[1]); err != nil {
+		return err
+	}
+	bd.release(name + ".weight")
+	return nil
+}
+
+// release tells the source that the backend has taken these tensors
+// (weights.Checkpoint.Release): backends copy what they keep (Load closes
+// the checkpoint once the model is built), so the mapped file's pages need
+// not stay resident beside the copies, and a model's peak memory is its
+// copies, not its copies plus the whole checkpoint. Were a backend to keep
+// a view, it would still read the right values: released pages fault back
+// in from the page cache.
+func (bd *binder) release(names ...string) {
+	r, ok := bd.src.(interface{ Release(name string) })
+	if !ok {
+		return
+	}
+	for _, n := range names {
+		r.Release(n)
+	}
 }
 
 // tensor reads a tensor and checks that it has the shape the config

@@ -7,6 +7,9 @@ import (
 	"syscall"
 )
 
+// mapsFiles says mapFile returns a file mapping.
+const mapsFiles = true
+
 // mapFile maps f read-only. Pages are shared with the page cache, so opening
 // a checkpoint costs address space, not memory: tensor bytes are read from
 // disk only when touched.

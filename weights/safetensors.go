@@ -85,8 +85,9 @@ func (t TensorInfo) Elements() int64 {
 
 // stFile is one memory-mapped .safetensors file.
 type stFile struct {
-	path string
-	data []byte // the whole mapping
+	path   string
+	data   []byte // the whole mapping
+	mapped bool   // data is a file mapping (not a heap copy): Release may drop its pages
 }
 
 type tensorRef struct {
@@ -284,7 +285,7 @@ func openMapped(path string) (*stFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weights: %s: mmap: %w", path, err)
 	}
-	return &stFile{path: path, data: data}, nil
+	return &stFile{path: path, data: data, mapped: mapsFiles && data != nil}, nil
 }
 
 func parseFile(f *stFile) ([]tensorRef, map[string]string, error) {
