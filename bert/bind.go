@@ -175,6 +175,22 @@ func (bd *binder) embedding(name string, e *Embedding, dims []int) error {
 	if len(dims) != 2 {
 		return fmt.Errorf("bert: %s: an Embedding needs dims \"rows,cols\"", name)
 	}
+	// A table the backend can keep as it is (tableTaker) is read into a
+	// slice of its own (Float32Owned, which gives the mapped pages back as
+	// it copies): XLM-R's 1 GB word embeddings then cost one copy at the
+	// peak, not a copy beside the mapped file.
+	taker, takes := bd.backend.(tableTaker)
+	owner, owns := bd.src.(interface {
+		Float32Owned(name string) ([]float32, []int, error)
+	})
+	if takes && owns {
+		w, err := bd.read(name+".weight", owner.Float32Owned, dims...)
+		if err != nil {
+			return err
+		}
+		e.Weight, err = taker.TakeTable(name+".weight", w, dims[0], dims[1])
+		return err
+	}
 	w, err := bd.tensor(name+".weight", dims...)
 	if err != nil {
 		return err
@@ -184,6 +200,12 @@ func (bd *binder) embedding(name string, e *Embedding, dims []int) error {
 	}
 	bd.release(name + ".weight")
 	return nil
+}
+
+// tableTaker is a backend that can keep a table's values as given (the
+// caller hands the slice over) instead of copying them.
+type tableTaker interface {
+	TakeTable(name string, data []float32, rows, cols int) (Weight, error)
 }
 
 // release tells the source that the backend has taken these tensors
@@ -207,10 +229,15 @@ func (bd *binder) release(names ...string) {
 // implies and only finite values: a NaN in a weight would otherwise surface
 // as NaN scores with no hint of where it came from.
 func (bd *binder) tensor(name string, want ...int) ([]float32, error) {
+	return bd.read(name, bd.src.Float32, want...)
+}
+
+// read is tensor with the source's reading method given.
+func (bd *binder) read(name string, get func(string) ([]float32, []int, error), want ...int) ([]float32, error) {
 	if err := bd.ctx.Err(); err != nil {
 		return nil, err
 	}
-	data, shape, err := bd.src.Float32(name)
+	data, shape, err := get(name)
 	if err != nil {
 		return nil, fmt.Errorf("bert: %w", err)
 	}

@@ -164,7 +164,16 @@ func (b *fastBackend) Table(name string, data []float32, rows, cols int) (Weight
 	if rows <= 0 || cols <= 0 || len(data) != rows*cols {
 		return nil, fmt.Errorf("bert: cpu: table %q: %d values for [%d %d]", name, len(data), rows, cols)
 	}
-	return &fastTable{name: name, data: append([]float32(nil), data...), rows: rows, cols: cols}, nil
+	return b.TakeTable(name, append([]float32(nil), data...), rows, cols)
+}
+
+// TakeTable is Table for a slice the caller hands over: kept as it is, not
+// copied (bert's binder reads large embedding tables into their own slice).
+func (b *fastBackend) TakeTable(name string, data []float32, rows, cols int) (Weight, error) {
+	if rows <= 0 || cols <= 0 || len(data) != rows*cols {
+		return nil, fmt.Errorf("bert: cpu: table %q: %d values for [%d %d]", name, len(data), rows, cols)
+	}
+	return &fastTable{name: name, data: data, rows: rows, cols: cols}, nil
 }
 
 // Arenas. A run's buffers are sized in row classes (rowClass): a tensor of
