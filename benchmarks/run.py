@@ -310,16 +310,17 @@ def write_markdown(path, rows, meta):
     L.append("- Commands (from the repository root, after `make bench-peers`; `make bench` runs run.py): "
              + "; ".join(f"`{c}`" for c in cmds))
     L.append(f"- Timing: one warm-up request, then requests one at a time for {meta['budget_s']:g} s "
-             "(at least --min-reps); the Go contenders then run GOMAXPROCS requests at once for as long, "
-             "and pairs/s is the better of the two. Each contender runs in its own process.")
+             "(at least --min-reps; the last command's figures: each command gives its own); the Go contenders then run "
+             "GOMAXPROCS requests at once for as long (not in commands with --concurrency 1), and pairs/s is the "
+             "better of the two. Each contender runs in its own process.")
     L.append("")
     L.append("Models are **shape-exact stand-ins**: the published config.json of each model with seeded random "
              "weights (benchmarks/gen_models.py); speed does not depend on the weights' values. The workload "
              "(benchmarks/workload.json) fixes the token ids, so **tokenization is not timed**, except for "
-             "crossrank-http (which receives text) and hugot (text only; the text tokenizes to the same ids).")
+             "crossrank-http (which receives text) and hugot / hugot-ort (text only; the text tokenizes to the same ids).")
     L.append("")
     L.append("Columns: *ratio* = pairs/s over the fastest peer's pairs/s in the same model and N (peers: "
-             "sentence-transformers, ONNX Runtime, hugot); *GFLOP/s* counts the forward pass on the real tokens "
+             "sentence-transformers, ONNX Runtime, hugot, hugot-ort); *GFLOP/s* counts the forward pass on the real tokens "
              "only (padding a peer computes is not credited; *tokens computed* shows it: real tokens, or the padded batches' size); *% peak* is that over the FP32 FMA peak measured by "
              "`crossrank bench --peak 1s` just before the contender ran (for crossrank, averaged with the one its own process measured after its runs; the FP32 peak does not bound the bf16 and int8 rows, which can pass 100%); *max |Δlogit|* is against crossrank's library logits on the "
              "same checkpoint (crossrank's own row: against sentence-transformers fp32).")
