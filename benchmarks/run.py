@@ -100,7 +100,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="", help="comma-separated (default: all but the large ones)")
     ap.add_argument("--large", action="store_true", help="include bge-reranker-large and -v2-m3 (GBs, slow)")
-    ap.add_argument("--n", default="20,100")
+    ap.add_argument("--n", default="20,100", help="N of the short set, comma-separated (empty with --long: the long set alone)")
     ap.add_argument("--long", action="store_true", help="also the long-document set on bge-reranker-v2-m3")
     ap.add_argument("--contenders", default=",".join(ALL))
     ap.add_argument("--budget", type=float, default=10.0, help="seconds per timing phase")
@@ -128,7 +128,7 @@ def main():
     for c in contenders:
         if c not in ALL + OPTIONAL:
             sys.exit(f"run.py: unknown contender {c!r} (known: {', '.join(ALL + OPTIONAL)})")
-    ns = [int(x) for x in args.n.split(",")]
+    ns = [int(x) for x in args.n.split(",") if x.strip()]  # --n "" --long: the long set alone
 
     bindir = os.path.join(cache(), "bench-bin")
     tmp = os.path.join(cache(), "bench-tmp")
