@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/crossrank/crossrank/weights"
 )
 
 // The weight binder.
@@ -175,21 +177,38 @@ func (bd *binder) embedding(name string, e *Embedding, dims []int) error {
 	if len(dims) != 2 {
 		return fmt.Errorf("bert: %s: an Embedding needs dims \"rows,cols\"", name)
 	}
-	// A table the backend can keep as it is (tableTaker) is read into a
-	// slice of its own (Float32Owned, which gives the mapped pages back as
-	// it copies): XLM-R's 1 GB word embeddings then cost one copy at the
-	// peak, not a copy beside the mapped file.
-	taker, takes := bd.backend.(tableTaker)
-	owner, owns := bd.src.(interface {
-		Float32Owned(name string) ([]float32, []int, error)
+	// A backend that builds its tables from blocks (tableBuilder) gets the
+	// checkpoint's values a block at a time, each block's mapped pages
+	// given back once copied (Float32Blocks): XLM-R's 1 GB word embeddings
+	// then never sit in memory twice (copy + mapped file).
+	tb, builds := bd.backend.(tableBuilder)
+	blocks, streams := bd.src.(interface {
+		Info(name string) (weights.TensorInfo, bool)
+		Float32Blocks(name string, fn func(off int, vals []float32) error) error
 	})
-	if takes && owns {
-		w, err := bd.read(name+".weight", owner.Float32Owned, dims...)
-		if err != nil {
-			return err
+	if builds && streams {
+		full := name + ".weight"
+		if info, ok := blocks.Info(full); ok {
+			if err := bd.ctx.Err(); err != nil {
+				return err
+			}
+			if !slices.Equal(info.Shape, dims) {
+				return fmt.Errorf("bert: tensor %q: shape %v, want %v (from config.json)", full, info.Shape, dims)
+			}
+			w, err := tb.BuildTable(full, dims[0], dims[1], func(put func(off int, vals []float32) error) error {
+				return blocks.Float32Blocks(full, func(off int, vals []float32) error {
+					if err := checkFinite(full, off, vals); err != nil {
+						return err
+					}
+					return put(off, vals)
+				})
+			})
+			if err != nil {
+				return err
+			}
+			e.Weight = w
+			return nil
 		}
-		e.Weight, err = taker.TakeTable(name+".weight", w, dims[0], dims[1])
-		return err
 	}
 	w, err := bd.tensor(name+".weight", dims...)
 	if err != nil {
@@ -202,10 +221,10 @@ func (bd *binder) embedding(name string, e *Embedding, dims []int) error {
 	return nil
 }
 
-// tableTaker is a backend that can keep a table's values as given (the
-// caller hands the slice over) instead of copying them.
-type tableTaker interface {
-	TakeTable(name string, data []float32, rows, cols int) (Weight, error)
+// tableBuilder is a backend that allocates a table's storage itself and
+// fills it from blocks of values (read calls put for each block).
+type tableBuilder interface {
+	BuildTable(name string, rows, cols int, read func(put func(off int, vals []float32) error) error) (Weight, error)
 }
 
 // release tells the source that the backend has taken these tensors
@@ -229,27 +248,32 @@ func (bd *binder) release(names ...string) {
 // implies and only finite values: a NaN in a weight would otherwise surface
 // as NaN scores with no hint of where it came from.
 func (bd *binder) tensor(name string, want ...int) ([]float32, error) {
-	return bd.read(name, bd.src.Float32, want...)
-}
-
-// read is tensor with the source's reading method given.
-func (bd *binder) read(name string, get func(string) ([]float32, []int, error), want ...int) ([]float32, error) {
 	if err := bd.ctx.Err(); err != nil {
 		return nil, err
 	}
-	data, shape, err := get(name)
+	data, shape, err := bd.src.Float32(name)
 	if err != nil {
 		return nil, fmt.Errorf("bert: %w", err)
 	}
 	if !slices.Equal(shape, want) {
 		return nil, fmt.Errorf("bert: tensor %q: shape %v, want %v (from config.json)", name, shape, want)
 	}
-	for i, x := range data {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return nil, fmt.Errorf("bert: tensor %q: element %d is %v", name, i, x)
-		}
+	if err := checkFinite(name, 0, data); err != nil {
+		return nil, err
 	}
 	return data, nil
+}
+
+// checkFinite refuses a NaN or an infinity among the values of tensor name
+// from index off on: it would otherwise surface as NaN scores with no hint
+// of where it came from.
+func checkFinite(name string, off int, vals []float32) error {
+	for i, x := range vals {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Errorf("bert: tensor %q: element %d is %v", name, off+i, x)
+		}
+	}
+	return nil
 }
 
 // shape turns a dims tag ("intermediate,hidden") into sizes.

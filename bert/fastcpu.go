@@ -47,7 +47,9 @@ type CPUOptions struct {
 	// (weights quantised per output channel at load, activations per token
 	// at each product, int32 sums). Attention, LayerNorm, softmax and the
 	// activations stay fp32 whatever it is, and so do the pooler and the
-	// classifier. See internal/gemm for the kernels and their error.
+	// classifier; in bf16 and int8 the word embeddings are kept in bf16
+	// (halfTableMin: half the memory of the largest tensor). See
+	// internal/gemm for the kernels and their error.
 	Precision string
 	// Logger is told when the CPU has no fast kernel for Precision and the
 	// backend runs fp32 instead; nil means slog.Default().
@@ -129,8 +131,42 @@ type fastVector struct {
 
 type fastTable struct {
 	name       string
-	data       []float32
+	data       []float32 // the values, or nil when half holds them
+	half       []uint16  // bf16 values (large tables of a bf16 or int8 backend)
 	rows, cols int
+}
+
+// halfTableMin is the size from which a bf16 or int8 backend keeps a table
+// in bf16: the word embeddings (XLM-R's 250,002 x 1,024 floats: 1 GB in
+// fp32, 0.5 GB in bf16; BERT's 30,522 x 384), not the small position and
+// type tables. The rounding (at most 2^-8 relative) is that of every GEMM input in
+// bf16, and coarser than int8's per-token activation scales.
+const halfTableMin = 1 << 20
+
+// row writes (add: adds) row id of the table into dst.
+func (t *fastTable) row(dst []float32, id int, add bool) {
+	n := t.cols
+	if t.half != nil {
+		src := t.half[id*n : (id+1)*n]
+		if add {
+			for j, h := range src {
+				dst[j] += gemm.FromBF16(h)
+			}
+		} else {
+			for j, h := range src {
+				dst[j] = gemm.FromBF16(h)
+			}
+		}
+		return
+	}
+	src := t.data[id*n : (id+1)*n]
+	if add {
+		for j, x := range src {
+			dst[j] += x
+		}
+	} else {
+		copy(dst, src)
+	}
 }
 
 func (b *fastBackend) Matrix(name string, data []float32, out, in int) (Weight, error) {
@@ -161,19 +197,50 @@ func (b *fastBackend) Vector(name string, data []float32) (Weight, error) {
 }
 
 func (b *fastBackend) Table(name string, data []float32, rows, cols int) (Weight, error) {
-	if rows <= 0 || cols <= 0 || len(data) != rows*cols {
-		return nil, fmt.Errorf("bert: cpu: table %q: %d values for [%d %d]", name, len(data), rows, cols)
-	}
-	return b.TakeTable(name, append([]float32(nil), data...), rows, cols)
+	return b.BuildTable(name, rows, cols, func(put func(off int, vals []float32) error) error {
+		if len(data) != rows*cols {
+			return fmt.Errorf("%d values", len(data))
+		}
+		return put(0, data)
+	})
 }
 
-// TakeTable is Table for a slice the caller hands over: kept as it is, not
-// copied (bert's binder reads large embedding tables into their own slice).
-func (b *fastBackend) TakeTable(name string, data []float32, rows, cols int) (Weight, error) {
-	if rows <= 0 || cols <= 0 || len(data) != rows*cols {
-		return nil, fmt.Errorf("bert: cpu: table %q: %d values for [%d %d]", name, len(data), rows, cols)
+// BuildTable is Table for values that come in blocks (read calls put with
+// each block, off being its first value's index): the backend allocates
+// its own storage, fp32 or bf16 (halfTableMin), and copies each block into
+// it, so a caller reading a memory-mapped checkpoint block by block
+// (weights.Checkpoint.Float32Blocks) never holds the whole table twice.
+func (b *fastBackend) BuildTable(name string, rows, cols int, read func(put func(off int, vals []float32) error) error) (Weight, error) {
+	if rows <= 0 || cols <= 0 {
+		return nil, fmt.Errorf("bert: cpu: table %q: [%d %d]", name, rows, cols)
 	}
-	return &fastTable{name: name, data: data, rows: rows, cols: cols}, nil
+	n := rows * cols
+	t := &fastTable{name: name, rows: rows, cols: cols}
+	if b.prec != gemm.FP32 && n >= halfTableMin {
+		t.half = make([]uint16, n)
+	} else {
+		t.data = make([]float32, n)
+	}
+	got := 0
+	err := read(func(off int, vals []float32) error {
+		if off < 0 || off+len(vals) > n {
+			return fmt.Errorf("values %d..%d", off, off+len(vals))
+		}
+		if t.half != nil {
+			gemm.ToBF16(t.half[off:off+len(vals)], vals)
+		} else {
+			copy(t.data[off:], vals)
+		}
+		got += len(vals)
+		return nil
+	})
+	if err == nil && got != n {
+		err = fmt.Errorf("%d values", got)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bert: cpu: table %q [%d %d]: %w", name, rows, cols, err)
+	}
+	return t, nil
 }
 
 // Arenas. A run's buffers are sized in row classes (rowClass): a tensor of
@@ -422,7 +489,7 @@ func (r *fastRun) Gather(table Weight, ids []int32) Tensor {
 	}
 	out := r.newTensor(len(ids), t.cols)
 	for i, id := range ids {
-		copy(out.data[i*t.cols:(i+1)*t.cols], t.data[int(id)*t.cols:])
+		t.row(out.data[i*t.cols:(i+1)*t.cols], int(id), false)
 	}
 	return out
 }
@@ -454,11 +521,7 @@ func (r *fastRun) AddGather(x Tensor, table Weight, ids []int32) {
 	}
 	n := t.cols
 	for i, id := range ids {
-		src := t.data[int(id)*n : (int(id)+1)*n]
-		row := xt.data[i*n : (i+1)*n]
-		for j := range row {
-			row[j] += src[j]
-		}
+		t.row(xt.data[i*n:(i+1)*n], int(id), true)
 	}
 }
 

@@ -1,7 +1,5 @@
 package weights
 
-import "unsafe"
-
 // Release gives back the memory the process holds for tensor name's bytes:
 // the whole pages of the mapping inside the tensor stop counting in the
 // process's resident set (madvise MADV_DONTNEED on Linux; a no-op
@@ -20,41 +18,39 @@ func (c *Checkpoint) Release(name string) {
 	releasePagesIf(r.file, r.lo, r.lo+r.info.Size)
 }
 
-// ownedChunk is how many bytes Float32Owned copies between releases.
-const ownedChunk = 16 << 20
+// blockBytes is how many bytes of the mapping Float32Blocks hands over at
+// a time before giving them back (a variable for the tests).
+var blockBytes = 16 << 20
 
-// Float32Owned is Float32 for a caller that keeps the values: it always
-// returns a new slice (never a view of the mapping), and it releases the
-// tensor's mapped pages as it copies them, 16 MB at a time, so that a large
-// table (XLM-R's 250,002 x 1,024 word embeddings: 1 GB) costs one copy at
-// its peak, not the copy plus the mapped file.
-func (c *Checkpoint) Float32Owned(name string) (data []float32, shape []int, err error) {
-	data, shape, err = c.Float32(name)
+// Float32Blocks calls fn with tensor name's values in order, at most 4M
+// values (16 MB of float32) at a time, off being the index of vals[0] in
+// the tensor, and gives each block's mapped pages back (Release) once fn
+// has returned. vals is only valid during the call (a view of the mapping
+// for an aligned F32 tensor; converted values otherwise, an F16 or BF16
+// tensor being widened whole first): fn copies what it keeps. A caller that
+// stores a large table in its own form (a copy, or bf16) then holds at most
+// one block of an F32 checkpoint beside it, not the whole tensor: XLM-R's
+// 250,002 x 1,024 word embeddings are 1 GB. fn's error stops the reading
+// and is returned.
+func (c *Checkpoint) Float32Blocks(name string, fn func(off int, vals []float32) error) error {
+	data, _, err := c.Float32(name)
 	if err != nil {
-		return nil, nil, err
+		return err
+	}
+	if len(data) == 0 {
+		return nil
 	}
 	r, _ := c.ref(name)
-	if len(data) == 0 || r.info.DType != F32 || !c.isView(r, data) {
-		// Already a new slice (converted, or copied for alignment).
-		c.Release(name)
-		return data, shape, nil
-	}
-	out := make([]float32, len(data))
-	step := ownedChunk / 4
+	elem := r.info.Size / int64(len(data)) // bytes per value as stored
+	step := blockBytes / 4
 	for i := 0; i < len(data); i += step {
 		j := min(i+step, len(data))
-		copy(out[i:j], data[i:j])
-		releasePagesIf(r.file, r.lo+int64(i)*4, r.lo+int64(j)*4)
+		if err := fn(i, data[i:j]); err != nil {
+			return err
+		}
+		releasePagesIf(r.file, r.lo+int64(i)*elem, r.lo+int64(j)*elem)
 	}
-	return out, shape, nil
-}
-
-// isView says whether data points into r's mapping.
-func (c *Checkpoint) isView(r tensorRef, data []float32) bool {
-	if len(r.file.data) == 0 {
-		return false
-	}
-	return unsafe.Pointer(&data[0]) == unsafe.Pointer(&r.file.data[r.lo])
+	return nil
 }
 
 func releasePagesIf(f *stFile, lo, hi int64) {

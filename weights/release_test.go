@@ -1,6 +1,7 @@
 package weights
 
 import (
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -60,14 +61,17 @@ func TestReleaseGivesPagesBack(t *testing.T) {
 	}
 }
 
-// TestFloat32Owned checks that Float32Owned returns the same values as
-// Float32 in a slice of the caller's own (writing to it leaves the mapping
-// alone), for F32 and converted dtypes, and on Linux that the peak RSS of
-// owning a 100 MB checkpoint's copy is about one checkpoint, not two.
-func TestFloat32Owned(t *testing.T) {
+// TestFloat32Blocks builds a copy of every tensor of a 100 MB checkpoint
+// from Float32Blocks: the blocks cover each tensor in order with the same
+// values as Float32, and on Linux the peak RSS of holding the copies is
+// about one checkpoint, not two (each block's mapped pages are given back).
+// An error from fn stops the reading and comes back.
+func TestFloat32Blocks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes a 100 MB file")
 	}
+	defer func(b int) { blockBytes = b }(blockBytes)
+	blockBytes = 1 << 20 // four blocks a tensor
 	path := filepath.Join(t.TempDir(), "model.safetensors")
 	size := write100MB(t, path)
 	c, err := OpenFile(path)
@@ -86,33 +90,46 @@ func TestFloat32Owned(t *testing.T) {
 	}
 	var kept [][]float32
 	for _, n := range c.Names() {
-		own, shape, err := c.Float32Owned(n)
+		info, _ := c.Info(n)
+		own := make([]float32, 0, info.Elements())
+		blocks := 0
+		err := c.Float32Blocks(n, func(off int, vals []float32) error {
+			if off != len(own) {
+				t.Fatalf("%s: block at %d after %d values", n, off, len(own))
+			}
+			own = append(own, vals...)
+			blocks++
+			return nil
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		kept = append(kept, own)
-		if len(shape) != 2 || shape[0]*shape[1] != len(own) {
-			t.Fatalf("%s: shape %v for %d values", n, shape, len(own))
+		if int64(len(own)) != info.Elements() || blocks != 4 {
+			t.Fatalf("%s: %d values in %d blocks, want %d in 4", n, len(own), blocks, info.Elements())
 		}
+		kept = append(kept, own)
 	}
 	if linux {
 		grew := (procStatusKB(t, "VmHWM") - before) * 1024
-		t.Logf("owning every tensor of a %d-byte checkpoint: peak RSS +%d kB", size, grew/1024)
+		t.Logf("copying every tensor of a %d-byte checkpoint block by block: peak RSS +%d kB", size, grew/1024)
 		if grew > size*13/10 {
-			t.Errorf("peak RSS grew by %d bytes owning a %d-byte checkpoint: the mapped pages were kept beside the copy", grew, size)
+			t.Errorf("peak RSS grew by %d bytes copying a %d-byte checkpoint: the mapped pages were kept beside the copy", grew, size)
 		}
 	}
 	for i, n := range c.Names() {
 		view, _, _ := c.Float32(n)
-		own := kept[i]
 		for j := range view {
-			if math.Float32bits(view[j]) != math.Float32bits(own[j]) {
-				t.Fatalf("%s[%d]: owned %v, mapped %v", n, j, own[j], view[j])
+			if math.Float32bits(view[j]) != math.Float32bits(kept[i][j]) {
+				t.Fatalf("%s[%d]: copied %v, mapped %v", n, j, kept[i][j], view[j])
 			}
 		}
-		own[0]++ // must not fault (the mapping is read-only) nor change the file's value
-		if v, _, _ := c.Float32(n); math.Float32bits(v[0]) == math.Float32bits(own[0]) {
-			t.Fatalf("%s: the owned slice aliases the mapping", n)
-		}
+	}
+	stop := errors.New("stop")
+	calls := 0
+	if err := c.Float32Blocks(c.Names()[0], func(int, []float32) error { calls++; return stop }); err != stop || calls != 1 {
+		t.Errorf("fn's error: got %v after %d calls, want it after 1", err, calls)
+	}
+	if err := c.Float32Blocks("no.such.tensor", func(int, []float32) error { return nil }); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown tensor: %v, want ErrNotFound", err)
 	}
 }

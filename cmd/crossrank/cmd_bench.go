@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	workload := fs.String("workload", "", "workload file (default: the one built in, benchmarks/workload.json)")
 	jsonOut := fs.String("json", "", "also write the results, one JSON object a line with every pair's logit, to this file")
 	quiet := fs.Bool("q", false, "no progress bar")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs to this file (go tool pprof -top FILE: the share of GEMM, attention and the rest)")
 	peakOnly := fs.Duration("peak", 0, "only measure the FP32 FMA peak for this long on GOMAXPROCS threads and print it as JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: crossrank bench --model MODEL [flags]")
@@ -118,6 +120,24 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	var bar *progressBar
 	if !*quiet && isTerminal(stderr) {
 		bar = &progressBar{w: stderr}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "crossrank bench:", err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			fmt.Fprintln(stderr, "crossrank bench: --cpuprofile:", err)
+			return 1
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			if err := f.Close(); err != nil {
+				fmt.Fprintln(stderr, "crossrank bench: --cpuprofile:", err)
+			}
+		}()
 	}
 	var results []*benchmarks.Result
 	for _, n := range sizes {

@@ -59,6 +59,18 @@ func roundBF16(x float32) uint16 {
 	return uint16((u + 0x7fff + (u>>16)&1) >> 16)
 }
 
+// ToBF16 rounds each value of src to bfloat16 in dst (as the bf16 kernels
+// round their inputs: to nearest, ties to even).
+func ToBF16(dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = roundBF16(x)
+	}
+}
+
+// FromBF16 widens a bf16 value to the float32 it stands for (exactly).
+func FromBF16(h uint16) float32 { return bf16ToF32(h) }
+
 // bf16ToF32 widens a bf16 value to the float32 it stands for.
 func bf16ToF32(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
