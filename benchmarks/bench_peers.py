@@ -180,6 +180,7 @@ def main():
         "reps": len(lat),
         "concurrency": 1,
         "threads": threads,
+        "batch": args.batch,
         "notes": f"{kind}; batch {args.batch}, longest first, padded to each batch's longest",
         "logits": [float(x) for x in logits],
     }

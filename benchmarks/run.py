@@ -8,9 +8,11 @@ Contenders:
   crossrank-http   crossrank's server on loopback, fed the workload's text
   st-fp32, st-bf16, ort-fp32, ort-int8   see bench_peers.py
   hugot            knights-analytics/hugot, pure-Go backend (benchmarks/hugot),
-                   fed text that tokenizes to the workload's ids
+                   fed text that tokenizes to the workload's ids; on request
+                   (about 36 s a request on MiniLM-L6 at N=20)
   hugot-ort        the same with hugot's ONNX Runtime backend (-tags ORT, the
-                   onnxruntime wheel's libonnxruntime.so), on request
+                   onnxruntime wheel's libonnxruntime.so); left out with a
+                   message where benchmarks/hugot/build-ort.sh cannot build it
 
 Models are shape-exact stand-ins (gen_models.py), generated on first use.
 
@@ -39,6 +41,11 @@ ALL = ["crossrank", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int
 # hugot-ort needs cgo, cargo and crates.io to build (make bench-peers,
 # benchmarks/hugot/build-ort.sh), so it runs on request too.
 OPTIONAL = ["crossrank-bf16", "crossrank-int8", "hugot-ort"]
+# What `make bench` runs unless --contenders says otherwise: everything
+# RESULTS.md reports per model. hugot's pure-Go backend is on request
+# (--contenders ...,hugot): about 36 s a request on MiniLM-L6 at N=20, so
+# hours on the bge shapes.
+DEFAULT = ["crossrank", "crossrank-bf16", "crossrank-int8", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int8", "hugot-ort"]
 PEERS = ["st-fp32", "st-bf16", "ort-fp32", "ort-int8", "hugot", "hugot-ort"]
 FP32_PEERS = ["st-fp32", "ort-fp32", "hugot", "hugot-ort"]
 
@@ -102,10 +109,12 @@ def main():
     ap.add_argument("--large", action="store_true", help="include bge-reranker-large and -v2-m3 (GBs, slow)")
     ap.add_argument("--n", default="20,100", help="N of the short set, comma-separated (empty with --long: the long set alone)")
     ap.add_argument("--long", action="store_true", help="also the long-document set on bge-reranker-v2-m3")
-    ap.add_argument("--contenders", default=",".join(ALL))
+    ap.add_argument("--contenders", default=",".join(DEFAULT), help="comma-separated (default: %(default)s; also: hugot)")
     ap.add_argument("--budget", type=float, default=10.0, help="seconds per timing phase")
     ap.add_argument("--min-reps", type=int, default=5)
     ap.add_argument("--concurrency", type=int, default=0, help="Go contenders' throughput phase: requests at once (0: GOMAXPROCS, 1: skip)")
+    ap.add_argument("--peer-batch", type=int, default=0, help="pairs per forward pass for the Python peers (0: sentence-transformers' default, 32); "
+                    "ONNX Runtime's export materialises [batch, heads, L, L] attention, which at 32 x 2,048 tokens does not fit 24 GB")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds one contender may take on one cell before it is left out")
     ap.add_argument("--preliminary", default="", help="a note that marks the run as preliminary (e.g. a noisy machine)")
     ap.add_argument("--out", default=HERE)
@@ -195,6 +204,8 @@ def main():
                         cmd = [hugot_ort, "--backend", "ort", "--ort-lib", ort_lib, "--model", mdir, "--set", set_name, "--n", str(n), "--json", out, "--workload", os.path.join(HERE, "workload.json")] + common
                     else:
                         cmd = [py, os.path.join(HERE, "bench_peers.py"), "--contender", c, "--model", mdir, "--set", set_name, "--n", str(n), "--json", out] + common
+                        if args.peer_batch:
+                            cmd += ["--batch", str(args.peer_batch)]
                     sh(cmd, timeout=args.timeout)
                 except subprocess.CalledProcessError as e:
                     print(f"run.py: {c} on {model} {set_name} n={n} failed ({e.returncode}); left out", file=sys.stderr)
@@ -220,6 +231,12 @@ def main():
                     r["fraction_of_peak"] = r["gflops"] / r["peak_gflops"]
                 cell.append(r)
             ref = next((r for r in cell if r["contender"] == "crossrank"), None)
+            prev = os.path.join(tmp, f"{model}-{set_name}-{n}-crossrank.json")
+            if ref is None and os.path.exists(prev):
+                # crossrank not rerun in this command: its logits from the
+                # last run on this checkpoint (they are deterministic).
+                with open(prev) as f:
+                    ref = dict(json.loads(f.readline()), contender="crossrank")
             for r in cell:
                 # Every contender against crossrank's library logits; the
                 # library itself against sentence-transformers fp32 (PyTorch).
@@ -297,6 +314,17 @@ def fmt(x, nd=1):
     return "" if x is None else f"{x:.{nd}f}"
 
 
+# An fp32 peer agrees with crossrank's fp32 logits to about 1e-6 (float32
+# sums in another order); 1e-3 leaves room for any summation order and is
+# still far below the logits' spread (several units).
+FP32_AGREE = 1e-3
+
+
+def agrees(r):
+    d = r.get("max_abs_logit_diff")
+    return d is None or r["precision"] != "fp32" or d <= FP32_AGREE
+
+
 def write_markdown(path, rows, meta):
     m = meta["machine"]
     L = []
@@ -323,7 +351,8 @@ def write_markdown(path, rows, meta):
              "sentence-transformers, ONNX Runtime, hugot, hugot-ort); *GFLOP/s* counts the forward pass on the real tokens "
              "only (padding a peer computes is not credited; *tokens computed* shows it: real tokens, or the padded batches' size); *% peak* is that over the FP32 FMA peak measured by "
              "`crossrank bench --peak 1s` just before the contender ran (for crossrank, averaged with the one its own process measured after its runs; the FP32 peak does not bound the bf16 and int8 rows, which can pass 100%); *max |Δlogit|* is against crossrank's library logits on the "
-             "same checkpoint (crossrank's own row: against sentence-transformers fp32).")
+             "same checkpoint (crossrank's own row: against sentence-transformers fp32); an fp32 peer more than "
+             f"{FP32_AGREE:g} from crossrank computes another function: its row is marked **differs** and left out of the ratios.")
     L.append("")
     summary = []
     for model in dict.fromkeys(r["model"] for r in rows):
@@ -334,7 +363,10 @@ def write_markdown(path, rows, meta):
             order = ALL + OPTIONAL
             cell = sorted((r for r in rows if r["model"] == model and (r["set"], r["n"]) == key),
                           key=lambda r: order.index(r["contender"]) if r["contender"] in order else len(order))
-            peers = [r for r in cell if r["contender"] in PEERS]
+            # A peer whose logits are not crossrank's (fp32 beyond FP32_AGREE)
+            # computes another function: shown, flagged, not a baseline.
+            off = [r for r in cell if r["contender"] in PEERS and not agrees(r)]
+            peers = [r for r in cell if r["contender"] in PEERS and agrees(r)]
             best = max((r["pairs_per_s"] for r in peers), default=None)
             best32 = max((r["pairs_per_s"] for r in peers if r["contender"] in FP32_PEERS), default=None)
             for r in cell:
@@ -342,8 +374,10 @@ def write_markdown(path, rows, meta):
                 d = r.get("max_abs_logit_diff")
                 diff = "" if d is None else f"{d:.2g}"
                 frac = r.get("fraction_of_peak")
+                name = r["contender"] + (f" (batch {r['batch']})" if r.get("batch") not in (None, 32) else "")
+                name += " (**differs**: not in the ratios)" if r in off else ""
                 L.append(
-                    f"| {r['set']} | {r['n']} | {r['contender']} | {r['precision']} | {fmt(r['latency_p50_ms'])} | "
+                    f"| {r['set']} | {r['n']} | {name} | {r['precision']} | {fmt(r['latency_p50_ms'])} | "
                     f"{fmt(r['latency_p95_ms'])} | {r.get('reps', '')} | {fmt(r['pairs_per_s'], 2)} | "
                     f"{fmt(ratio, 2)} | {r.get('padded_tokens') or r['tokens']} | {fmt(r.get('gflops'))} | {fmt(100 * frac if frac else None)} | "
                     f"{fmt(r['peak_rss_mb'], 0)} | {diff} |"
