@@ -143,6 +143,7 @@ def main():
     tmp = os.path.join(cache(), "bench-tmp")
     os.makedirs(bindir, exist_ok=True)
     os.makedirs(tmp, exist_ok=True)
+    os.makedirs(args.out, exist_ok=True)
     crossrank = args.crossrank_bin or os.path.join(bindir, "crossrank")
     if not args.crossrank_bin:
         sh(["go", "build", "-o", crossrank, "./cmd/crossrank"], cwd=ROOT, env=dict(os.environ, CGO_ENABLED="0"))
