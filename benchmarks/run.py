@@ -127,6 +127,7 @@ def main():
             rows = json.load(f)
         with open(os.path.join(args.out, "results.meta.json")) as f:
             meta = json.load(f)
+        write_rows(args.out, rows)
         write_markdown(os.path.join(args.out, "RESULTS.md"), rows, meta)
         draw(args.out)
         return
@@ -272,11 +273,7 @@ def main():
         meta["date"] = old_meta["date"].split(" to ")[0] + " to " + meta["date"]
         if not args.preliminary:
             meta["preliminary"] = old_meta.get("preliminary", "")
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump(
-            clean, f, indent=1
-        )
-        f.write("\n")
+    write_rows(args.out, clean)
     with open(os.path.join(args.out, "results.meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
         f.write("\n")
@@ -326,6 +323,27 @@ def agrees(r):
     return d is None or r["precision"] != "fp32" or d <= FP32_AGREE
 
 
+def set_ratios(rows):
+    """Sets each row's "ratio": its pairs/s over the fastest peer's in the
+    same model, set and N, peers that compute another function (agrees)
+    excluded; None where no peer ran. RESULTS.md and the chart read it."""
+    best = {}
+    for r in rows:
+        if r["contender"] in PEERS and agrees(r):
+            k = (r["model"], r["set"], r["n"])
+            best[k] = max(best.get(k, 0), r["pairs_per_s"])
+    for r in rows:
+        b = best.get((r["model"], r["set"], r["n"]))
+        r["ratio"] = r["pairs_per_s"] / b if b else None
+
+
+def write_rows(out, rows):
+    set_ratios(rows)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+        f.write("\n")
+
+
 def write_markdown(path, rows, meta):
     m = meta["machine"]
     L = []
@@ -371,7 +389,6 @@ def write_markdown(path, rows, meta):
             best = max((r["pairs_per_s"] for r in peers), default=None)
             best32 = max((r["pairs_per_s"] for r in peers if r["contender"] in FP32_PEERS), default=None)
             for r in cell:
-                ratio = r["pairs_per_s"] / best if best else None
                 d = r.get("max_abs_logit_diff")
                 diff = "" if d is None else f"{d:.2g}"
                 frac = r.get("fraction_of_peak")
@@ -380,7 +397,7 @@ def write_markdown(path, rows, meta):
                 L.append(
                     f"| {r['set']} | {r['n']} | {name} | {r['precision']} | {fmt(r['latency_p50_ms'])} | "
                     f"{fmt(r['latency_p95_ms'])} | {r.get('reps', '')} | {fmt(r['pairs_per_s'], 2)} | "
-                    f"{fmt(ratio, 2)} | {r.get('padded_tokens') or r['tokens']} | {fmt(r.get('gflops'))} | {fmt(100 * frac if frac else None)} | "
+                    f"{fmt(r.get('ratio'), 2)} | {r.get('padded_tokens') or r['tokens']} | {fmt(r.get('gflops'))} | {fmt(100 * frac if frac else None)} | "
                     f"{fmt(r['peak_rss_mb'], 0)} | {diff} |"
                 )
             cr = next((r for r in cell if r["contender"] == "crossrank"), None)

@@ -192,8 +192,8 @@ func (bd *binder) embedding(name string, e *Embedding, dims []int) error {
 			if err := bd.ctx.Err(); err != nil {
 				return err
 			}
-			if !slices.Equal(info.Shape, dims) {
-				return fmt.Errorf("bert: tensor %q: shape %v, want %v (from config.json)", full, info.Shape, dims)
+			if err := checkShape(full, info.Shape, dims); err != nil {
+				return err
 			}
 			w, err := tb.BuildTable(full, dims[0], dims[1], func(put func(off int, vals []float32) error) error {
 				return blocks.Float32Blocks(full, func(off int, vals []float32) error {
@@ -255,13 +255,21 @@ func (bd *binder) tensor(name string, want ...int) ([]float32, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bert: %w", err)
 	}
-	if !slices.Equal(shape, want) {
-		return nil, fmt.Errorf("bert: tensor %q: shape %v, want %v (from config.json)", name, shape, want)
+	if err := checkShape(name, shape, want); err != nil {
+		return nil, err
 	}
 	if err := checkFinite(name, 0, data); err != nil {
 		return nil, err
 	}
 	return data, nil
+}
+
+// checkShape refuses a tensor whose shape is not the one config.json implies.
+func checkShape(name string, shape, want []int) error {
+	if !slices.Equal(shape, want) {
+		return fmt.Errorf("bert: tensor %q: shape %v, want %v (from config.json)", name, shape, want)
+	}
+	return nil
 }
 
 // checkFinite refuses a NaN or an infinity among the values of tensor name

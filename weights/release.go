@@ -53,8 +53,10 @@ func (c *Checkpoint) Float32Blocks(name string, fn func(off int, vals []float32)
 	return nil
 }
 
+// releasePagesIf releases only from a file mapping: on the heap copy made
+// where mapFile cannot map, MADV_DONTNEED would zero the values.
 func releasePagesIf(f *stFile, lo, hi int64) {
-	if f.mapped {
+	if mapsFiles && f.data != nil {
 		releasePages(f.data, lo, hi)
 	}
 }

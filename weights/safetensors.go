@@ -85,9 +85,8 @@ func (t TensorInfo) Elements() int64 {
 
 // stFile is one memory-mapped .safetensors file.
 type stFile struct {
-	path   string
-	data   []byte // the whole mapping
-	mapped bool   // data is a file mapping (not a heap copy): Release may drop its pages
+	path string
+	data []byte // the whole mapping (a heap copy where mapsFiles is false)
 }
 
 type tensorRef struct {
@@ -285,7 +284,7 @@ func openMapped(path string) (*stFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("weights: %s: mmap: %w", path, err)
 	}
-	return &stFile{path: path, data: data, mapped: mapsFiles && data != nil}, nil
+	return &stFile{path: path, data: data}, nil
 }
 
 func parseFile(f *stFile) ([]tensorRef, map[string]string, error) {

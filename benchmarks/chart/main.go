@@ -25,25 +25,10 @@ import (
 
 type row struct {
 	Contender string   `json:"contender"`
-	Precision string   `json:"precision"`
 	Model     string   `json:"model"`
 	N         int      `json:"n"`
 	Set       string   `json:"set"`
-	PairsPerS float64  `json:"pairs_per_s"`
-	LogitDiff *float64 `json:"max_abs_logit_diff"`
-}
-
-// peers are the contenders the ratio is taken against (as in run.py).
-var peers = []string{"st-fp32", "st-bf16", "ort-fp32", "ort-int8", "hugot", "hugot-ort"}
-
-// baseline says whether r may be the fastest peer: a peer, and not an fp32
-// one whose logits are more than 1e-3 from crossrank's (run.py's
-// FP32_AGREE: it computes another function).
-func baseline(r row) bool {
-	if !slices.Contains(peers, r.Contender) {
-		return false
-	}
-	return r.Precision != "fp32" || r.LogitDiff == nil || *r.LogitDiff <= 1e-3
+	Ratio     *float64 `json:"ratio"` // pairs/s over the fastest peer's (run.py set_ratios)
 }
 
 func main() {
@@ -64,7 +49,6 @@ func main() {
 	}
 	var groups, contenders []string
 	val := map[[2]string]float64{}
-	best := map[string]float64{}
 	for _, r := range rows {
 		g := fmt.Sprintf("%s\n%s N=%d", shortName(r.Model), r.Set, r.N)
 		if !slices.Contains(groups, g) {
@@ -73,16 +57,8 @@ func main() {
 		if !slices.Contains(contenders, r.Contender) {
 			contenders = append(contenders, r.Contender)
 		}
-		val[[2]string{g, r.Contender}] = r.PairsPerS
-		if baseline(r) {
-			best[g] = max(best[g], r.PairsPerS)
-		}
-	}
-	for k, v := range val {
-		if best[k[0]] > 0 {
-			val[k] = v / best[k[0]]
-		} else {
-			val[k] = 0 // no peer in the group: nothing to compare with
+		if r.Ratio != nil { // no peer in the group: nothing to compare with
+			val[[2]string{g, r.Contender}] = *r.Ratio
 		}
 	}
 
