@@ -36,6 +36,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus as corpus_mod  # noqa: E402
+import modernbert as modernbert_mod  # noqa: E402
 
 SEED = 20261126
 CORPUS_SEED = 1234
@@ -729,6 +730,8 @@ def sha256(path):
 
 def schema_of(rel):
     base = os.path.basename(rel)
+    if base.startswith("modernbert") and rel.startswith("golden/"):
+        return "modernbert"  # testdata/gen/modernbert.py's goldens
     if rel == "corpus.jsonl":
         return "corpus"
     for prefix in ("tokens", "logits", "rank", "hidden"):
@@ -813,7 +816,7 @@ def step_manifest(out):
 
 # ---------------------------------------------------------------- main
 
-STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "logits", "rank", "hidden", "real", "manifest"]
+STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "logits", "rank", "hidden", "real", "modernbert", "manifest"]
 
 
 def main():
@@ -857,6 +860,8 @@ def main():
             step_real_tokenizer(out)
         if "real" in steps or "realmodel" in steps:
             step_real_model(out, args.cache)
+        if "modernbert" in steps:
+            modernbert_mod.step(out)
         if "manifest" in steps:
             step_manifest(out)
     finally:
