@@ -400,8 +400,10 @@ def rank_records(out, name, lines):
     from sentence_transformers import CrossEncoder
 
     torch.manual_seed(SEED)
+    # float32 like the other goldens (CrossEncoder would keep a bfloat16
+    # checkpoint in bfloat16).
     ce = CrossEncoder(os.path.join(out, "models", name), device="cpu",
-                      model_kwargs={"attn_implementation": "eager"})
+                      model_kwargs={"attn_implementation": "eager", "dtype": torch.float32})
     act = type(ce.activation_fn).__name__
     rng = random.Random(SEED + 30)
     short = [t for t in lines if t.strip() and len(t) < 60]
