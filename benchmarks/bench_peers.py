@@ -127,15 +127,38 @@ def make_ort(model_dir, int8):
     return run, os.cpu_count()
 
 
+def peak_rss_mb():
+    """This process's peak resident set (VmHWM), in MB, as the Go contenders
+    report it. Not ru_maxrss: Linux carries the parent's high-water mark
+    through fork and exec into it, so every peer started by run.py (torch and
+    transformers imported, GBs after a model export) would report at least
+    run.py's own peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def ov_int8_dir(model_dir, set_name, n, batch):
     """Where ov-int8's quantised model for this set and batching is kept:
     beside the ONNX export, named by the calibration data and the versions
     that made it (a version bump quantises afresh)."""
-    import nncf
     import openvino
 
     v = openvino.get_version().split("-")[0]
-    return os.path.join(model_dir, "openvino", f"int8-{set_name}-n{n}-b{batch}-ov{v}-nncf{nncf.__version__}")
+    return os.path.join(model_dir, "openvino", f"int8-{set_name}-n{n}-b{batch}-ov{v}-nncf{nncf_version()}")
+
+
+def nncf_version():
+    # Not `import nncf`: it imports torch, whose memory would land in the
+    # serving process's peak RSS.
+    from importlib.metadata import version
+
+    return version("nncf")
 
 
 def ov_feed(names, ids, mask, types):
@@ -239,9 +262,9 @@ def main():
         extra["inference_precision"] = reported
         if args.contender == "ov-bf16":
             precision = OV_PRECISION.get(reported, reported)
-        kind = f"openvino {__import__('openvino').get_version()}, INFERENCE_PRECISION_HINT {reported}"
+        kind = f"openvino {__import__('openvino').get_version().split('-')[0]}, INFERENCE_PRECISION_HINT {reported}"
         if int8_dir:
-            kind += f"; nncf {__import__('nncf').__version__} static int8 calibrated on this set" + (", Gather left in float" if family == "xlmr" else "")
+            kind += f"; nncf {nncf_version()} static int8 calibrated on this set" + (", Gather left in float" if family == "xlmr" else "")
 
     def request():
         out = np.zeros(len(pairs), dtype=np.float32)
@@ -275,7 +298,7 @@ def main():
         "pairs_per_s": args.n * len(lat) / elapsed,
         "latency_p50_ms": pct(50),
         "latency_p95_ms": pct(95),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "max_abs_logit_diff": None,
         "set": args.set,
         "tokens": sum(len(p["input_ids"]) for p in pairs),

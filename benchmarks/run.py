@@ -481,7 +481,14 @@ def standing(cell):
         st["peer32"] = max(p32, key=lambda r: r["pairs_per_s"])
         st["cr32"] = cr32
         st["ratio32"] = cr32["pairs_per_s"] / st["peer32"]["pairs_per_s"]
+    # --merge can put rows of several runs in one cell; a ratio between
+    # them is said to be one.
+    st["runs"] = sorted({r["date"] for r in (bp, top, st["peer32"], st["cr32"]) if r and r.get("date")})
     return st
+
+
+def across_runs(st):
+    return f" (**across runs**: {', '.join(st['runs'])})" if len(st["runs"]) > 1 else ""
 
 
 def verdict(st):
@@ -568,9 +575,9 @@ def family_markdown(fam, rows, meta, note):
     if meta is None:
         return L + ["No harness run on this family.", ""]
     m = meta["machine"]
-    rn = note.get("run_note")
-    if rn and rn.get("for_date") == meta["date"]:
-        L.append(f"> {rn['text']}\n")
+    current = note.get("for_date") == meta["date"]
+    if note.get("run_note") and current:
+        L.append(f"> {note['run_note']}\n")
     if meta["preliminary"]:
         L.append(f"> **PRELIMINARY: {meta['preliminary']}**\n")
     L.append(f"- Date: {meta['date']}")
@@ -632,6 +639,8 @@ def family_markdown(fam, rows, meta, note):
     L.append("")
     if note.get("why"):
         L.append("### Why, where crossrank is behind\n")
+        if not current:
+            L.append(f"*Written for the run of {note.get('for_date')}, not this one: check it against the tables above.*\n")
         L.extend(f"- {w}" for w in note["why"])
         L.append("")
     return L
@@ -655,7 +664,7 @@ def standing_line(model, key, st):
             s += f"; median latency {cr['latency_p50_ms']:.0f} ms against its {p32['latency_p50_ms']:.0f} ms"
         if cr.get("fraction_of_peak"):
             s += f"; {100 * cr['fraction_of_peak']:.0f}% of the FP32 peak on real tokens"
-    return s + "."
+    return s + across_runs(st) + "."
 
 
 def quoted_markdown(q, note):
@@ -715,7 +724,7 @@ def readme_table(cells, note_short):
             continue
         docs = f"{n}" if set_name == "short" else f"{n} long documents ({long_range()} tokens a pair)"
         bp = st["peer"]
-        words = f"{st['top']['precision']} {st['ratio']:.2f}x: {verdict(st)}"
+        words = f"{st['top']['precision']} {st['ratio']:.2f}x: {verdict(st)}{across_runs(st)}"
         if st["ratio"] < 1 and note_short:
             words += f"; {note_short}"
         r32 = f"{st['ratio32']:.2f}x ({st['peer32']['contender']})" if st["ratio32"] is not None else "no fp32 peer ran"
