@@ -16,6 +16,7 @@ import (
 
 	"github.com/crossrank/crossrank/bert"
 	"github.com/crossrank/crossrank/internal/gemm"
+	"github.com/crossrank/crossrank/ml"
 	"github.com/crossrank/crossrank/rerank"
 	"github.com/crossrank/crossrank/server"
 	"github.com/crossrank/crossrank/weights"
@@ -233,13 +234,13 @@ func cmpErr(first, err error) error {
 // library is the Library contender.
 type library struct {
 	m     *bert.Model
-	seqs  []bert.Sequence
+	seqs  []ml.Sequence
 	batch int
 }
 
 // precisionBackend is the fast CPU backend, which says what it runs.
 type precisionBackend interface {
-	bert.Backend
+	ml.Backend
 	Precision() string
 }
 
@@ -262,7 +263,7 @@ func cpuBackend(prec string) (precisionBackend, error) {
 	return pb, nil
 }
 
-func newLibrary(ctx context.Context, dir string, set *Set, batch int, be bert.Backend) (*library, error) {
+func newLibrary(ctx context.Context, dir string, set *Set, batch int, be ml.Backend) (*library, error) {
 	m, err := bert.Load(ctx, dir, bert.Options{Backend: be})
 	if err != nil {
 		return nil, err
@@ -298,7 +299,7 @@ type httpContender struct {
 	client *http.Client
 }
 
-func newHTTP(ctx context.Context, dir string, set *Set, opts Options, be bert.Backend) (*httpContender, error) {
+func newHTTP(ctx context.Context, dir string, set *Set, opts Options, be ml.Backend) (*httpContender, error) {
 	r, err := rerank.New(ctx, dir, rerank.Options{BatchSize: opts.BatchSize, Logger: opts.Logger, Backend: be})
 	if err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 package bert
 
 import (
+	"github.com/crossrank/crossrank/ml"
+
 	"context"
 	"math"
 	"math/rand/v2"
@@ -31,10 +33,10 @@ func TestActivationsMatchTorch(t *testing.T) {
 			t.Errorf("geluTanh(%v) = %v, torch %v", c.x, got, c.geluTanh)
 		}
 	}
-	if f := activationFunc(ActReLU); f(-2) != 0 || f(3) != 3 {
+	if f := activationFunc(ml.ActReLU); f(-2) != 0 || f(3) != 3 {
 		t.Errorf("relu(-2), relu(3) = %v, %v", f(-2), f(3))
 	}
-	if activationFunc(Activation(99)) != nil {
+	if activationFunc(ml.Activation(99)) != nil {
 		t.Error("activationFunc(99) is not nil")
 	}
 }
@@ -165,7 +167,7 @@ func TestRunErrorsAreSticky(t *testing.T) {
 		t.Fatal("Linear with the wrong width: no error")
 	}
 	first := r.Err()
-	r.Activate(y, ActGELU)
+	r.Activate(y, ml.ActGELU)
 	r.Rows(y, []int32{5})
 	if r.Err() != first {
 		t.Errorf("error changed from %v to %v", first, r.Err())

@@ -35,5 +35,5 @@
 //
 //	m, err := bert.Load(ctx, "path/to/cross-encoder", bert.Options{})
 //	...
-//	logits, err := m.Forward(ctx, []bert.Sequence{{IDs: enc.IDs, TypeIDs: enc.TypeIDs}})
+//	logits, err := m.Forward(ctx, []ml.Sequence{{IDs: enc.IDs, TypeIDs: enc.TypeIDs}})
 package bert

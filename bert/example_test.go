@@ -6,6 +6,7 @@ import (
 	"log"
 
 	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/ml"
 	"github.com/crossrank/crossrank/tokenizer"
 )
 
@@ -30,7 +31,7 @@ func ExampleLoad() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	logits, err := m.Forward(ctx, []bert.Sequence{{IDs: enc.IDs, TypeIDs: enc.TypeIDs}})
+	logits, err := m.Forward(ctx, []ml.Sequence{{IDs: enc.IDs, TypeIDs: enc.TypeIDs}})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func ExampleNewCPUWithOptions() {
 	defer m.Close()
 	// [CLS] q q [SEP] d d [SEP] in the fixture's vocab (ExampleLoad makes
 	// ids with the tokenizer).
-	logits, err := m.Forward(ctx, []bert.Sequence{{IDs: []int32{2, 10, 11, 3, 12, 13, 3}, TypeIDs: []int32{0, 0, 0, 0, 1, 1, 1}}})
+	logits, err := m.Forward(ctx, []ml.Sequence{{IDs: []int32{2, 10, 11, 3, 12, 13, 3}, TypeIDs: []int32{0, 0, 0, 0, 1, 1, 1}}})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package bert
 
 import (
+	"github.com/crossrank/crossrank/ml"
+
 	"context"
 	"fmt"
 	"log/slog"
@@ -37,7 +39,7 @@ import (
 
 // NewFastCPU returns the fast CPU backend (see the comment above), in
 // fp32.
-func NewFastCPU() Backend { return &fastBackend{pool: gemm.Default(), name: "cpu"} }
+func NewFastCPU() ml.Backend { return &fastBackend{pool: gemm.Default(), name: "cpu"} }
 
 // CPUOptions configure the fast CPU backend (NewCPUWithOptions).
 type CPUOptions struct {
@@ -60,7 +62,7 @@ type CPUOptions struct {
 // whose kernel this CPU lacks (bf16 needs AVX512_BF16, int8 AVX512_VNNI)
 // runs as fp32 instead, since the portable Go kernels are slower than fp32:
 // Name says so, and a warning is logged. An unknown precision is an error.
-func NewCPUWithOptions(opts CPUOptions) (Backend, error) {
+func NewCPUWithOptions(opts CPUOptions) (ml.Backend, error) {
 	prec, err := gemm.ParsePrecision(opts.Precision)
 	if err != nil {
 		return nil, fmt.Errorf("bert: cpu: %w", err)
@@ -169,7 +171,7 @@ func (t *fastTable) row(dst []float32, id int, add bool) {
 	}
 }
 
-func (b *fastBackend) Matrix(name string, data []float32, out, in int) (Weight, error) {
+func (b *fastBackend) Matrix(name string, data []float32, out, in int) (ml.Weight, error) {
 	if out <= 0 || in <= 0 || len(data) != out*in {
 		return nil, fmt.Errorf("bert: cpu: matrix %q: %d values for [%d %d]", name, len(data), out, in)
 	}
@@ -189,14 +191,14 @@ func (b *fastBackend) Matrix(name string, data []float32, out, in int) (Weight, 
 	return &fastMatrix{name: name, w: w, out: out, in: in}, nil
 }
 
-func (b *fastBackend) Vector(name string, data []float32) (Weight, error) {
+func (b *fastBackend) Vector(name string, data []float32) (ml.Weight, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("bert: cpu: vector %q is empty", name)
 	}
 	return &fastVector{name: name, data: append([]float32(nil), data...)}, nil
 }
 
-func (b *fastBackend) Table(name string, data []float32, rows, cols int) (Weight, error) {
+func (b *fastBackend) Table(name string, data []float32, rows, cols int) (ml.Weight, error) {
 	return b.BuildTable(name, rows, cols, func(put func(off int, vals []float32) error) error {
 		if len(data) != rows*cols {
 			return fmt.Errorf("%d values", len(data))
@@ -210,7 +212,7 @@ func (b *fastBackend) Table(name string, data []float32, rows, cols int) (Weight
 // its own storage, fp32 or bf16 (halfTableMin), and copies each block into
 // it, so a caller reading a memory-mapped checkpoint block by block
 // (weights.Checkpoint.Float32Blocks) never holds the whole table twice.
-func (b *fastBackend) BuildTable(name string, rows, cols int, read func(put func(off int, vals []float32) error) error) (Weight, error) {
+func (b *fastBackend) BuildTable(name string, rows, cols int, read func(put func(off int, vals []float32) error) error) (ml.Weight, error) {
 	if rows <= 0 || cols <= 0 {
 		return nil, fmt.Errorf("bert: cpu: table %q: [%d %d]", name, rows, cols)
 	}
@@ -279,7 +281,7 @@ var runPools [2*64 + 2]sync.Pool
 // used once for an odd shape does not hold its memory forever.
 const maxFreeBuffers = 48
 
-func (b *fastBackend) NewRun(ctx context.Context, tokens int) (Run, error) {
+func (b *fastBackend) NewRun(ctx context.Context, tokens int) (ml.Run, error) {
 	if tokens <= 0 {
 		return nil, fmt.Errorf("bert: cpu: run of %d tokens", tokens)
 	}
@@ -388,7 +390,7 @@ func (r *fastRun) newTensor(rows, cols int) *fastTensor {
 // Release gives x's buffer back to the arena for the rest of the run (the
 // model code calls it when a tensor is dead, see Release in backend.go).
 // x must not be used afterwards; an operation given it records an error.
-func (r *fastRun) Release(x Tensor) {
+func (r *fastRun) Release(x ml.Tensor) {
 	t, ok := x.(*fastTensor)
 	if !ok || t == nil || t.run != r || t.gen != r.gen || t.data == nil {
 		return
@@ -429,7 +431,7 @@ func sortBuffersBySizeDesc(bufs [][]float32) {
 	}
 }
 
-func (r *fastRun) tensor(x Tensor) *fastTensor {
+func (r *fastRun) tensor(x ml.Tensor) *fastTensor {
 	t, ok := x.(*fastTensor)
 	switch {
 	case !ok || t == nil || t == fastDead:
@@ -445,7 +447,7 @@ func (r *fastRun) tensor(x Tensor) *fastTensor {
 	return t
 }
 
-func (r *fastRun) matrix(w Weight) *fastMatrix {
+func (r *fastRun) matrix(w ml.Weight) *fastMatrix {
 	m, ok := w.(*fastMatrix)
 	if !ok || m == nil {
 		r.fail("got a %T weight, want a fast cpu matrix", w)
@@ -454,7 +456,7 @@ func (r *fastRun) matrix(w Weight) *fastMatrix {
 	return m
 }
 
-func (r *fastRun) vector(w Weight, n int) []float32 {
+func (r *fastRun) vector(w ml.Weight, n int) []float32 {
 	v, ok := w.(*fastVector)
 	if !ok || v == nil {
 		r.fail("got a %T weight, want a fast cpu vector", w)
@@ -467,7 +469,7 @@ func (r *fastRun) vector(w Weight, n int) []float32 {
 	return v.data
 }
 
-func (r *fastRun) table(w Weight) *fastTable {
+func (r *fastRun) table(w ml.Weight) *fastTable {
 	t, ok := w.(*fastTable)
 	if !ok || t == nil {
 		r.fail("got a %T weight, want a fast cpu table", w)
@@ -476,7 +478,7 @@ func (r *fastRun) table(w Weight) *fastTable {
 	return t
 }
 
-func (r *fastRun) Gather(table Weight, ids []int32) Tensor {
+func (r *fastRun) Gather(table ml.Weight, ids []int32) ml.Tensor {
 	if !r.ok() {
 		return fastDead
 	}
@@ -504,7 +506,7 @@ func (r *fastRun) checkIDs(t *fastTable, ids []int32) bool {
 	return true
 }
 
-func (r *fastRun) AddGather(x Tensor, table Weight, ids []int32) {
+func (r *fastRun) AddGather(x ml.Tensor, table ml.Weight, ids []int32) {
 	if !r.ok() {
 		return
 	}
@@ -525,11 +527,13 @@ func (r *fastRun) AddGather(x Tensor, table Weight, ids []int32) {
 	}
 }
 
-func (r *fastRun) Linear(x Tensor, w, b Weight) Tensor { return r.LinearAct(x, w, b, ActNone) }
+func (r *fastRun) Linear(x ml.Tensor, w, b ml.Weight) ml.Tensor {
+	return r.LinearAct(x, w, b, ml.ActNone)
+}
 
 // LinearAct is Linear then Activate, with the activation applied by the
 // GEMM's epilogue to each block of the output while it is in cache.
-func (r *fastRun) LinearAct(x Tensor, w, b Weight, act Activation) Tensor {
+func (r *fastRun) LinearAct(x ml.Tensor, w, b ml.Weight, act ml.Activation) ml.Tensor {
 	if !r.ok() {
 		return fastDead
 	}
@@ -558,11 +562,11 @@ func (r *fastRun) LinearAct(x Tensor, w, b Weight, act Activation) Tensor {
 // gemm.Epilogue); nil for ActNone. Package-level functions, so that passing
 // one to MatMul allocates nothing.
 var actEpilogues = [...]gemm.Epilogue{
-	ActNone:    nil,
-	ActGELU:    func(c []float32, ldc, r0, r1, c0, c1 int) { blockApply(c, ldc, r0, r1, c0, c1, geluSlice) },
-	ActGELUNew: func(c []float32, ldc, r0, r1, c0, c1 int) { blockApply(c, ldc, r0, r1, c0, c1, geluTanhSlice) },
-	ActReLU:    func(c []float32, ldc, r0, r1, c0, c1 int) { blockApply(c, ldc, r0, r1, c0, c1, reluSlice) },
-	ActTanh:    func(c []float32, ldc, r0, r1, c0, c1 int) { blockApply(c, ldc, r0, r1, c0, c1, tanhSlice) },
+	ml.ActNone:    nil,
+	ml.ActGELU:    func(c []float32, ldc, r0, r1, c0, c1 int) { blockApply(c, ldc, r0, r1, c0, c1, geluSlice) },
+	ml.ActGELUNew: func(c []float32, ldc, r0, r1, c0, c1 int) { blockApply(c, ldc, r0, r1, c0, c1, geluTanhSlice) },
+	ml.ActReLU:    func(c []float32, ldc, r0, r1, c0, c1 int) { blockApply(c, ldc, r0, r1, c0, c1, reluSlice) },
+	ml.ActTanh:    func(c []float32, ldc, r0, r1, c0, c1 int) { blockApply(c, ldc, r0, r1, c0, c1, tanhSlice) },
 }
 
 func blockApply(c []float32, ldc, r0, r1, c0, c1 int, f func([]float32)) {
@@ -573,14 +577,14 @@ func blockApply(c []float32, ldc, r0, r1, c0, c1 int, f func([]float32)) {
 
 // sliceActs are the activations over a slice, in place.
 var sliceActs = [...]func([]float32){
-	ActNone:    func([]float32) {},
-	ActGELU:    geluSlice,
-	ActGELUNew: geluTanhSlice,
-	ActReLU:    reluSlice,
-	ActTanh:    tanhSlice,
+	ml.ActNone:    func([]float32) {},
+	ml.ActGELU:    geluSlice,
+	ml.ActGELUNew: geluTanhSlice,
+	ml.ActReLU:    reluSlice,
+	ml.ActTanh:    tanhSlice,
 }
 
-func (r *fastRun) Activate(x Tensor, act Activation) {
+func (r *fastRun) Activate(x ml.Tensor, act ml.Activation) {
 	if !r.ok() {
 		return
 	}
@@ -592,14 +596,14 @@ func (r *fastRun) Activate(x Tensor, act Activation) {
 		r.fail("unknown activation %d", act)
 		return
 	}
-	if act == ActNone {
+	if act == ml.ActNone {
 		return
 	}
 	r.rowsJob = rowsTask{kind: rowsActivate, act: act, x: xt.data, cols: xt.cols}
 	r.parallelRows(xt.rows, xt.cols)
 }
 
-func (r *fastRun) AddLayerNorm(x, residual Tensor, gamma, beta Weight, eps float32) Tensor {
+func (r *fastRun) AddLayerNorm(x, residual ml.Tensor, gamma, beta ml.Weight, eps float32) ml.Tensor {
 	if !r.ok() {
 		return fastDead
 	}
@@ -650,7 +654,7 @@ const (
 // LayerNorm into out.
 type rowsTask struct {
 	kind        int
-	act         Activation
+	act         ml.Activation
 	x, res, out []float32
 	gamma, beta []float32
 	eps         float32
@@ -680,7 +684,7 @@ func (t *rowsTask) runPart(slot, part int) {
 	}
 }
 
-func (r *fastRun) Attention(q, k, v Tensor, heads int, offsets []int32) Tensor {
+func (r *fastRun) Attention(q, k, v ml.Tensor, heads int, offsets []int32) ml.Tensor {
 	if !r.ok() {
 		return fastDead
 	}
@@ -694,7 +698,7 @@ func (r *fastRun) Attention(q, k, v Tensor, heads int, offsets []int32) Tensor {
 	if heads <= 0 || qt.cols%heads != 0 {
 		return r.fail("attention: %d columns do not split into %d heads", qt.cols, heads)
 	}
-	if err := checkOffsets(offsets, qt.rows); err != nil {
+	if err := ml.CheckOffsets(offsets, qt.rows); err != nil {
 		return r.fail("attention: %v", err)
 	}
 	out := r.newTensor(qt.rows, qt.cols)
@@ -704,7 +708,7 @@ func (r *fastRun) Attention(q, k, v Tensor, heads int, offsets []int32) Tensor {
 	return out
 }
 
-func (r *fastRun) Rows(x Tensor, idx []int32) Tensor {
+func (r *fastRun) Rows(x ml.Tensor, idx []int32) ml.Tensor {
 	if !r.ok() {
 		return fastDead
 	}
@@ -725,7 +729,7 @@ func (r *fastRun) Rows(x Tensor, idx []int32) Tensor {
 	return out
 }
 
-func (r *fastRun) Read(x Tensor) []float32 {
+func (r *fastRun) Read(x ml.Tensor) []float32 {
 	if r.err != nil {
 		return nil
 	}

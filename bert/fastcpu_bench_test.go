@@ -1,6 +1,8 @@
 package bert
 
 import (
+	"github.com/crossrank/crossrank/ml"
+
 	"context"
 	"encoding/json"
 	"os"
@@ -25,7 +27,7 @@ func BenchmarkMiniLMWorkload(b *testing.B) {
 	sets := workloadSets(b, "short", "bert")
 	for _, backend := range []struct {
 		name string
-		new  func() Backend
+		new  func() ml.Backend
 	}{{"fast", NewFastCPU}, {"fast-bf16", lowpCPU("bf16")}, {"fast-int8", lowpCPU("int8")}, {"reference", NewReferenceCPU}} {
 		m, err := newModel(context.Background(), cfg, src, backend.new())
 		if err != nil {
@@ -55,8 +57,8 @@ func BenchmarkMiniLMWorkload(b *testing.B) {
 }
 
 // lowpCPU makes the fast backend in a reduced precision (bf16, int8).
-func lowpCPU(prec string) func() Backend {
-	return func() Backend {
+func lowpCPU(prec string) func() ml.Backend {
+	return func() ml.Backend {
 		b, err := NewCPUWithOptions(CPUOptions{Precision: prec})
 		if err != nil {
 			panic(err)
@@ -72,7 +74,7 @@ func itoa(n int) string {
 
 // workloadSets reads the sets of benchmarks/workload.json with the given
 // name and family, as sequences.
-func workloadSets(b *testing.B, name, family string) [][]Sequence {
+func workloadSets(b *testing.B, name, family string) [][]ml.Sequence {
 	raw, err := os.ReadFile(filepath.Join("..", "benchmarks", "workload.json"))
 	if err != nil {
 		b.Skip(err)
@@ -90,14 +92,14 @@ func workloadSets(b *testing.B, name, family string) [][]Sequence {
 	if err := json.Unmarshal(raw, &w); err != nil {
 		b.Fatal(err)
 	}
-	var out [][]Sequence
+	var out [][]ml.Sequence
 	for _, s := range w.Sets {
 		if s.Name != name || s.Family != family {
 			continue
 		}
-		var seqs []Sequence
+		var seqs []ml.Sequence
 		for _, p := range s.Pairs {
-			seqs = append(seqs, Sequence{IDs: p.InputIDs, TypeIDs: p.TokenTypeIDs})
+			seqs = append(seqs, ml.Sequence{IDs: p.InputIDs, TypeIDs: p.TokenTypeIDs})
 		}
 		out = append(out, seqs)
 	}

@@ -1,6 +1,8 @@
 package bert
 
 import (
+	"github.com/crossrank/crossrank/ml"
+
 	"context"
 	"fmt"
 	"math"
@@ -116,8 +118,8 @@ func TestMM4(t *testing.T) {
 // opPair runs the same operations on the fast and the reference backend.
 type opPair struct {
 	t      *testing.T
-	fb, rb Backend
-	fr, rr Run
+	fb, rb ml.Backend
+	fr, rr ml.Run
 }
 
 func newOpPair(t *testing.T, tokens int) *opPair {
@@ -133,8 +135,8 @@ func newOpPair(t *testing.T, tokens int) *opPair {
 	return q
 }
 
-type w2 struct{ f, r Weight }
-type t2 struct{ f, r Tensor }
+type w2 struct{ f, r ml.Weight }
+type t2 struct{ f, r ml.Tensor }
 
 func (q *opPair) matrix(data []float32, out, in int) w2 {
 	f, err := q.fb.Matrix("m", data, out, in)
@@ -196,7 +198,7 @@ func (q *opPair) check(what string, x t2, tol float64) {
 
 func TestFastLinearMatchesReference(t *testing.T) {
 	rng := freshRNG(t)
-	acts := []Activation{ActNone, ActGELU, ActGELUNew, ActReLU, ActTanh}
+	acts := []ml.Activation{ml.ActNone, ml.ActGELU, ml.ActGELUNew, ml.ActReLU, ml.ActTanh}
 	for range 12 {
 		rows, in, out := 1+rng.IntN(300), 1+rng.IntN(700), 1+rng.IntN(700)
 		act := acts[rng.IntN(len(acts))]
@@ -209,14 +211,14 @@ func TestFastLinearMatchesReference(t *testing.T) {
 		}
 		var y t2
 		if b.f == nil {
-			y = t2{LinearAct(q.fr, x.f, w.f, nil, act), LinearAct(q.rr, x.r, w.r, nil, act)}
+			y = t2{ml.LinearAct(q.fr, x.f, w.f, nil, act), ml.LinearAct(q.rr, x.r, w.r, nil, act)}
 		} else {
-			y = t2{LinearAct(q.fr, x.f, w.f, b.f, act), LinearAct(q.rr, x.r, w.r, b.r, act)}
+			y = t2{ml.LinearAct(q.fr, x.f, w.f, b.f, act), ml.LinearAct(q.rr, x.r, w.r, b.r, act)}
 		}
 		// The sum of `in` products of N(0,1) values is ~sqrt(in) in size.
 		q.check(fmt.Sprintf("linear %dx%dx%d act %d", rows, in, out, act), y, 2e-5*math.Sqrt(float64(in)))
-		q.fr.Activate(y.f, ActGELU)
-		q.rr.Activate(y.r, ActGELU)
+		q.fr.Activate(y.f, ml.ActGELU)
+		q.rr.Activate(y.r, ml.ActGELU)
 		q.check("activate gelu", y, 2e-5*math.Sqrt(float64(in)))
 	}
 }
@@ -402,7 +404,7 @@ func TestFastRunErrors(t *testing.T) {
 		t.Fatal("Linear with the wrong width: no error")
 	}
 	first := r.Err()
-	r.Activate(y, ActGELU)
+	r.Activate(y, ml.ActGELU)
 	r.Rows(y, []int32{5})
 	if r.Err() != first {
 		t.Errorf("error changed from %v to %v", first, r.Err())
@@ -415,7 +417,7 @@ func TestFastRunErrors(t *testing.T) {
 	// A released tensor is refused, not read.
 	r2, _ := be.NewRun(context.Background(), 2)
 	x2 := r2.Gather(tab, []int32{0, 1})
-	Release(r2, x2)
+	ml.Release(r2, x2)
 	r2.Rows(x2, []int32{0})
 	if r2.Err() == nil {
 		t.Error("Rows of a released tensor: no error")
@@ -462,7 +464,7 @@ func TestReleaseReusesMemory(t *testing.T) {
 	w := q.matrix(randSlice(rng, 64*64), 64, 64)
 	y := t2{q.fr.Linear(x.f, w.f, nil), q.rr.Linear(x.r, w.r, nil)}
 	fr := q.fr.(*fastRun)
-	Release(q.fr, y.f)
+	ml.Release(q.fr, y.f)
 	if y.f.(*fastTensor).data != nil {
 		t.Fatal("Release left the tensor its buffer")
 	}
@@ -521,7 +523,7 @@ func TestFastConcurrentRuns(t *testing.T) {
 	fast, _ := newModel(context.Background(), cfg, src, NewFastCPU())
 	ref, _ := newModel(context.Background(), cfg, src, NewReferenceCPU())
 	rng := rand.New(rand.NewPCG(6, 7))
-	batches := make([][]Sequence, 8)
+	batches := make([][]ml.Sequence, 8)
 	wants := make([][][]float32, len(batches))
 	for i := range batches {
 		batches[i] = randomSequences(rng, cfg, randomLengths(rng, 1+rng.IntN(5), 1+rng.IntN(fast.MaxTokens()))...)

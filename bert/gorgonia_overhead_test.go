@@ -1,6 +1,8 @@
 package bert
 
 import (
+	"github.com/crossrank/crossrank/ml"
+
 	"context"
 	"math/rand/v2"
 	"testing"
@@ -70,7 +72,7 @@ func BenchmarkDirectTensorDense(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r, _ := be.NewRun(context.Background(), rows)
-		r.Activate(r.Linear(x, w, bias), ActTanh)
+		r.Activate(r.Linear(x, w, bias), ml.ActTanh)
 		if err := r.Err(); err != nil {
 			b.Fatal(err)
 		}

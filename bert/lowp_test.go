@@ -1,6 +1,8 @@
 package bert
 
 import (
+	"github.com/crossrank/crossrank/ml"
+
 	"context"
 	"math"
 	"os"
@@ -50,7 +52,7 @@ var fixtureLowpBounds = map[string]lowpBound{
 	"int8": {1.0, 0.3},
 }
 
-func newLowpBackend(t testing.TB, prec string) Backend {
+func newLowpBackend(t testing.TB, prec string) ml.Backend {
 	t.Helper()
 	be, err := NewCPUWithOptions(CPUOptions{Precision: prec})
 	if err != nil {
@@ -67,9 +69,9 @@ func newLowpBackend(t testing.TB, prec string) Backend {
 // golden logits (their standard deviation) for scale.
 func lowpErrors(t testing.TB, m *Model, recs []logitRecord) (maxErr, meanErr, spread float64) {
 	t.Helper()
-	seqs := make([]Sequence, len(recs))
+	seqs := make([]ml.Sequence, len(recs))
 	for i, r := range recs {
-		seqs[i] = Sequence{IDs: r.InputIDs, TypeIDs: r.TokenTypeIDs}
+		seqs[i] = ml.Sequence{IDs: r.InputIDs, TypeIDs: r.TokenTypeIDs}
 	}
 	var sum, n, s1, s2 float64
 	for b := 0; b < len(seqs); b += goldenBatch {

@@ -1,6 +1,8 @@
 package bert
 
 import (
+	"github.com/crossrank/crossrank/ml"
+
 	"context"
 	"errors"
 	"fmt"
@@ -10,25 +12,18 @@ import (
 	"github.com/crossrank/crossrank/weights"
 )
 
-// Sequence is one tokenized input: a query-document pair as the tokenizer
-// encodes it, without padding. TypeIDs may be nil (all zeros, as
-// transformers assumes when token_type_ids is not given).
-type Sequence struct {
-	IDs, TypeIDs []int32
-}
-
 // Options configure Load.
 type Options struct {
 	// Backend runs the model; nil means the CPU backend (NewCPU). A backend
 	// passed here stays the caller's: Model.Close does not close it.
-	Backend Backend
+	Backend ml.Backend
 }
 
 // Model is a loaded cross-encoder. It is safe for concurrent use: weights
 // are read-only after load and every Forward takes its own Run.
 type Model struct {
 	cfg        *weights.Config
-	backend    Backend
+	backend    ml.Backend
 	ownBackend bool
 	maxTokens  int
 	embeddings Embeddings
@@ -74,7 +69,7 @@ func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
 // New builds a model from a parsed config and an open checkpoint, with its
 // weights prepared on b (the CPU when nil; a backend passed stays the
 // caller's). The checkpoint may be closed afterwards.
-func New(cfg *weights.Config, ckpt *weights.Checkpoint, b Backend) (*Model, error) {
+func New(cfg *weights.Config, ckpt *weights.Checkpoint, b ml.Backend) (*Model, error) {
 	if ckpt == nil {
 		return nil, errors.New("bert: nil checkpoint")
 	}
@@ -91,14 +86,14 @@ func New(cfg *weights.Config, ckpt *weights.Checkpoint, b Backend) (*Model, erro
 }
 
 // hiddenActs maps config.json's hidden_act to an Activation.
-var hiddenActs = map[string]Activation{
-	"gelu":              ActGELU,
-	"gelu_new":          ActGELUNew,
-	"gelu_pytorch_tanh": ActGELUNew,
-	"relu":              ActReLU,
+var hiddenActs = map[string]ml.Activation{
+	"gelu":              ml.ActGELU,
+	"gelu_new":          ml.ActGELUNew,
+	"gelu_pytorch_tanh": ml.ActGELUNew,
+	"relu":              ml.ActReLU,
 }
 
-func newModel(ctx context.Context, cfg *weights.Config, src tensorSource, b Backend) (*Model, error) {
+func newModel(ctx context.Context, cfg *weights.Config, src ml.TensorSource, b ml.Backend) (*Model, error) {
 	if cfg == nil || b == nil {
 		return nil, errors.New("bert: nil config or backend")
 	}
@@ -143,12 +138,12 @@ func newModel(ctx context.Context, cfg *weights.Config, src tensorSource, b Back
 			return nil, err
 		}
 	}
-	bd := &binder{
-		ctx:     ctx,
-		backend: b,
-		src:     src,
-		eps:     float32(cfg.LayerNormEps),
-		dims: map[string]int{
+	bd := &ml.Binder{
+		Ctx:     ctx,
+		Backend: b,
+		Src:     src,
+		Eps:     float32(cfg.LayerNormEps),
+		Dims: map[string]int{
 			"hidden":       cfg.HiddenSize,
 			"intermediate": cfg.IntermediateSize,
 			"vocab":        cfg.VocabSize,
@@ -163,24 +158,23 @@ func newModel(ctx context.Context, cfg *weights.Config, src tensorSource, b Back
 		headPrefix = "classifier"
 	}
 	bindAll := func() error {
-		if err := bd.bind(prefix+".embeddings", &m.embeddings); err != nil {
+		if err := bd.Bind(prefix+".embeddings", &m.embeddings); err != nil {
 			return err
 		}
-		if err := bd.bind(prefix+".encoder", &m.encoder); err != nil {
+		if err := bd.Bind(prefix+".encoder", &m.encoder); err != nil {
 			return err
 		}
-		return bd.bind(headPrefix, m.head)
+		return bd.Bind(headPrefix, m.head)
 	}
 	// Binding reads the memory-mapped checkpoint: a file truncated on disk
 	// while we read it must fail the load with an error, not kill the
 	// process (weights.Checkpoint.Guard).
 	if g, ok := src.(interface{ Guard(func() error) error }); ok {
-		err := g.Guard(bindAll)
-		if err != nil {
-			return nil, err
+		if err := g.Guard(bindAll); err != nil {
+			return nil, fmt.Errorf("bert: %w", err)
 		}
 	} else if err := bindAll(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bert: %w", err)
 	}
 	if err := checkLayerCount(src, cfg.NumHiddenLayers); err != nil {
 		return nil, err
@@ -193,7 +187,7 @@ func newModel(ctx context.Context, cfg *weights.Config, src tensorSource, b Back
 // so binding succeeds, but the model would silently skip the extra layers.
 // (Other unused tensors, such as an MLM head or an old position_ids buffer,
 // are harmless and ignored, as transformers ignores them.)
-func checkLayerCount(src tensorSource, layers int) error {
+func checkLayerCount(src ml.TensorSource, layers int) error {
 	lister, ok := src.(interface{ Names() []string })
 	if !ok {
 		return nil
@@ -220,7 +214,7 @@ func (m *Model) Config() *weights.Config { return m.cfg }
 func (m *Model) MaxTokens() int { return m.maxTokens }
 
 // Backend is the backend the model runs on.
-func (m *Model) Backend() Backend { return m.backend }
+func (m *Model) Backend() ml.Backend { return m.backend }
 
 // Close releases the backend when Load made it.
 func (m *Model) Close() error {
@@ -234,7 +228,7 @@ func (m *Model) Close() error {
 // Forward returns the classification logits (num_labels of them) of each
 // sequence. The sequences are packed into one batch with no padding, so a
 // sequence's logits do not depend on the others.
-func (m *Model) Forward(ctx context.Context, seqs []Sequence) ([][]float32, error) {
+func (m *Model) Forward(ctx context.Context, seqs []ml.Sequence) ([][]float32, error) {
 	if len(seqs) == 0 {
 		return nil, nil
 	}
@@ -249,9 +243,9 @@ func (m *Model) Forward(ctx context.Context, seqs []Sequence) ([][]float32, erro
 	defer r.Close()
 
 	x := m.embeddings.Forward(r, b.ids, b.typeIDs, b.positions)
-	var observe func(int, Tensor)
+	var observe func(int, ml.Tensor)
 	if m.observe != nil {
-		observe = func(layer int, x Tensor) { m.observe(layer, r.Read(x)) }
+		observe = func(layer int, x ml.Tensor) { m.observe(layer, r.Read(x)) }
 		observe(0, x)
 	}
 	x = m.encoder.Forward(r, x, b.offsets, observe)
@@ -280,7 +274,7 @@ type batch struct {
 
 // pack checks the sequences against the model's tables and lays them out
 // as one batch.
-func (m *Model) pack(seqs []Sequence) (*batch, error) {
+func (m *Model) pack(seqs []ml.Sequence) (*batch, error) {
 	total := 0
 	for i, s := range seqs {
 		if err := m.check(i, s); err != nil {
@@ -312,7 +306,7 @@ func (m *Model) pack(seqs []Sequence) (*batch, error) {
 }
 
 // check rejects what would index outside the model's tables.
-func (m *Model) check(i int, s Sequence) error {
+func (m *Model) check(i int, s ml.Sequence) error {
 	n := len(s.IDs)
 	switch {
 	case n == 0:

@@ -1,6 +1,8 @@
 package bert
 
 import (
+	"github.com/crossrank/crossrank/ml"
+
 	"errors"
 	"os"
 	"path/filepath"
@@ -37,7 +39,7 @@ func TestNewTruncatedCheckpoint(t *testing.T) {
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
-	for name, b := range map[string]Backend{"reference": NewReferenceCPU(), "fast": NewCPU()} {
+	for name, b := range map[string]ml.Backend{"reference": NewReferenceCPU(), "fast": NewCPU()} {
 		m, err := New(cfg, ckpt, b)
 		if err == nil {
 			m.Close()

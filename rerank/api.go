@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/ml"
 )
 
 // Options configure a Reranker when it is created. The zero value is ready
@@ -49,7 +49,7 @@ type Options struct {
 	LongDocs *Windows
 	// Backend runs the forward pass. nil means automatic: CUDA when the
 	// binary was built with the cuda tag and a GPU is present, else CPU.
-	Backend bert.Backend
+	Backend ml.Backend
 	// Precision is the arithmetic of the model's matrix products when
 	// Backend is nil: "" or "fp32" (the default), "bf16" or "int8". On the
 	// CPU, bf16 and int8 run the Linear layers on AVX512_BF16 / VNNI

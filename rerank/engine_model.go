@@ -10,6 +10,7 @@ import (
 
 	"github.com/crossrank/crossrank/bert"
 	"github.com/crossrank/crossrank/cuda"
+	"github.com/crossrank/crossrank/ml"
 	"github.com/crossrank/crossrank/tokenizer"
 	"github.com/crossrank/crossrank/weights"
 )
@@ -68,7 +69,7 @@ func loadEngine(ctx context.Context, dir string, opts Options) (engine, error) {
 
 // autoBackend is CUDA when this binary was built with it and a GPU is
 // present, else the CPU; prec is Options.Precision.
-func autoBackend(log *slog.Logger, prec string) (bert.Backend, error) {
+func autoBackend(log *slog.Logger, prec string) (ml.Backend, error) {
 	if cudaBuilt && !strings.EqualFold(prec, "int8") {
 		cp, err := cuda.ParsePrecision(prec)
 		if err != nil {
@@ -117,13 +118,13 @@ func configActivation(cfg *weights.Config) (Activation, error) {
 // bertModel is package bert's Model as the batcher's model.
 type bertModel struct {
 	m       *bert.Model
-	backend bert.Backend // closed with the model when the Reranker made it
+	backend ml.Backend // closed with the model when the Reranker made it
 }
 
 func (b *bertModel) forward(ctx context.Context, batch []seq) ([][]float32, error) {
-	seqs := make([]bert.Sequence, len(batch))
+	seqs := make([]ml.Sequence, len(batch))
 	for i, s := range batch {
-		seqs[i] = bert.Sequence{IDs: s.ids, TypeIDs: s.typeIDs}
+		seqs[i] = ml.Sequence{IDs: s.ids, TypeIDs: s.typeIDs}
 	}
 	return b.m.Forward(ctx, seqs)
 }

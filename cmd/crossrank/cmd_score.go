@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/ml"
 	"github.com/crossrank/crossrank/tokenizer"
 	"github.com/crossrank/crossrank/weights"
 )
@@ -199,7 +200,7 @@ func (s *scorer) run(ctx context.Context, stdin io.Reader, stdout io.Writer, bat
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
 
-	batch := make([]bert.Sequence, 0, batchSize)
+	batch := make([]ml.Sequence, 0, batchSize)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -241,14 +242,14 @@ func (s *scorer) run(ctx context.Context, stdin io.Reader, stdout io.Writer, bat
 }
 
 // encode parses one input line and tokenizes its pair.
-func (s *scorer) encode(line []byte) (bert.Sequence, error) {
+func (s *scorer) encode(line []byte) (ml.Sequence, error) {
 	var in scoreInput
 	dec := json.NewDecoder(bytes.NewReader(line))
 	if err := dec.Decode(&in); err != nil {
-		return bert.Sequence{}, fmt.Errorf("not a JSON object {\"query\": ..., \"document\": ...}: %v", err)
+		return ml.Sequence{}, fmt.Errorf("not a JSON object {\"query\": ..., \"document\": ...}: %v", err)
 	}
 	if dec.More() {
-		return bert.Sequence{}, errors.New("more than one JSON value on the line")
+		return ml.Sequence{}, errors.New("more than one JSON value on the line")
 	}
 	var missing []string
 	if in.Query == nil {
@@ -258,11 +259,11 @@ func (s *scorer) encode(line []byte) (bert.Sequence, error) {
 		missing = append(missing, `"document"`)
 	}
 	if len(missing) > 0 {
-		return bert.Sequence{}, fmt.Errorf("missing %s (want {\"query\": ..., \"document\": ...})", strings.Join(missing, " and "))
+		return ml.Sequence{}, fmt.Errorf("missing %s (want {\"query\": ..., \"document\": ...})", strings.Join(missing, " and "))
 	}
 	e, err := s.tok.EncodePair(*in.Query, *in.Document, s.trunc)
 	if err != nil {
-		return bert.Sequence{}, err
+		return ml.Sequence{}, err
 	}
-	return bert.Sequence{IDs: e.IDs, TypeIDs: e.TypeIDs}, nil
+	return ml.Sequence{IDs: e.IDs, TypeIDs: e.TypeIDs}, nil
 }
