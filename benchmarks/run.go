@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/cpu"
 	"github.com/crossrank/crossrank/internal/gemm"
 	"github.com/crossrank/crossrank/ml"
 	"github.com/crossrank/crossrank/rerank"
@@ -38,7 +39,7 @@ const (
 type Options struct {
 	Contender string // Library (default) or HTTP
 	// Precision is the engine's arithmetic: "fp32" (default), "bf16" or
-	// "int8" (bert.CPUOptions). A precision this CPU has no fast kernel
+	// "int8" (cpu.Options). A precision this CPU has no fast kernel
 	// for is refused, so that a row never carries a name that did not run.
 	Precision string
 	// BatchSize is the most pairs in one forward pass (default 32, the
@@ -248,7 +249,7 @@ type precisionBackend interface {
 // prec is unknown or this CPU has no fast kernel for it (the backend would
 // run fp32).
 func cpuBackend(prec string) (precisionBackend, error) {
-	b, err := bert.NewCPUWithOptions(bert.CPUOptions{Precision: prec, Logger: slog.New(slog.DiscardHandler)})
+	b, err := cpu.New(cpu.Options{Precision: prec, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
@@ -256,7 +257,7 @@ func cpuBackend(prec string) (precisionBackend, error) {
 	if !ok {
 		return nil, fmt.Errorf("bench: the CPU backend does not say its precision")
 	}
-	// NewCPUWithOptions accepted prec, so it parses.
+	// cpu.New accepted prec, so it parses.
 	if want, _ := gemm.ParsePrecision(prec); pb.Precision() != want.String() {
 		return nil, fmt.Errorf("bench: precision %s: the backend would run %s", prec, pb.Name())
 	}

@@ -1,8 +1,6 @@
 package bert
 
 import (
-	"github.com/crossrank/crossrank/ml"
-
 	"context"
 	"fmt"
 	"math"
@@ -10,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/crossrank/crossrank/ml"
 )
 
 // hiddenRecord is one input of hidden-<model>.jsonl.gz: transformers'

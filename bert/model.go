@@ -1,26 +1,43 @@
 package bert
 
 import (
-	"github.com/crossrank/crossrank/ml"
-
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/crossrank/crossrank/cpu"
+	"github.com/crossrank/crossrank/ml"
 	"github.com/crossrank/crossrank/weights"
 )
 
+func init() {
+	// The architectures this package implements, by config.json's
+	// architectures entries and model_type, for ml.Load.
+	for _, name := range []string{
+		"BertForSequenceClassification", "bert",
+		"XLMRobertaForSequenceClassification", "xlm-roberta",
+	} {
+		ml.Register(name, newRegistered)
+	}
+}
+
+func newRegistered(ctx context.Context, cfg *weights.Config, src ml.TensorSource, b ml.Backend) (ml.Model, error) {
+	return New(ctx, cfg, src, b)
+}
+
 // Options configure Load.
 type Options struct {
-	// Backend runs the model; nil means the CPU backend (NewCPU). A backend
-	// passed here stays the caller's: Model.Close does not close it.
+	// Backend runs the model; nil means the CPU backend in fp32
+	// (cpu.Default). Pass cpu.New(cpu.Options{Precision: "int8"}),
+	// reference.New() or cuda.New(...) to choose another. A backend passed
+	// here stays the caller's: Model.Close does not close it.
 	Backend ml.Backend
 }
 
-// Model is a loaded cross-encoder. It is safe for concurrent use: weights
-// are read-only after load and every Forward takes its own Run.
+// Model is a loaded cross-encoder (an ml.Model). It is safe for concurrent
+// use: weights are read-only after load and every Forward takes its own Run.
 type Model struct {
 	cfg        *weights.Config
 	backend    ml.Backend
@@ -39,6 +56,7 @@ type Model struct {
 // Load reads dir/config.json and the checkpoint's safetensors file(s) and
 // prepares the weights on opts.Backend (the CPU when nil). fp16 and bf16
 // checkpoints are widened to float32 at load and computed in float32.
+// (ml.Load does the same for any registered architecture, given a backend.)
 func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
 	cfg, err := weights.LoadConfig(dir)
 	if err != nil {
@@ -51,34 +69,26 @@ func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
 	// The backends copy what they keep, so the mapping can go once the
 	// model is built.
 	defer ckpt.Close()
-	b, own := opts.Backend, false
-	if b == nil {
-		b, own = NewCPU(), true
-	}
-	m, err := newModel(ctx, cfg, ckpt, b)
-	if err != nil {
-		if own {
-			b.Close()
-		}
-		return nil, err
-	}
-	m.ownBackend = own
-	return m, nil
+	return New(ctx, cfg, ckpt, opts.Backend)
 }
 
-// New builds a model from a parsed config and an open checkpoint, with its
-// weights prepared on b (the CPU when nil; a backend passed stays the
-// caller's). The checkpoint may be closed afterwards.
-func New(cfg *weights.Config, ckpt *weights.Checkpoint, b ml.Backend) (*Model, error) {
-	if ckpt == nil {
+// New builds a model from a parsed config and its weights (an open
+// *weights.Checkpoint, which may be closed afterwards), prepared on b. When
+// b is nil New makes the CPU backend (cpu.Default) and Close closes it; a
+// backend passed stays the caller's.
+func New(ctx context.Context, cfg *weights.Config, src ml.TensorSource, b ml.Backend) (*Model, error) {
+	if c, isCkpt := src.(*weights.Checkpoint); src == nil || isCkpt && c == nil {
 		return nil, errors.New("bert: nil checkpoint")
 	}
 	own := b == nil
 	if own {
-		b = NewCPU()
+		b = cpu.Default()
 	}
-	m, err := newModel(context.Background(), cfg, ckpt, b)
+	m, err := newModel(ctx, cfg, src, b)
 	if err != nil {
+		if own {
+			b.Close()
+		}
 		return nil, err
 	}
 	m.ownBackend = own

@@ -4,7 +4,7 @@ import "github.com/crossrank/crossrank/ml"
 
 // The modules of BertForSequenceClassification and
 // XLMRobertaForSequenceClassification, one Go type per Hugging Face module,
-// each with the weights it binds (see bind.go) and a Forward that calls only
+// each with the weights it binds (see package ml's binder) and a Forward that calls only
 // the backend's Run operations. Links are to transformers v5.24.0, the
 // version the golden files were made with:
 //

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crossrank/crossrank/cpu"
 	"github.com/crossrank/crossrank/ml"
 	"github.com/crossrank/crossrank/weights"
 )
@@ -131,7 +132,7 @@ func randomSequences(rng *rand.Rand, cfg *weights.Config, lens ...int) []ml.Sequ
 func TestRandomModelBatchInvariance(t *testing.T) {
 	for _, js := range []string{tinyBert, tinyXLMR} {
 		cfg := testConfig(t, js)
-		m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 7), NewCPU())
+		m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 7), cpu.Default())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +192,7 @@ func TestLoadErrors(t *testing.T) {
 			if tt.change != nil {
 				tt.change(src)
 			}
-			_, err := newModel(context.Background(), tt.cfg, src, NewCPU())
+			_, err := newModel(context.Background(), tt.cfg, src, cpu.Default())
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one containing %s", err, tt.want)
 			}
@@ -200,18 +201,18 @@ func TestLoadErrors(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := newModel(ctx, cfg, randomCheckpoint(cfg, 1), NewCPU()); !errors.Is(err, context.Canceled) {
+	if _, err := newModel(ctx, cfg, randomCheckpoint(cfg, 1), cpu.Default()); !errors.Is(err, context.Canceled) {
 		t.Errorf("load with a cancelled context: %v", err)
 	}
 }
 
 func TestForwardErrors(t *testing.T) {
 	bcfg, xcfg := testConfig(t, tinyBert), testConfig(t, tinyXLMR)
-	bm, err := newModel(context.Background(), bcfg, randomCheckpoint(bcfg, 1), NewCPU())
+	bm, err := newModel(context.Background(), bcfg, randomCheckpoint(bcfg, 1), cpu.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
-	xm, err := newModel(context.Background(), xcfg, randomCheckpoint(xcfg, 1), NewCPU())
+	xm, err := newModel(context.Background(), xcfg, randomCheckpoint(xcfg, 1), cpu.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +272,7 @@ func TestXLMRPositionIDs(t *testing.T) {
 // Forward takes its own Run) with the results of serial calls.
 func TestConcurrentForward(t *testing.T) {
 	cfg := testConfig(t, tinyXLMR)
-	m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 11), NewCPU())
+	m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 11), cpu.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +304,7 @@ func TestConcurrentForward(t *testing.T) {
 // sequence, never panic.
 func FuzzForward(f *testing.F) {
 	cfg := testConfig(f, tinyXLMR)
-	m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 21), NewCPU())
+	m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 21), cpu.Default())
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -44,7 +44,7 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/cpu"
 	"github.com/crossrank/crossrank/ml"
 )
 
@@ -108,7 +108,7 @@ func NewOrCPU(logger *slog.Logger, opts Options) ml.Backend {
 	b, err := New(opts)
 	if err != nil {
 		logger.Warn("cuda: falling back to the CPU backend", "reason", err.Error())
-		return bert.NewCPU()
+		return cpu.Default()
 	}
 	logger.Info("cuda: using the GPU backend", "backend", b.Name())
 	return b

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/cpu"
 	"github.com/crossrank/crossrank/ml"
 )
 
@@ -114,7 +114,7 @@ type pair struct {
 
 func newPair(t *testing.T, p Precision, tokens int) *pair {
 	gb := testBackend(t, p)
-	cb := bert.NewCPU()
+	cb := cpu.Default()
 	gr, err := gb.NewRun(context.Background(), tokens)
 	if err != nil {
 		t.Fatal(err)

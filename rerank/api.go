@@ -53,7 +53,7 @@ type Options struct {
 	// Precision is the arithmetic of the model's matrix products when
 	// Backend is nil: "" or "fp32" (the default), "bf16" or "int8". On the
 	// CPU, bf16 and int8 run the Linear layers on AVX512_BF16 / VNNI
-	// kernels with everything else in fp32 (bert.CPUOptions), and fall back
+	// kernels with everything else in fp32 (cpu.Options), and fall back
 	// to fp32, with a warning, on a CPU without them. In a cuda build,
 	// "bf16" (and "fp16") is the GPU's storage type, and "int8", which has
 	// no GPU path, runs on the CPU. Info.Precision says what runs.

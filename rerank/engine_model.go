@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/cpu"
 	"github.com/crossrank/crossrank/cuda"
 	"github.com/crossrank/crossrank/ml"
 	"github.com/crossrank/crossrank/tokenizer"
@@ -86,7 +87,7 @@ func autoBackend(log *slog.Logger, prec string) (ml.Backend, error) {
 			prec = "fp32"
 		}
 	}
-	return bert.NewCPUWithOptions(bert.CPUOptions{Precision: prec, Logger: log})
+	return cpu.New(cpu.Options{Precision: prec, Logger: log})
 }
 
 // defaultResolve resolves Hub references through the Hugging Face cache.

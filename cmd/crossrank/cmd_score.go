@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/cpu"
 	"github.com/crossrank/crossrank/ml"
 	"github.com/crossrank/crossrank/tokenizer"
 	"github.com/crossrank/crossrank/weights"
@@ -109,7 +110,7 @@ func newScorer(ctx context.Context, dir string, maxLength int, precision string,
 	}
 	// The fast CPU backend holds nothing to close (Model.Close leaves a
 	// backend it was given alone).
-	be, err := bert.NewCPUWithOptions(bert.CPUOptions{Precision: precision})
+	be, err := cpu.New(cpu.Options{Precision: precision})
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,9 @@ import (
 
 	"github.com/crossrank/crossrank/benchmarks"
 	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/cpu"
 	"github.com/crossrank/crossrank/ml"
+	"github.com/crossrank/crossrank/reference"
 	"github.com/crossrank/crossrank/weights"
 )
 
@@ -58,7 +60,7 @@ func TestMeasureMiniLM(t *testing.T) {
 		name string
 		new  func() ml.Backend
 		reps int
-	}{{"fast", bert.NewFastCPU, 6}, {"reference", bert.NewReferenceCPU, 1}} {
+	}{{"fast", cpu.Default, 6}, {"reference", reference.New, 1}} {
 		m, err := bert.Load(context.Background(), dir, bert.Options{Backend: backend.new()})
 		if err != nil {
 			t.Fatal(err)

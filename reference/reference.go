@@ -1,34 +1,38 @@
-package bert
+// Package reference is the reference backend: the ml seam as plain loops
+// over gorgonia.org/tensor, with Linear on tensor's MatMul (gonum's pure-Go
+// sgemm, about 4% of this kind of machine's FP32 peak). It is slow on
+// purpose: each operation is written for clarity, as the definition of what
+// the Hugging Face module computes, and it is the oracle the fast backends
+// (packages cpu and cuda) are tested against. Users choose it with
+// `--backend reference` (crossrank score, rerank, bench) or
+// rerank.Options.Backend = reference.New(), to check a surprising score
+// against the plain definition of the forward pass.
+//
+// It uses tensor as its tensor engine but not Gorgonia's expression graphs:
+// a graph per batch would cost about 40 us plus 0.75 us per op and allocate
+// every intermediate, the batch shape changes with every request, and
+// variable-length attention over packed sequences has no Gorgonia op.
+// Calling tensor directly behind the seam keeps each operation one function
+// call; BenchmarkGorgoniaGraphRun keeps the graph overhead visible for the
+// comparison.
+package reference
 
 import (
-	"github.com/crossrank/crossrank/ml"
-
 	"context"
 	"fmt"
 	"math"
 
+	"github.com/crossrank/crossrank/ml"
 	"gorgonia.org/tensor"
 )
 
-// The CPU backend.
-//
-// Activations and prepared weights are gorgonia.org/tensor Dense float32
-// matrices. Linear is tensor's MatMul (gonum's sgemm) against the weight
-// transposed once at load. Everything else is a plain loop written for
-// clarity: these loops are the reference kernels that faster kernels (SIMD,
-// CUDA) are tested against, so they stay even when a fast path replaces them
-// in the hot loop.
-
-// NewCPU returns the CPU backend: the fast one (fastcpu.go).
-func NewCPU() ml.Backend { return NewFastCPU() }
-
-// NewReferenceCPU returns the reference CPU backend of this file: gonum's
-// sgemm and plain loops, the oracle the fast backends are tested against.
-func NewReferenceCPU() ml.Backend { return cpuBackend{} }
+// New returns the reference backend: gonum's sgemm and plain
+// loops. See the package comment for what it is for.
+func New() ml.Backend { return cpuBackend{} }
 
 type cpuBackend struct{}
 
-func (cpuBackend) Name() string { return "cpu" }
+func (cpuBackend) Name() string { return "reference" }
 func (cpuBackend) Close() error { return nil }
 
 // cpuMatrix is a torch.nn.Linear weight, kept as Wᵀ ([in, out]) so that
@@ -39,11 +43,6 @@ type cpuMatrix struct {
 	out, in int
 }
 
-type cpuVector struct {
-	name string
-	data []float32
-}
-
 type cpuTable struct {
 	name       string
 	data       []float32
@@ -52,7 +51,7 @@ type cpuTable struct {
 
 func (cpuBackend) Matrix(name string, data []float32, out, in int) (ml.Weight, error) {
 	if out <= 0 || in <= 0 || len(data) != out*in {
-		return nil, fmt.Errorf("bert: cpu: matrix %q: %d values for [%d %d]", name, len(data), out, in)
+		return nil, fmt.Errorf("reference: matrix %q: %d values for [%d %d]", name, len(data), out, in)
 	}
 	wT := make([]float32, len(data))
 	for o := 0; o < out; o++ {
@@ -64,22 +63,23 @@ func (cpuBackend) Matrix(name string, data []float32, out, in int) (ml.Weight, e
 }
 
 func (cpuBackend) Vector(name string, data []float32) (ml.Weight, error) {
-	if len(data) == 0 {
-		return nil, fmt.Errorf("bert: cpu: vector %q is empty", name)
+	v, err := ml.NewHostVector(name, data)
+	if err != nil {
+		return nil, fmt.Errorf("reference: %w", err)
 	}
-	return &cpuVector{name: name, data: append([]float32(nil), data...)}, nil
+	return v, nil
 }
 
 func (cpuBackend) Table(name string, data []float32, rows, cols int) (ml.Weight, error) {
 	if rows <= 0 || cols <= 0 || len(data) != rows*cols {
-		return nil, fmt.Errorf("bert: cpu: table %q: %d values for [%d %d]", name, len(data), rows, cols)
+		return nil, fmt.Errorf("reference: table %q: %d values for [%d %d]", name, len(data), rows, cols)
 	}
 	return &cpuTable{name: name, data: append([]float32(nil), data...), rows: rows, cols: cols}, nil
 }
 
 func (cpuBackend) NewRun(ctx context.Context, tokens int) (ml.Run, error) {
 	if tokens <= 0 {
-		return nil, fmt.Errorf("bert: cpu: run of %d tokens", tokens)
+		return nil, fmt.Errorf("reference: run of %d tokens", tokens)
 	}
 	return &cpuRun{ctx: ctx}, nil
 }
@@ -134,7 +134,7 @@ func (r *cpuRun) ok() bool {
 
 func (r *cpuRun) fail(format string, args ...any) *cpuTensor {
 	if r.err == nil {
-		r.err = fmt.Errorf("bert: cpu: "+format, args...)
+		r.err = fmt.Errorf("reference: "+format, args...)
 	}
 	return dead
 }
@@ -153,35 +153,24 @@ func (r *cpuRun) tensor(x ml.Tensor) *cpuTensor {
 	return t
 }
 
-func (r *cpuRun) matrix(w ml.Weight) *cpuMatrix {
-	m, ok := w.(*cpuMatrix)
-	if !ok || m == nil {
-		r.fail("got a %T weight, want a cpu matrix", w)
-		return nil
+func (r *cpuRun) matrix(w ml.Weight) *cpuMatrix { return own[*cpuMatrix](r, w, "matrix") }
+func (r *cpuRun) table(w ml.Weight) *cpuTable   { return own[*cpuTable](r, w, "table") }
+
+// own is ml.Own, the error recorded in the run.
+func own[P comparable](r *cpuRun, w ml.Weight, what string) P {
+	p, err := ml.Own[P](w, what)
+	if err != nil {
+		r.fail("%v", err)
 	}
-	return m
+	return p
 }
 
 func (r *cpuRun) vector(w ml.Weight, n int) []float32 {
-	v, ok := w.(*cpuVector)
-	if !ok || v == nil {
-		r.fail("got a %T weight, want a cpu vector", w)
-		return nil
+	v, err := ml.HostValues(w, n)
+	if err != nil {
+		r.fail("%v", err)
 	}
-	if len(v.data) != n {
-		r.fail("vector %q has %d values, want %d", v.name, len(v.data), n)
-		return nil
-	}
-	return v.data
-}
-
-func (r *cpuRun) table(w ml.Weight) *cpuTable {
-	t, ok := w.(*cpuTable)
-	if !ok || t == nil {
-		r.fail("got a %T weight, want a cpu table", w)
-		return nil
-	}
-	return t
+	return v
 }
 
 func (r *cpuRun) Gather(table ml.Weight, ids []int32) ml.Tensor {

@@ -1,13 +1,16 @@
 package bert
 
 import (
-	"github.com/crossrank/crossrank/ml"
-
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/crossrank/crossrank/cpu"
+	"github.com/crossrank/crossrank/ml"
+	"github.com/crossrank/crossrank/reference"
 )
 
 // BenchmarkMiniLMWorkload runs the benchmark workload's short BERT sets
@@ -28,7 +31,7 @@ func BenchmarkMiniLMWorkload(b *testing.B) {
 	for _, backend := range []struct {
 		name string
 		new  func() ml.Backend
-	}{{"fast", NewFastCPU}, {"fast-bf16", lowpCPU("bf16")}, {"fast-int8", lowpCPU("int8")}, {"reference", NewReferenceCPU}} {
+	}{{"fast", cpu.Default}, {"fast-bf16", lowpCPU("bf16")}, {"fast-int8", lowpCPU("int8")}, {"reference", reference.New}} {
 		m, err := newModel(context.Background(), cfg, src, backend.new())
 		if err != nil {
 			b.Fatal(err)
@@ -59,7 +62,7 @@ func BenchmarkMiniLMWorkload(b *testing.B) {
 // lowpCPU makes the fast backend in a reduced precision (bf16, int8).
 func lowpCPU(prec string) func() ml.Backend {
 	return func() ml.Backend {
-		b, err := NewCPUWithOptions(CPUOptions{Precision: prec})
+		b, err := cpu.New(cpu.Options{Precision: prec})
 		if err != nil {
 			panic(err)
 		}
@@ -118,4 +121,36 @@ func modelFLOPs(h, inter, layers int, lens []int) float64 {
 	hf, i := float64(h), float64(inter)
 	seqs := float64(len(lens))
 	return float64(layers)*(2*tokens*(4*hf*hf+2*hf*i)+4*sq*hf) + 2*seqs*hf*hf + 2*seqs*hf
+}
+
+// BenchmarkForwardMiniLMShape runs the whole forward pass on a random
+// checkpoint shaped like all-MiniLM-L6-v2 / ms-marco-MiniLM-L-6-v2 (6
+// layers, hidden 384, 12 heads, intermediate 1536; a small vocabulary,
+// which does not change the cost).
+func BenchmarkForwardMiniLMShape(b *testing.B) {
+	cfg := testConfig(b, `{"architectures":["BertForSequenceClassification"],"vocab_size":1000,"hidden_size":384,
+		"num_hidden_layers":6,"num_attention_heads":12,"intermediate_size":1536,"num_labels":1}`)
+	m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 3), cpu.Default())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, shape := range []struct {
+		name       string
+		seqs, toks int
+	}{{"1x32", 1, 32}, {"4x64", 4, 64}} {
+		b.Run(shape.name, func(b *testing.B) {
+			lens := make([]int, shape.seqs)
+			for i := range lens {
+				lens[i] = shape.toks
+			}
+			seqs := randomSequences(rand.New(rand.NewPCG(4, 4)), cfg, lens...)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := m.Forward(context.Background(), seqs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(shape.seqs*shape.toks), "us/token")
+		})
+	}
 }
