@@ -11,13 +11,14 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/crossrank/crossrank/bert"
 	"github.com/crossrank/crossrank/cpu"
 	"github.com/crossrank/crossrank/internal/gemm"
 	"github.com/crossrank/crossrank/ml"
+	"github.com/crossrank/crossrank/reference"
 	"github.com/crossrank/crossrank/rerank"
 	"github.com/crossrank/crossrank/server"
 	"github.com/crossrank/crossrank/weights"
@@ -42,6 +43,10 @@ type Options struct {
 	// "int8" (cpu.Options). A precision this CPU has no fast kernel
 	// for is refused, so that a row never carries a name that did not run.
 	Precision string
+	// Backend is "cpu" (the default: package cpu) or "reference" (package
+	// reference, fp32 only: plain loops at a few percent of the CPU's peak,
+	// to see what the fast backend saves).
+	Backend string
 	// BatchSize is the most pairs in one forward pass (default 32, the
 	// re-ranker's and sentence-transformers' default).
 	BatchSize int
@@ -121,11 +126,23 @@ func Run(ctx context.Context, dir string, set *Set, opts Options) (*Result, erro
 	if set.Family != fam {
 		return nil, fmt.Errorf("bench: set %s is for %s models; %s is %s", set.Key(), set.Family, dir, fam)
 	}
-	be, err := cpuBackend(opts.Precision)
-	if err != nil {
-		return nil, err
+	var be ml.Backend
+	switch opts.Backend {
+	case "", "cpu":
+		pb, err := cpuBackend(opts.Precision)
+		if err != nil {
+			return nil, err
+		}
+		opts.Precision = pb.Precision()
+		be = pb
+	case "reference":
+		if opts.Precision != "fp32" {
+			return nil, fmt.Errorf("bench: the reference backend runs fp32 only, not %s", opts.Precision)
+		}
+		be = reference.New()
+	default:
+		return nil, fmt.Errorf("bench: backend %q: want cpu or reference", opts.Backend)
 	}
-	opts.Precision = be.Precision()
 	opts.Progress("loading "+filepath.Base(dir), 0)
 	var sc scorer
 	switch opts.Contender {
@@ -145,6 +162,7 @@ func Run(ctx context.Context, dir string, set *Set, opts Options) (*Result, erro
 		Contender: opts.Contender,
 		Precision: opts.Precision,
 		Model:     filepath.Base(filepath.Clean(dir)),
+		Backend:   strings.TrimPrefix(opts.Backend, "cpu"),
 		N:         set.N,
 		Set:       set.Name,
 		Tokens:    set.Tokens(),
@@ -234,7 +252,7 @@ func cmpErr(first, err error) error {
 
 // library is the Library contender.
 type library struct {
-	m     *bert.Model
+	m     ml.Model
 	seqs  []ml.Sequence
 	batch int
 }
@@ -265,7 +283,7 @@ func cpuBackend(prec string) (precisionBackend, error) {
 }
 
 func newLibrary(ctx context.Context, dir string, set *Set, batch int, be ml.Backend) (*library, error) {
-	m, err := bert.Load(ctx, dir, bert.Options{Backend: be})
+	m, err := ml.Load(ctx, dir, be)
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/crossrank/crossrank/internal/gemm"
 )
 
-func TestCPUOptions(t *testing.T) {
+func TestOptions(t *testing.T) {
 	if _, err := New(Options{Precision: "fp16"}); err == nil || !strings.Contains(err.Error(), "fp16") {
 		t.Errorf("precision fp16: err %v, want one naming fp16", err)
 	}

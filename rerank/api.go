@@ -47,9 +47,17 @@ type Options struct {
 	// MaxLength window by window instead of truncating it; the document
 	// gets its best window's score. nil means truncate.
 	LongDocs *Windows
-	// Backend runs the forward pass. nil means automatic: CUDA when the
-	// binary was built with the cuda tag and a GPU is present, else CPU.
+	// Backend runs the forward pass: a backend of the caller's (which the
+	// Reranker leaves open), e.g. cpu.New(...) or reference.New(). nil
+	// means the one BackendName names.
 	Backend ml.Backend
+	// BackendName chooses the backend when Backend is nil: "" or "auto"
+	// (CUDA when the binary was built with the cuda tag and a GPU is
+	// present, else CPU), "cpu", "cuda", or "reference": the plain-loop
+	// oracle on gorgonia.org/tensor, fp32 only and slow (gonum's sgemm,
+	// about 4% of the CPU's peak), there to check a surprising score
+	// against the plain definition of the forward pass. See NewBackend.
+	BackendName string
 	// Precision is the arithmetic of the model's matrix products when
 	// Backend is nil: "" or "fp32" (the default), "bf16" or "int8". On the
 	// CPU, bf16 and int8 run the Linear layers on AVX512_BF16 / VNNI

@@ -13,9 +13,8 @@ import (
 	"os/signal"
 	"strings"
 
-	"github.com/crossrank/crossrank/bert"
-	"github.com/crossrank/crossrank/cpu"
 	"github.com/crossrank/crossrank/ml"
+	"github.com/crossrank/crossrank/rerank"
 	"github.com/crossrank/crossrank/tokenizer"
 	"github.com/crossrank/crossrank/weights"
 )
@@ -59,6 +58,7 @@ func runScore(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	maxLength := fs.Int("max-length", 0, "most tokens per pair, special tokens included (0: the tokenizer's model_max_length, capped by the model's positions)")
 	batchSize := fs.Int("batch-size", 32, "pairs per forward pass")
 	precision := fs.String("precision", "fp32", precisionUsage)
+	backend := fs.String("backend", rerank.BackendCPU, backendUsage)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, scoreUsage)
 		fs.PrintDefaults()
@@ -84,7 +84,7 @@ func runScore(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	s, err := newScorer(ctx, *modelDir, *maxLength, *precision, stderr)
+	s, err := newScorer(ctx, *modelDir, *maxLength, *backend, *precision, stderr)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -97,27 +97,27 @@ func runScore(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // scorer turns pairs into scores with one model and its tokenizer.
 type scorer struct {
-	model    *bert.Model
+	model    ml.Model // closes its backend
 	tok      *tokenizer.Tokenizer
 	trunc    tokenizer.Truncation
 	activate func(logits []float32) scoreOutput
 }
 
-func newScorer(ctx context.Context, dir string, maxLength int, precision string, stderr io.Writer) (*scorer, error) {
+func newScorer(ctx context.Context, dir string, maxLength int, backend, precision string, stderr io.Writer) (*scorer, error) {
 	tok, err := tokenizer.Load(dir)
 	if err != nil {
 		return nil, err
 	}
-	// The fast CPU backend holds nothing to close (Model.Close leaves a
-	// backend it was given alone).
-	be, err := cpu.New(cpu.Options{Precision: precision})
+	be, err := rerank.NewBackend(backend, precision, nil)
 	if err != nil {
 		return nil, err
 	}
-	m, err := bert.Load(ctx, dir, bert.Options{Backend: be})
+	m, err := ml.Load(ctx, dir, be)
 	if err != nil {
+		be.Close()
 		return nil, err
 	}
+	m = closing{m, be}
 	act, warning, err := scoreActivation(m.Config())
 	if err != nil {
 		m.Close()
@@ -145,6 +145,14 @@ func newScorer(ctx context.Context, dir string, maxLength int, precision string,
 		activate: act,
 	}, nil
 }
+
+// closing is a model that closes its backend with it.
+type closing struct {
+	ml.Model
+	be ml.Backend
+}
+
+func (c closing) Close() error { return errors.Join(c.Model.Close(), c.be.Close()) }
 
 // scoreActivation returns the activation CrossEncoder.predict applies by
 // default: the one config.json names (sentence_transformers.activation_fn,
