@@ -29,7 +29,7 @@ func (b *fakeBackend) Table(name string, _ []float32, rows, cols int) (Weight, e
 	return name, nil
 }
 func (b *fakeBackend) NewRun(context.Context, int) (Run, error) { return fakeRun{}, nil }
-func (b *fakeBackend) Close() error                            { return nil }
+func (b *fakeBackend) Close() error                             { return nil }
 
 type fakeRun struct{ Run }
 
