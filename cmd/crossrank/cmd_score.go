@@ -27,7 +27,7 @@ func init() {
 	})
 }
 
-const scoreUsage = `usage: crossrank score --model DIR [--max-length N] [--batch-size B]
+const scoreUsage = `usage: crossrank score --model DIR [--max-length N] [--batch-size B] [--backend cpu|reference]
 
 Reads JSON lines {"query": ..., "document": ...} on standard input and writes
 one line {"logits": [...], "score": S} per pair, in input order. S is what
