@@ -45,13 +45,12 @@ const (
 	ActGELU     Activation = iota + 1 // "gelu": exact, 0.5*x*(1+erf(x/sqrt(2)))
 	ActGELUTanh                       // "gelu_new", "gelu_pytorch_tanh": the tanh approximation
 	ActReLU                           // "relu"
-	ActSiLU                           // "silu", "swish": x*sigmoid(x)
 )
 
 var activations = map[string]Activation{
 	"gelu": ActGELU, "gelu_python": ActGELU,
 	"gelu_new": ActGELUTanh, "gelu_pytorch_tanh": ActGELUTanh,
-	"relu": ActReLU, "silu": ActSiLU, "swish": ActSiLU,
+	"relu": ActReLU,
 }
 
 // Layer types, as transformers 5's layer_types names them.

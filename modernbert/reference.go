@@ -389,8 +389,6 @@ func act(x float32, a Activation) float32 {
 		return float32(0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v))))
 	case ActReLU:
 		return max(x, 0)
-	case ActSiLU:
-		return float32(float64(x) / (1 + math.Exp(-float64(x))))
 	}
 	panic("modernbert: activation " + strconv.Itoa(int(a)) + " has no definition") // ParseConfig admits no other
 }
