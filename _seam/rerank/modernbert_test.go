@@ -2,12 +2,16 @@ package rerank
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/crossrank/crossrank/ml"
+	"github.com/crossrank/crossrank/reference"
 )
 
 // ModernBERT through the re-ranker, unchanged: tokenizer.json (byte-level
@@ -144,5 +148,37 @@ func TestModernBertLongDocsAndThresholds(t *testing.T) {
 				t.Errorf("top 3 at or above the second score: %v, want the first two of %v", top, a[:2])
 			}
 		})
+	}
+}
+
+// gpuLike is a backend that is not the CPU and has none of the optional
+// operations, as the CUDA backend is for ModernBERT today.
+type gpuLike struct{ ml.Backend }
+
+func (gpuLike) Name() string { return "cuda:0 (fake)" }
+func (b gpuLike) NewRun(ctx context.Context, tokens int) (ml.Run, error) {
+	r, err := b.Backend.NewRun(ctx, tokens)
+	return struct{ ml.Run }{r}, err
+}
+
+// TestModernBertAutoFallsBackToCPU: when auto picks a backend that lacks
+// ModernBERT's operations, the model loads on the CPU (with a warning),
+// while asking for that backend by name is an error naming the operation.
+func TestModernBertAutoFallsBackToCPU(t *testing.T) {
+	defer func(f func(string, string, *slog.Logger) (ml.Backend, error)) { newBackend = f }(newBackend)
+	newBackend = func(name, prec string, log *slog.Logger) (ml.Backend, error) {
+		return gpuLike{reference.New()}, nil
+	}
+	r, err := New(context.Background(), fixtureDir("modernbert"), Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := r.Info().Device; d != "cpu" {
+		t.Errorf("device %q, want cpu", d)
+	}
+	r.Close()
+	_, err = New(context.Background(), fixtureDir("modernbert"), Options{BackendName: BackendCUDA, Logger: slog.New(slog.DiscardHandler)})
+	if !errors.Is(err, ml.ErrUnsupported) || !strings.Contains(err.Error(), "RoPE") {
+		t.Errorf("backend cuda by name: %v, want an error naming RoPE", err)
 	}
 }
