@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/crossrank/crossrank/cpu"
@@ -174,4 +175,47 @@ func BenchmarkGTEModernBERTBase(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/token")
 		})
 	}
+}
+
+// TestLoadRefusesBadCheckpoints: a missing tensor (a bias the config turns
+// on), a wrong shape, a NaN and an extra layer fail the load with the
+// tensor's name.
+func TestLoadRefusesBadCheckpoints(t *testing.T) {
+	js := `{"architectures":["ModernBertForSequenceClassification"],"vocab_size":50,"hidden_size":16,
+		"intermediate_size":24,"num_hidden_layers":2,"num_attention_heads":2,"local_attention":4,
+		"attention_bias":true,"num_labels":1}`
+	_, cfg := synthetic(t, js, nil, nil)
+	for _, tc := range []struct {
+		name, tensor string
+		edit         func(s mapSource)
+	}{
+		{"missing bias", "model.layers.1.attn.Wqkv.bias", func(s mapSource) { delete(s, "model.layers.1.attn.Wqkv.bias") }},
+		{"shape", "model.layers.0.mlp.Wi.weight", func(s mapSource) {
+			w := s["model.layers.0.mlp.Wi.weight"]
+			s["model.layers.0.mlp.Wi.weight"] = fakeTensor{w.data[:24*16], []int{24, 16}} // one half: no gate
+		}},
+		{"nan", "head.norm.weight", func(s mapSource) { s["head.norm.weight"].data[3] = float32(math.NaN()) }},
+		{"extra layer", "model.layers.2.mlp_norm.weight", func(s mapSource) {
+			s["model.layers.2.mlp_norm.weight"] = s["model.layers.1.mlp_norm.weight"]
+		}},
+	} {
+		src := randomCheckpoint(cfg, rand.New(rand.NewPCG(1, 1)))
+		tc.edit(src)
+		wcfg, _ := weights.ParseConfig([]byte(js))
+		_, err := New(context.Background(), wcfg, namedSource{src}, cpu.Default())
+		if err == nil || !strings.Contains(err.Error(), tc.tensor) {
+			t.Errorf("%s: error %v, want one naming %s", tc.name, err, tc.tensor)
+		}
+	}
+}
+
+// namedSource lists its tensors, as a checkpoint does (checkTensors).
+type namedSource struct{ mapSource }
+
+func (s namedSource) Names() []string {
+	var out []string
+	for n := range s.mapSource {
+		out = append(out, n)
+	}
+	return out
 }
