@@ -353,7 +353,7 @@ func TestMalformedJSON(t *testing.T) {
 		want string
 	}{
 		{func(d map[string]any) { delete(d, "model") }, "model: missing"},
-		{func(d map[string]any) { d["model"].(map[string]any)["type"] = "BPE" }, `model.type: "BPE" is not supported`},
+		{func(d map[string]any) { d["model"].(map[string]any)["type"] = "WordLevel" }, `model.type: "WordLevel" is not supported`},
 		{func(d map[string]any) { d["model"].(map[string]any)["vocab"] = []any{[]any{"a"}} }, "model.vocab"},
 		{func(d map[string]any) { d["model"].(map[string]any)["vocab"] = []any{[]any{"a", "x"}} }, "score is not a number"},
 		{func(d map[string]any) { d["model"].(map[string]any)["unk_id"] = 99 }, "model.unk_id"},

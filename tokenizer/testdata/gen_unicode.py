@@ -79,6 +79,22 @@ for i in range(0, len(CPS), B):
         if len(w) == 1 and w != "a":
             punct.append(ord(w))
 
+# The regex classes of the byte-level BPE Split patterns (Qwen2, GPT-2, Llama 3):
+# Oniguruma's \p{L}, \p{N} and \s, read off the library by removing each class
+# from every code point. Oniguruma's Unicode is newer than Go's (about 5,000
+# letters more), so Go's unicode.L would split differently.
+def regex_class(pattern):
+    sp = pre_tokenizers.Split(tokenizers.Regex(pattern), "removed")
+    out = []
+    for i in range(0, len(CPS), B):
+        chunk = CPS[i:i + B]
+        kept = set("".join(w for w, _ in sp.pre_tokenize_str("".join(chr(c) for c in chunk))))
+        out += [c for c in chunk if chr(c) not in kept]
+    return out
+
+
+letter, number, space = regex_class(r"\p{L}"), regex_class(r"\p{N}"), regex_class(r"\s")
+
 lower = normalizers.Lowercase()
 lmap = []
 for i in range(0, len(CPS), B):
@@ -100,6 +116,12 @@ src = [
     "",
     table("hfMn", "hfMn: what strip_accents removes after NFD (its nonspacing marks).", mn),
     "",
+    table("hfLetter", "hfLetter: what the Split patterns' \\p{L} matches (Oniguruma's letters).", letter),
+    "",
+    table("hfNumber", "hfNumber: what the Split patterns' \\p{N} matches.", number),
+    "",
+    table("hfSpace", "hfSpace: what the Split patterns' \\s matches.", space),
+    "",
     "// hfLower is Rust's char::to_lowercase as tokenizers applies it: each entry",
     "// maps a character to its lowercase string, sorted by character.",
     "var hfLower = []struct {",
@@ -112,4 +134,4 @@ for c, o in lmap:
     src.append(f'\t{{0x{c:x}, "{lit}"}},')
 src.append("}")
 open("../hf_unicode.go", "w").write("\n".join(src) + "\n")
-print(len(control), len(punct), len(mn), len(lmap))
+print(len(control), len(punct), len(mn), len(lmap), len(letter), len(number), len(space))

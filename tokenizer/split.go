@@ -1,0 +1,388 @@
+package tokenizer
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+)
+
+// splitPattern finds the matches of a Split pre-tokenizer's pattern in a
+// piece, left to right, as tokenizers' find_iter does (Oniguruma's
+// leftmost-first matching; an empty match right after a match is skipped).
+type splitPattern interface {
+	matches(s []byte, yield func(start, end int))
+}
+
+// forEachPiece cuts s into the matches of p and the text between them, in
+// order: tokenizers' Pattern::find_matches. Empty s gives nothing.
+func forEachPiece(p splitPattern, s []byte, f func(start, end int, isMatch bool)) {
+	prev := 0
+	p.matches(s, func(start, end int) {
+		if prev != start {
+			f(prev, start, false)
+		}
+		f(start, end, true)
+		prev = end
+	})
+	if prev != len(s) {
+		f(prev, len(s), false)
+	}
+}
+
+// splitPre is tokenizers' Split pre-tokenizer: the pieces of the pattern's
+// matches (or, with invert, of the text between them) treated as behavior
+// says.
+type splitPre struct {
+	pattern splitPattern
+	b       behavior
+	invert  bool
+}
+
+// piece is a span of a split with its match flag.
+type piece struct {
+	start, end int
+	match      bool
+}
+
+func (p *splitPre) split(out *words, src []byte, first bool, sc *scratch) {
+	ps := sc.pieces[:0]
+	forEachPiece(p.pattern, src, func(s, e int, m bool) {
+		ps = append(ps, piece{s, e, m != p.invert})
+	})
+	// NormalizedString::split: which pieces are kept, merged or removed.
+	var kept []piece
+	switch p.b {
+	case isolated:
+		kept = ps
+	case removed:
+		kept = ps[:0]
+		for _, x := range ps {
+			if !x.match {
+				kept = append(kept, x)
+			}
+		}
+	case contiguous:
+		kept = ps[:0]
+		prev := false
+		for _, x := range ps {
+			if x.match == prev && len(kept) > 0 {
+				kept[len(kept)-1].end = x.end
+			} else {
+				kept = append(kept, x)
+			}
+			prev = x.match
+		}
+	case mergedWithPrevious:
+		kept = ps[:0]
+		prev := false
+		for _, x := range ps {
+			if x.match && !prev && len(kept) > 0 {
+				kept[len(kept)-1].end = x.end
+			} else {
+				kept = append(kept, x)
+			}
+			prev = x.match
+		}
+	case mergedWithNext:
+		// The same fold from the right.
+		n := len(ps)
+		w := n // kept pieces are written to ps[w:], right to left
+		prev := false
+		for i := n - 1; i >= 0; i-- {
+			x := ps[i]
+			if x.match && !prev && w < n {
+				ps[w].start = x.start
+			} else {
+				w--
+				ps[w] = x
+			}
+			prev = x.match
+		}
+		kept = ps[w:]
+	}
+	off := out.addPiece(src)
+	for _, x := range kept {
+		out.emit(off+x.start, off+x.end, first && x.start == 0)
+	}
+	sc.pieces = ps[:0]
+}
+
+// newSplitPattern compiles a Split pattern. The three patterns of the
+// byte-level BPE models (GPT-2's, Qwen2's, Llama 3's) use a look-ahead,
+// \s+(?!\S), which Go's regexp lacks: they are matched by hand
+// (handPattern). Other patterns go to Go's regexp if they mean the same
+// there; look-around and the Perl classes, which Oniguruma reads as Unicode
+// and Go as ASCII, are refused.
+func newSplitPattern(regex string, literal bool) (splitPattern, error) {
+	if literal {
+		return goPattern{regexp.MustCompile(regexp.QuoteMeta(regex))}, nil
+	}
+	if hp, ok := handPatterns[regex]; ok {
+		return hp, nil
+	}
+	for _, la := range []string{"(?=", "(?!", "(?<=", "(?<!"} {
+		if strings.Contains(regex, la) {
+			return nil, fmt.Errorf("pattern %q: look-around %q is not supported (Go's regexp has none; only the GPT-2, Qwen2 and Llama 3 patterns are matched by hand)", regex, la)
+		}
+	}
+	for i := 0; i+1 < len(regex); i++ {
+		if regex[i] != '\\' {
+			continue
+		}
+		if c := regex[i+1]; strings.IndexByte(`sSdDwWbB`, c) >= 0 {
+			return nil, fmt.Errorf(`pattern %q: \%c is Unicode in tokenizers (Oniguruma) and ASCII in Go's regexp; not supported`, regex, c)
+		}
+		i++
+	}
+	re, err := regexp.Compile(regex)
+	if err != nil {
+		return nil, fmt.Errorf("pattern %q: %w", regex, err)
+	}
+	return goPattern{re}, nil
+}
+
+// goPattern is a pattern Go's regexp matches as Oniguruma does.
+type goPattern struct{ re *regexp.Regexp }
+
+func (g goPattern) matches(s []byte, yield func(start, end int)) {
+	for _, m := range g.re.FindAllIndex(s, -1) {
+		yield(m[0], m[1])
+	}
+}
+
+// The known patterns, as tokenizer.json spells them.
+const (
+	gpt2Regex   = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+	qwen2Regex  = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+	llama3Regex = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+)
+
+var (
+	gpt2Pattern  = &handPattern{name: "gpt2"}
+	handPatterns = map[string]*handPattern{
+		gpt2Regex:   gpt2Pattern,
+		qwen2Regex:  {name: "qwen2", qwen: true, foldCase: true, maxDigits: 1},
+		llama3Regex: {name: "llama3", qwen: true, foldCase: true, maxDigits: 3},
+	}
+)
+
+// handPattern matches one of the known patterns. Every character is a
+// letter (\p{L}), a number (\p{N}), whitespace (\s) or other, and each
+// pattern has an alternative for each, so the matches tile the text.
+//
+// GPT-2 (case-sensitive contractions, digit runs of any length):
+//
+//	's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+//
+// Qwen2 (maxDigits 1) and Llama 3 (maxDigits 3):
+//
+//	(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,max}|
+//	 ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+type handPattern struct {
+	name      string
+	qwen      bool // the Qwen2 / Llama 3 form
+	foldCase  bool // (?i:) contractions
+	maxDigits int  // 0: unbounded
+}
+
+// Character classes of the patterns.
+const (
+	rxLetter = 1 << iota
+	rxNumber
+	rxSpace
+)
+
+var (
+	rxOnce  sync.Once
+	rxTable []uint8 // classes of the BMP
+)
+
+func rxClass(r rune) uint8 {
+	if r < 0x10000 {
+		return rxTable[r]
+	}
+	return rxCompute(r)
+}
+
+func rxCompute(r rune) uint8 {
+	var c uint8
+	if unicode.Is(hfLetter, r) {
+		c |= rxLetter
+	}
+	if unicode.Is(hfNumber, r) {
+		c |= rxNumber
+	}
+	if unicode.Is(hfSpace, r) {
+		c |= rxSpace
+	}
+	return c
+}
+
+func buildRxTable() {
+	t := make([]uint8, 0x10000)
+	for r := range t {
+		t[r] = rxCompute(rune(r))
+	}
+	rxTable = t
+}
+
+// at decodes the character at i: its class and size (0 at the end).
+func rxAt(s []byte, i int) (rune, uint8, int) {
+	if i >= len(s) {
+		return -1, 0, 0
+	}
+	if c := s[i]; c < utf8.RuneSelf {
+		return rune(c), rxTable[c], 1
+	}
+	r, n := utf8.DecodeRune(s[i:])
+	return r, rxClass(r), n
+}
+
+func (p *handPattern) matches(s []byte, yield func(start, end int)) {
+	rxOnce.Do(buildRxTable)
+	for i := 0; i < len(s); {
+		e := p.matchAt(s, i)
+		yield(i, e)
+		i = e
+	}
+}
+
+// run returns the end of the run of characters from i whose class has a
+// bit of want (or, with not, has none of the bits of want).
+func rxRun(s []byte, i int, want uint8, not bool) int {
+	for i < len(s) {
+		_, c, n := rxAt(s, i)
+		if (c&want != 0) == not {
+			break
+		}
+		i += n
+	}
+	return i
+}
+
+// matchAt is the end of the match that starts at i (i < len(s)).
+func (p *handPattern) matchAt(s []byte, i int) int {
+	r, c, n := rxAt(s, i)
+	if r == '\'' {
+		if e := p.contraction(s, i+1); e > 0 {
+			return e
+		}
+	}
+	_, c2, n2 := rxAt(s, i+n)
+	if p.qwen {
+		// [^\r\n\p{L}\p{N}]?\p{L}+
+		if c&rxLetter != 0 {
+			return rxRun(s, i+n, rxLetter, false)
+		}
+		if r != '\r' && r != '\n' && c&rxNumber == 0 && c2&rxLetter != 0 {
+			return rxRun(s, i+n+n2, rxLetter, false)
+		}
+		// \p{N}{1,max}
+		if c&rxNumber != 0 {
+			e := i + n
+			for k := 1; k < p.maxDigits; k++ {
+				_, cc, nn := rxAt(s, e)
+				if cc&rxNumber == 0 {
+					break
+				}
+				e += nn
+			}
+			return e
+		}
+		//  ?[^\s\p{L}\p{N}]+[\r\n]*
+		if j := p.otherStart(s, i, r, c, n, c2); j >= 0 {
+			e := rxRun(s, j, rxLetter|rxNumber|rxSpace, true)
+			for e < len(s) && (s[e] == '\r' || s[e] == '\n') {
+				e++
+			}
+			return e
+		}
+		// Only whitespace is left. \s*[\r\n]+: the run up to its last \r or \n.
+		end := rxRun(s, i, rxSpace, false)
+		for k := end - 1; k >= i; k-- {
+			if s[k] == '\r' || s[k] == '\n' {
+				return k + 1
+			}
+		}
+		return spaceEnd(s, i, end)
+	}
+	//  ?\p{L}+ and  ?\p{N}+
+	for _, cls := range []uint8{rxLetter, rxNumber} {
+		if c&cls != 0 {
+			return rxRun(s, i+n, cls, false)
+		}
+		if r == ' ' && c2&cls != 0 {
+			return rxRun(s, i+n+n2, cls, false)
+		}
+	}
+	//  ?[^\s\p{L}\p{N}]+
+	if j := p.otherStart(s, i, r, c, n, c2); j >= 0 {
+		return rxRun(s, j, rxLetter|rxNumber|rxSpace, true)
+	}
+	return spaceEnd(s, i, rxRun(s, i, rxSpace, false))
+}
+
+// otherStart is where [^\s\p{L}\p{N}]+ starts for " ?[^\s\p{L}\p{N}]+" at
+// i, or -1 when that alternative does not match.
+func (p *handPattern) otherStart(s []byte, i int, r rune, c uint8, n int, c2 uint8) int {
+	const classes = rxLetter | rxNumber | rxSpace
+	if r == ' ' && i+n < len(s) && c2&classes == 0 {
+		return i + n
+	}
+	if c&classes == 0 {
+		return i
+	}
+	return -1
+}
+
+// spaceEnd is \s+(?!\S)|\s+ for the whitespace run [i, end): the run
+// without its last character when a non-space follows and the run has
+// more than one character, else the whole run.
+func spaceEnd(s []byte, i, end int) int {
+	if end == len(s) {
+		return end
+	}
+	_, n := utf8.DecodeLastRune(s[i:end])
+	if end-n > i {
+		return end - n
+	}
+	return end
+}
+
+// contraction is the end of 's|'t|'re|'ve|'m|'ll|'d after the apostrophe
+// (j is the byte after it), or 0. With foldCase the letters match as
+// Oniguruma's (?i) does: either case, and U+017F (long s) for s.
+func (p *handPattern) contraction(s []byte, j int) int {
+	low := func(k int) (byte, int) {
+		if k >= len(s) {
+			return 0, 0
+		}
+		b := s[k]
+		if p.foldCase {
+			if b >= 'A' && b <= 'Z' {
+				return b + 'a' - 'A', 1
+			}
+			if b == 0xC5 && k+1 < len(s) && s[k+1] == 0xBF { // ſ
+				return 's', 2
+			}
+		}
+		return b, 1
+	}
+	a, n := low(j)
+	switch a {
+	case 's', 't', 'm', 'd':
+		return j + n
+	case 'r', 'v', 'l':
+		want := byte('e')
+		if a == 'l' {
+			want = 'l'
+		}
+		if b, m := low(j + n); b == want && m == 1 {
+			return j + n + 1
+		}
+	}
+	return 0
+}
