@@ -366,7 +366,7 @@ const (
 func newBPECache() *bpeCache { return &bpeCache{words: make(map[string][]int32)} }
 
 func (c *bpeCache) get(word []byte) ([]int32, bool) {
-	if len(word) >= bpeCacheMaxLen {
+	if c == nil || len(word) >= bpeCacheMaxLen {
 		return nil, false
 	}
 	c.mu.RLock()
@@ -376,7 +376,7 @@ func (c *bpeCache) get(word []byte) ([]int32, bool) {
 }
 
 func (c *bpeCache) put(word []byte, ids []int32) {
-	if len(word) >= bpeCacheMaxLen {
+	if c == nil || len(word) >= bpeCacheMaxLen {
 		return
 	}
 	c.mu.Lock()

@@ -61,6 +61,14 @@ func checkTinyExpected(t *testing.T, file string, load func(string) *Tokenizer) 
 			MaxLength                                         int `json:"max_length"`
 			IDs                                               []int32
 			TypeIDs                                           []int32 `json:"type_ids"`
+			// Decode's expected text (byte-level BPE cases); skip-special
+			// absent means the same text.
+			Decoded   *string
+			DecodedSk *string `json:"decoded_skip_special"`
+			// A pre-tokenizer on its own: the pieces of each text.
+			PreTokenizer json.RawMessage `json:"pre_tokenizer"`
+			Texts        []string
+			Pieces       [][]string
 		}
 	}
 	if err := json.Unmarshal(b, &exp); err != nil {
@@ -68,6 +76,10 @@ func checkTinyExpected(t *testing.T, file string, load func(string) *Tokenizer) 
 	}
 	toks := map[string]*Tokenizer{}
 	for _, c := range exp.Cases {
+		if c.PreTokenizer != nil {
+			checkPreTokenizer(t, c.PreTokenizer, c.Texts, c.Pieces)
+			continue
+		}
 		tk := toks[c.Tokenizer]
 		if tk == nil {
 			tk = load(c.Tokenizer)
@@ -99,9 +111,52 @@ func checkTinyExpected(t *testing.T, file string, load func(string) *Tokenizer) 
 		if !slices.Equal(e.IDs, c.IDs) || !slices.Equal(e.TypeIDs, c.TypeIDs) {
 			t.Errorf("%s (max %d):\n got ids %v types %v\nwant ids %v types %v", what, c.MaxLength, e.IDs, e.TypeIDs, c.IDs, c.TypeIDs)
 		}
+		if c.Decoded != nil {
+			want := map[bool]string{false: *c.Decoded, true: *c.Decoded}
+			if c.DecodedSk != nil {
+				want[true] = *c.DecodedSk
+			}
+			for _, skip := range []bool{false, true} {
+				got, err := tk.Decode(e.IDs, skip)
+				if tk.decoder == decodeOther {
+					if err == nil {
+						t.Errorf("%s: Decode with the %s decoder: no error", what, tk.decoderName)
+					}
+					continue
+				}
+				if err != nil || got != want[skip] {
+					t.Errorf("%s: Decode(skip special %v) = %q, %v; want %q", what, skip, got, err, want[skip])
+				}
+			}
+		}
 	}
 	if len(exp.Cases) == 0 {
 		t.Fatal("no cases")
+	}
+}
+
+// checkPreTokenizer runs a pre-tokenizer read from its tokenizer.json form
+// on texts and wants the library's pieces.
+func checkPreTokenizer(t *testing.T, raw json.RawMessage, texts []string, want [][]string) {
+	t.Helper()
+	p, err := parsePreTokenizer(raw)
+	if err != nil {
+		t.Errorf("%s: %v", raw, err)
+		return
+	}
+	sc := &scratch{}
+	for i, text := range texts {
+		var w words
+		if text != "" {
+			p.split(&w, []byte(text), true, sc)
+		}
+		got := []string{}
+		for k := range w.spans {
+			got = append(got, string(w.word(k)))
+		}
+		if !slices.Equal(got, want[i]) {
+			t.Errorf("%s on %q:\n got %q\nwant %q", raw, text, got, want[i])
+		}
 	}
 }
 

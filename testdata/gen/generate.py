@@ -505,8 +505,8 @@ SPLIT_PIECES = ["'", "'s", "'S", "'t", "'T", "'re", "'RE", "'Ve", "'m", "'ll", "
                 "\x0c", "a", "bc", "Z", "é", "e\u0301", "\u0301", "中", "ー", "ß", "1", "23", "4567", "٣", "Ⅻ",
                 "½", "²", "!", "?!", "...", "-", "_", "(", "😀", "\u200d", "\u200b", "#", "$", "\x00",
                 "\U0001d400", "\u0378", "\ue000", "\u1c89", "\U00010d40"]
-N_SPLIT_RANDOM = 500
-N_SPLIT_UNICODE = 1500  # of the 4,000 random-unicode strings
+N_SPLIT_RANDOM = 150
+N_SPLIT_UNICODE = 450  # of the 4,000 random-unicode strings
 
 
 def train_bpe(lines, style, vocab_size):
@@ -598,18 +598,22 @@ def bpe_records(tok, lines):
     recs = []
     for i, t in enumerate(lines):
         recs.append({"kind": "line", "line": i, "ids": tok.encode(t).ids})
-    for i in range(0, len(lines), 20):  # a sample of single texts cut from either side
+    for i in range(0, len(lines), 80):  # a sample of single texts cut from either side
         for tr in (("longest_first", "left", 16), ("longest_first", "right", 16)):
             recs.append({"kind": "line", "line": i, "truncation": list(tr), **bpe_encode(tok, lines[i], truncation=tr)})
-    for a, b in bpe_pairs(lines, N_BPE_PAIRS, SEED + 500):
-        recs.append({"kind": "pair", "a": a, "b": b, **bpe_encode(tok, lines[a], lines[b])})
+    for k, (a, b) in enumerate(bpe_pairs(lines, N_BPE_PAIRS, SEED + 500)):
+        if k % 10 in (0, 1):  # untruncated, a pair is its two lines framed: a few suffice
+            recs.append({"kind": "pair", "a": a, "b": b, **bpe_encode(tok, lines[a], lines[b])})
         for tr in BPE_TRUNCATIONS:
             recs.append({"kind": "pair", "a": a, "b": b, "truncation": list(tr),
                          **bpe_encode(tok, lines[a], lines[b], truncation=tr)})
     for s in BPE_EDGE_TEXTS:
         ids = tok.encode(s).ids
-        recs.append({"kind": "text", "text": s, "ids": ids, "decoded": tok.decode(ids, skip_special_tokens=False),
-                     "decoded_skip_special": tok.decode(ids, skip_special_tokens=True)})
+        rec = {"kind": "text", "text": s, "ids": ids, "decoded": tok.decode(ids, skip_special_tokens=False)}
+        skip = tok.decode(ids, skip_special_tokens=True)
+        if skip != rec["decoded"]:  # absent: the same
+            rec["decoded_skip_special"] = skip
+        recs.append(rec)
     return recs
 
 
