@@ -800,8 +800,9 @@ func checkBPERecord(r *bpeRecord, lines, vocab int) error {
 			return fmt.Errorf("pair (%v, %v) outside the corpus", r.A, r.B)
 		}
 	case "text":
-		if r.Text == nil || r.Decoded == nil || r.DecodedSk == nil {
-			return errors.New("text record needs text, decoded and decoded_skip_special")
+		// decoded_skip_special is there only when it differs from decoded.
+		if r.Text == nil || r.Decoded == nil {
+			return errors.New("text record needs text and decoded")
 		}
 	default:
 		return fmt.Errorf("kind %q", r.Kind)
