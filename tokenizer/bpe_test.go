@@ -5,9 +5,11 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -265,3 +267,138 @@ func splitLengths(p splitPattern, text string) []int {
 	return out
 }
 
+
+func TestPadLeft(t *testing.T) {
+	a := NewEncoding([]int32{5, 6, 7})
+	b := NewEncoding([]int32{8})
+	batch := PadSide([]*Encoding{a, b}, 9, Left)
+	if batch.Rows != 2 || batch.Cols != 3 || batch.Side != Left || !slices.Equal(batch.Lengths, []int{3, 1}) {
+		t.Fatalf("shape %d x %d side %v lengths %v", batch.Rows, batch.Cols, batch.Side, batch.Lengths)
+	}
+	ids, types, mask := batch.Row(1)
+	// transformers' tokenizer.pad with padding_side="left".
+	if !slices.Equal(ids, []int32{9, 9, 8}) || !slices.Equal(types, []int32{0, 0, 0}) || !slices.Equal(mask, []int32{0, 0, 1}) {
+		t.Errorf("row 1: %v %v %v", ids, types, mask)
+	}
+	if ids, _, mask := batch.Row(0); !slices.Equal(ids, a.IDs) || !slices.Equal(mask, []int32{1, 1, 1}) {
+		t.Errorf("row 0: %v %v", ids, mask)
+	}
+}
+
+// naiveMerge is the reference for mergeAll: repeatedly merge the adjacent
+// pair with the lowest rank, the leftmost of equal ranks.
+func naiveMerge(ids []int32, merges map[uint64]bpeMerge) []int32 {
+	ids = append([]int32(nil), ids...)
+	for {
+		best, at := int32(-1), -1
+		var id int32
+		for i := 0; i+1 < len(ids); i++ {
+			if m, ok := merges[pairKey(ids[i], ids[i+1])]; ok && (at < 0 || m.rank < best) {
+				best, at, id = m.rank, i, m.id
+			}
+		}
+		if at < 0 {
+			return ids
+		}
+		ids = append(append(ids[:at], id), ids[at+2:]...)
+	}
+}
+
+// TestBPEMergeReference compares the queue-based merge (tokenizers'
+// merge_all) with the plain quadratic loop on random vocabularies, merges
+// and words, short and long.
+func TestBPEMergeReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for round := 0; round < 200; round++ {
+		alpha := []string{"a", "b", "c", "d", "é"}[:2+rng.IntN(4)]
+		vocab := map[string]int32{}
+		for _, c := range alpha {
+			vocab[c] = int32(len(vocab))
+		}
+		toks := append([]string(nil), alpha...)
+		var merges [][2]string
+		for k := 0; k < 5+rng.IntN(40); k++ {
+			a, b := toks[rng.IntN(len(toks))], toks[rng.IntN(len(toks))]
+			if len(a)+len(b) > 12 {
+				continue
+			}
+			if _, ok := vocab[a+b]; !ok {
+				vocab[a+b] = int32(len(vocab))
+				toks = append(toks, a+b)
+			}
+			merges = append(merges, [2]string{a, b})
+		}
+		m, err := newBPE(vocab, merges, bpeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.cache = nil
+		sc := &scratch{}
+		for w := 0; w < 20; w++ {
+			var word []byte
+			n := 1 + rng.IntN(12)
+			if w%5 == 0 {
+				n = 200 + rng.IntN(300)
+			}
+			var chars []int32
+			for i := 0; i < n; i++ {
+				c := alpha[rng.IntN(len(alpha))]
+				word = append(word, c...)
+				chars = append(chars, vocab[c])
+			}
+			got, err := m.tokenize(nil, word, sc)
+			want := naiveMerge(chars, m.merges)
+			if err != nil || !slices.Equal(got, want) {
+				t.Fatalf("round %d %q: got %v %v, want %v", round, word, got, err, want)
+			}
+		}
+	}
+}
+
+// TestMalformedBPE checks that broken BPE sections of tokenizer.json are
+// errors that say what is wrong.
+func TestMalformedBPE(t *testing.T) {
+	base := `{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":[["a","b"]]}%s}`
+	cases := []struct{ json, want string }{
+		{`{"model":{"type":"BPE","merges":[]}}`, "model.vocab: missing"},
+		{`{"model":{"type":"BPE","vocab":{"a":0}}}`, "model.merges: missing"},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1},"merges":[["a","c"]]}}`, `merges[0]: token "c" is not in the vocabulary`},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1},"merges":[["a","b"]]}}`, `merges[0]: the merged token "ab" is not in the vocabulary`},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b c"]}}`, `model.merges[0]: "a b c" is not two tokens`},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b", ["a","b"]]}}`, `model.merges[1]`},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":[["a"]]}}`, `model.merges[0]`},
+		{`{"model":{"type":"BPE","vocab":{"a":-1},"merges":[]}}`, "negative id"},
+		{`{"model":{"type":"BPE","vocab":["a"],"merges":[]}}`, "model.vocab"},
+		{`{"model":{"type":"BPE","vocab":{"a":0},"merges":[],"dropout":0.1}}`, "model.dropout: 0.1 is not supported"},
+		{`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":[["a","b"]],"continuing_subword_prefix":"##"}}`, `"b" is shorter than the continuing_subword_prefix "##"`},
+		{fmt.Sprintf(base, `,"pre_tokenizer":{"type":"Split","pattern":{"Regex":"a(?=b)"},"behavior":"Isolated","invert":false}`), `look-around "(?="`},
+		{fmt.Sprintf(base, `,"pre_tokenizer":{"type":"Split","pattern":{"Regex":"\\s+"},"behavior":"Isolated","invert":false}`), `\s is Unicode in tokenizers`},
+		{fmt.Sprintf(base, `,"pre_tokenizer":{"type":"Split","pattern":{"Regex":"("},"behavior":"Isolated","invert":false}`), "pre_tokenizer.pattern.Regex: pattern \"(\""},
+		{fmt.Sprintf(base, `,"pre_tokenizer":{"type":"Split","pattern":{"Regex":"a"},"behavior":"Sideways","invert":false}`), "pre_tokenizer.behavior"},
+		{fmt.Sprintf(base, `,"pre_tokenizer":{"type":"Split","pattern":{},"behavior":"Isolated","invert":false}`), "pre_tokenizer.pattern: neither String nor Regex"},
+		{fmt.Sprintf(base, `,"pre_tokenizer":{"type":"Split","pattern":{"Regex":"a"},"behavior":"Isolated"}`), "pre_tokenizer.invert: missing"},
+		{fmt.Sprintf(base, `,"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":"yes"}`), "pre_tokenizer.add_prefix_space"},
+		{fmt.Sprintf(base, `,"decoder":{"kind":"ByteLevel"}`), "decoder.type: missing"},
+	}
+	for i, c := range cases {
+		_, err := FromJSON(strings.NewReader(c.json))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("case %d: err %v, want it to mention %q", i, err, c.want)
+		}
+	}
+	// A missing unk token fails on the first word that needs it, as in
+	// tokenizers (UnkTokenOutOfVocabulary), not at load.
+	tk, err := FromJSON(strings.NewReader(`{"model":{"type":"BPE","vocab":{"a":0},"merges":[],"unk_token":"<unk>"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tk.Encode("ab"); err == nil || !strings.Contains(err.Error(), `unk token "<unk>" is not in the vocabulary`) {
+		t.Errorf("unknown character with a missing unk token: %v", err)
+	}
+	if e, err := tk.Encode("aa"); err != nil || !slices.Equal(e.IDs, []int32{0, 0}) {
+		t.Errorf("known characters: %v %v", e, err)
+	}
+	if _, err := tk.Decode([]int32{5}, false); err == nil {
+		t.Error("Decode of an id outside the vocabulary: no error")
+	}
+}

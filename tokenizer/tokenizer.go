@@ -42,6 +42,18 @@ type Encoding struct {
 	Truncated struct{ First, Second int }
 }
 
+// NewEncoding wraps ids a caller assembled itself (a prompt made of
+// pieces, say) as an Encoding: type ids 0, attention mask 1, nothing
+// truncated. ids is used, not copied.
+func NewEncoding(ids []int32) *Encoding {
+	back := make([]int32, 2*len(ids))
+	e := &Encoding{IDs: ids, TypeIDs: back[:len(ids):len(ids)], AttentionMask: back[len(ids):]}
+	for i := range e.AttentionMask {
+		e.AttentionMask[i] = 1
+	}
+	return e
+}
+
 // Len is the number of tokens, special tokens included.
 func (e *Encoding) Len() int { return len(e.IDs) }
 

@@ -491,12 +491,14 @@ func TestRandomUnicode(t *testing.T) {
 // TestConcurrent encodes from many goroutines at once (the scratch pool and
 // the lazily built tables are shared) and wants the sequential results.
 func TestConcurrent(t *testing.T) {
-	for _, name := range []string{"tiny-wordpiece.json", "tiny-unigram-bytefallback.json"} {
-		tk := loadTiny(t, name)
+	for _, name := range []string{"tiny-wordpiece.json", "tiny-unigram-bytefallback.json", "tiny-bpe-bytelevel.json", "tiny-bpe-fallback.json"} {
+		// want from one tokenizer, the goroutines on another: the BPE word
+		// cache starts empty and is filled concurrently.
+		tk0, tk := loadTiny(t, name), loadTiny(t, name)
 		texts := []string{"Hello, world!", "unbelievable café 中文", "a b c a b c", "", "<mask> hello ab", "İ\u0301x"}
 		want := make([][]int32, len(texts))
 		for i, s := range texts {
-			e, err := tk.EncodePair(s, texts[(i+1)%len(texts)], Truncation{MaxLength: 9})
+			e, err := tk0.EncodePair(s, texts[(i+1)%len(texts)], Truncation{MaxLength: 9})
 			if err != nil {
 				t.Fatal(err)
 			}
