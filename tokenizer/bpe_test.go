@@ -267,7 +267,6 @@ func splitLengths(p splitPattern, text string) []int {
 	return out
 }
 
-
 func TestPadLeft(t *testing.T) {
 	a := NewEncoding([]int32{5, 6, 7})
 	b := NewEncoding([]int32{8})

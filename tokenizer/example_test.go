@@ -105,4 +105,3 @@ func Example_qwen3Prompt() {
 	// 1202 true
 	// " towar<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"
 }
-
