@@ -401,3 +401,75 @@ func TestMalformedBPE(t *testing.T) {
 		t.Error("Decode of an id outside the vocabulary: no error")
 	}
 }
+
+// TestVocabMerges loads a Qwen2 checkpoint that ships vocab.json and
+// merges.txt but no tokenizer.json (written here from bpe-qwen2's
+// tokenizer.json, its added tokens in tokenizer_config.json's
+// added_tokens_decoder) and wants bpe-qwen2's goldens: transformers'
+// Qwen2Tokenizer builds the same tokenizer from either (checked with
+// transformers 5.24 on every corpus line while writing this test).
+func TestVocabMerges(t *testing.T) {
+	src := "../testdata/tokenizers/bpe-qwen2"
+	b, err := os.ReadFile(filepath.Join(src, "tokenizer.json"))
+	if err != nil {
+		t.Skip("fixtures not generated:", err)
+	}
+	var tj struct {
+		AddedTokens []map[string]any `json:"added_tokens"`
+		Model       struct {
+			Vocab  map[string]int32 `json:"vocab"`
+			Merges [][2]string      `json:"merges"`
+		} `json:"model"`
+	}
+	if err := json.Unmarshal(b, &tj); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	vb, _ := json.Marshal(tj.Model.Vocab)
+	var merges strings.Builder
+	merges.WriteString("#version: 0.2\n")
+	for _, m := range tj.Model.Merges {
+		merges.WriteString(m[0] + " " + m[1] + "\n")
+	}
+	cb, _ := os.ReadFile(filepath.Join(src, "tokenizer_config.json"))
+	var cfg map[string]any
+	if err := json.Unmarshal(cb, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	dec := map[string]any{}
+	for _, a := range tj.AddedTokens {
+		dec[fmt.Sprint(a["id"])] = a
+	}
+	cfg["added_tokens_decoder"] = dec
+	cb, _ = json.Marshal(cfg)
+	for name, data := range map[string][]byte{"vocab.json": vb, "merges.txt": []byte(merges.String()), "tokenizer_config.json": cb} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tk, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := corpusLines(t)
+	bad := 0
+	for i, r := range readGz[bpeRecord](t, "../testdata/golden/bpe-qwen2.jsonl.gz") {
+		if msg := checkBPERecord(t, tk, lines, &r); msg != "" {
+			if bad++; bad <= 5 {
+				t.Errorf("record %d: %s", i+1, msg)
+			}
+		}
+	}
+	if tk.PadID() != 1200 {
+		t.Errorf("pad id %d, want <|endoftext|> = 1200", tk.PadID())
+	}
+	// A broken merges.txt is an error naming the line.
+	os.WriteFile(filepath.Join(dir, "merges.txt"), []byte("#version: 0.2\na b c\n"), 0o644)
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "merges.txt:2") {
+		t.Errorf("bad merges.txt: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "vocab.json"))
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "neither tokenizer.json nor vocab.json") {
+		t.Errorf("no vocab.json: %v", err)
+	}
+}

@@ -21,8 +21,9 @@ import (
 
 // Load reads the tokenizer of a checkpoint folder: tokenizer.json if there
 // is one, else vocab.txt with tokenizer_config.json (older BERT
-// checkpoints, built the way transformers converts them). model_max_length
-// comes from tokenizer_config.json when it has a usable one.
+// checkpoints, built the way transformers converts them), or for Qwen2 and
+// Qwen3 vocab.json and merges.txt. model_max_length comes from
+// tokenizer_config.json when it has a usable one.
 func Load(dir string) (*Tokenizer, error) {
 	cfg, err := readConfig(filepath.Join(dir, "tokenizer_config.json"))
 	if err != nil {
@@ -43,6 +44,10 @@ func Load(dir string) (*Tokenizer, error) {
 		}
 		if t, err = p.build(); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	case errors.Is(err, os.ErrNotExist) && tokenizerClass(cfg, dir) == "Qwen2Tokenizer":
+		if t, err = fromVocabMerges(dir, cfg); err != nil {
+			return nil, err
 		}
 	case errors.Is(err, os.ErrNotExist):
 		vf, verr := os.Open(filepath.Join(dir, "vocab.txt"))
@@ -162,6 +167,52 @@ func (c *tokenizerConfig) maxLength() int {
 		return 0
 	}
 	return int(f)
+}
+
+// fromVocabMerges builds the tokenizer transformers' Qwen2Tokenizer makes
+// from vocab.json and merges.txt (no tokenizer.json): the BPE of those
+// files in Qwen2's pipeline, no post-processor template, the added tokens
+// of tokenizer_config.json.
+func fromVocabMerges(dir string, cfg *tokenizerConfig) (*Tokenizer, error) {
+	vname, mname := filepath.Join(dir, "vocab.json"), filepath.Join(dir, "merges.txt")
+	vb, err := os.ReadFile(vname)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("tokenizer: %s has neither tokenizer.json nor vocab.json and merges.txt", dir)
+		}
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	var vocab map[string]int32
+	if err := json.Unmarshal(vb, &vocab); err != nil {
+		return nil, fmt.Errorf("tokenizer: %s: %w", vname, fieldErr(err))
+	}
+	mb, err := os.ReadFile(mname)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	// BPE::read_file: one "a b" merge a line, "#version" lines skipped.
+	var merges [][2]string
+	lines := strings.Split(strings.TrimSuffix(string(mb), "\n"), "\n")
+	for i, line := range lines {
+		line = strings.TrimSuffix(line, "\r")
+		if strings.HasPrefix(line, "#version") || len(mb) == 0 {
+			continue
+		}
+		a, b, ok := strings.Cut(line, " ")
+		if !ok || strings.Contains(b, " ") {
+			return nil, fmt.Errorf("tokenizer: %s:%d: %q is not two tokens separated by one space", mname, i+1, line)
+		}
+		merges = append(merges, [2]string{a, b})
+	}
+	m, err := newBPE(vocab, merges, bpeOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %s, %s: %w", vname, mname, err)
+	}
+	p := &jsonParts{model: m}
+	if err := rebuildLikeTransformers(p, cfg, dir); err != nil {
+		return nil, fmt.Errorf("tokenizer: %s: %w", dir, err)
+	}
+	return p.build()
 }
 
 // fromVocabTxt builds the tokenizer transformers makes for a BERT

@@ -144,7 +144,10 @@ func newSplitPattern(regex string, literal bool) (splitPattern, error) {
 	return goPattern{re}, nil
 }
 
-// goPattern is a pattern Go's regexp matches as Oniguruma does.
+// goPattern is a pattern Go's regexp matches as Oniguruma does: the same
+// leftmost-first alternation and empty-match rule. (Its \p{...} classes
+// are Go's Unicode 15 tables, not Oniguruma's 16: characters new in 16
+// may split differently.)
 type goPattern struct{ re *regexp.Regexp }
 
 func (g goPattern) matches(s []byte, yield func(start, end int)) {
