@@ -87,8 +87,11 @@
 // itself (testdata/gen_unicode.py): BertNormalizer's and
 // BertPreTokenizer's classes, and the Split patterns' \p{L} \p{N} \s, which
 // come from Oniguruma's Unicode 16 (Go's unicode is 15: about 4,900 letters
-// fewer). The golden tests over the multilingual corpus and the random
-// Unicode strings show where the rest could matter (nowhere, so far).
+// fewer). The normal forms are x/text's except for the characters tokenizers'
+// older normalisation tables do not know (111 combining marks and the like,
+// hfInertCanonical), which stay in place there and here. The golden tests
+// over the multilingual corpus and the random Unicode strings show where
+// the rest could matter (nowhere, so far).
 //
 // Invalid UTF-8 is an error: Python strings cannot hold it, so there is no
 // Hugging Face behaviour to reproduce, and silently replacing bytes would

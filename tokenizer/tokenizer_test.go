@@ -69,6 +69,9 @@ func checkTinyExpected(t *testing.T, file string, load func(string) *Tokenizer) 
 			PreTokenizer json.RawMessage `json:"pre_tokenizer"`
 			Texts        []string
 			Pieces       [][]string
+			// A normalizer on its own: the normalized texts.
+			Normalizer json.RawMessage
+			Normalized []string
 		}
 	}
 	if err := json.Unmarshal(b, &exp); err != nil {
@@ -78,6 +81,18 @@ func checkTinyExpected(t *testing.T, file string, load func(string) *Tokenizer) 
 	for _, c := range exp.Cases {
 		if c.PreTokenizer != nil {
 			checkPreTokenizer(t, c.PreTokenizer, c.Texts, c.Pieces)
+			continue
+		}
+		if c.Normalizer != nil {
+			n, err := parseNormalizer(c.Normalizer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, text := range c.Texts {
+				if got := string(n.normalize(nil, text, &scratch{})); got != c.Normalized[i] {
+					t.Errorf("%s on %+q: got %+q, want %+q", c.Normalizer, text, got, c.Normalized[i])
+				}
+			}
 			continue
 		}
 		tk := toks[c.Tokenizer]

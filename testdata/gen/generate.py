@@ -497,6 +497,8 @@ BPE_EDGE_TEXTS = [
     "<|im_start|>user\nhi<|im_end|>\n", "<|im_start|><|im_end|>", "x<|endoftext|>y", "<think>\n\n</think>\n\n",
     "< |im_start|>", "<|im_start|", "<|IM_START|>", "[CLS] x [SEP]", "[MASK]", "a [MASK] b", "a  [MASK]",
     "a    b", "a  b   c", "|||IP_ADDRESS|||", "ip |||IP_ADDRESS||| here", "<|padding|>",
+    # tokenizers' NFC is older than Unicode 15: these marks are not reordered, this pair not composed.
+    "a\u0823\u0d3b b", "\U00011935\U00011930 x\u0898\u0301",
 ]
 # Pieces of the regex-focused random strings: each alternative of the patterns and the
 # characters at their edges (contractions, ſ, \r \n runs, odd spaces, marks, digits).
