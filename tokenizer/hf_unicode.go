@@ -1343,8 +1343,6 @@ var hfSpace = &unicode.RangeTable{
 		{0x205f, 0x205f, 1},
 		{0x3000, 0x3000, 1},
 	},
-	R32: []unicode.Range32{
-	},
 	LatinOffset: 4,
 }
 

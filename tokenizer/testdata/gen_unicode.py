@@ -52,9 +52,10 @@ def table(name, doc, cps):
     lines.append("\tR16: []unicode.Range16{")
     lines += [f"\t\t{{0x{lo:04x}, 0x{hi:04x}, 1}}," for lo, hi in r16]
     lines.append("\t},")
-    lines.append("\tR32: []unicode.Range32{")
-    lines += [f"\t\t{{0x{lo:x}, 0x{hi:x}, 1}}," for lo, hi in r32]
-    lines.append("\t},")
+    if r32:  # gofmt wants no empty literal spread over lines
+        lines.append("\tR32: []unicode.Range32{")
+        lines += [f"\t\t{{0x{lo:x}, 0x{hi:x}, 1}}," for lo, hi in r32]
+        lines.append("\t},")
     latin = sum(1 for lo, hi in r16 if hi <= 0xFF)
     lines.append(f"\tLatinOffset: {latin},")
     lines.append("}")
