@@ -253,6 +253,11 @@ func TestSplitPatterns(t *testing.T) {
 			t.Errorf("%s: %d of %d differ", k, c[1]-c[0], c[1])
 		}
 	}
+	// tiktoken's spelling of GPT-2's pattern is the same splitter (the
+	// generator asserts the library agrees on all these texts).
+	if p, err := newSplitPattern(gpt2TiktokenRegex, false); err != nil || p != splitPattern(gpt2Pattern) {
+		t.Errorf("tiktoken's GPT-2 pattern: %v, %v", p, err)
+	}
 	if len(counts) != 6 {
 		t.Errorf("%d (source, pattern) groups, want 6", len(counts))
 	}

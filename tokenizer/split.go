@@ -158,17 +158,20 @@ func (g goPattern) matches(s []byte, yield func(start, end int)) {
 
 // The known patterns, as tokenizer.json spells them.
 const (
-	gpt2Regex   = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
-	qwen2Regex  = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
-	llama3Regex = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+	gpt2Regex = `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+	// tiktoken's spelling of the same pattern (converted tokenizer.json files).
+	gpt2TiktokenRegex = `'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
+	qwen2Regex        = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+	llama3Regex       = `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
 )
 
 var (
 	gpt2Pattern  = &handPattern{name: "gpt2"}
 	handPatterns = map[string]*handPattern{
-		gpt2Regex:   gpt2Pattern,
-		qwen2Regex:  {name: "qwen2", qwen: true, foldCase: true, maxDigits: 1},
-		llama3Regex: {name: "llama3", qwen: true, foldCase: true, maxDigits: 3},
+		gpt2Regex:         gpt2Pattern,
+		gpt2TiktokenRegex: gpt2Pattern,
+		qwen2Regex:        {name: "qwen2", qwen: true, foldCase: true, maxDigits: 1},
+		llama3Regex:       {name: "llama3", qwen: true, foldCase: true, maxDigits: 3},
 	}
 )
 

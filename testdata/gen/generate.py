@@ -495,6 +495,9 @@ QWEN2_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 LLAMA3_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 SPLIT_PATTERNS = {"qwen2": QWEN2_PATTERN, "gpt2": GPT2_PATTERN, "llama3": LLAMA3_PATTERN}
+# tiktoken's spelling of GPT-2's pattern, found in converted tokenizer.json files; the Go
+# package takes it for gpt2, and split_records asserts the library agrees.
+GPT2_TIKTOKEN_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 BPE_TOKENIZERS = {
     # name: style, vocab size (the trained tokens; added tokens come on top)
@@ -676,6 +679,8 @@ def split_records(out, lines):
     for _ in range(N_SPLIT_RANDOM):
         s = "".join(rng.choice(SPLIT_PIECES) for _ in range(rng.randint(0, 25)))
         recs.append({"src": "random", "text": s, **{name: split_lengths(p, s) for name, p in SPLIT_PATTERNS.items()}})
+    for t in lines + [r["text"] for r in uni] + [r["text"] for r in recs if r["src"] == "random"]:
+        assert split_lengths(GPT2_TIKTOKEN_PATTERN, t) == split_lengths(GPT2_PATTERN, t), t
     return recs
 
 
