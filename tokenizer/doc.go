@@ -23,10 +23,11 @@
 // is refused (it samples). The Split patterns of GPT-2 (ByteLevel's own
 // regex), Qwen2/Qwen3 and Llama 3 look ahead (\s+(?!\S)), which Go's regexp
 // cannot, so they are matched by hand with Oniguruma's Unicode classes
-// (hf_unicode.go); other Split patterns run on Go's regexp unless they use
-// look-around or the Perl classes \s \d \w \b (Unicode in Oniguruma,
-// ASCII in Go), which are refused with an error naming the pattern. Merged
-// words are cached (10,000 words under 256 bytes, as tokenizers does).
+// (hf_unicode.go); other Split patterns run on Go's regexp with \s, \p{L}
+// and \p{N} rewritten as Oniguruma's classes. Look-around, \d \w \b
+// (Unicode in Oniguruma, ASCII in Go) and \pN without braces (literal text
+// in Oniguruma) are refused with an error naming the pattern. Merged words
+// are cached (10,000 words under 256 bytes, as tokenizers does).
 //
 // For a decoder re-ranker (Qwen3-Reranker), Tokenize encodes prompt pieces
 // without a template while still matching added tokens such as

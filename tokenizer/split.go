@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -113,9 +114,8 @@ func (p *splitPre) split(out *words, src []byte, first bool, sc *scratch) {
 // newSplitPattern compiles a Split pattern. The three patterns of the
 // byte-level BPE models (GPT-2's, Qwen2's, Llama 3's) use a look-ahead,
 // \s+(?!\S), which Go's regexp lacks: they are matched by hand
-// (handPattern). Other patterns go to Go's regexp if they mean the same
-// there; look-around and the Perl classes, which Oniguruma reads as Unicode
-// and Go as ASCII, are refused.
+// (handPattern). Other patterns go to Go's regexp, rewritten where the two
+// differ (translatePattern); look-around is refused.
 func newSplitPattern(regex string, literal bool) (splitPattern, error) {
 	if literal {
 		return goPattern{regexp.MustCompile(regexp.QuoteMeta(regex))}, nil
@@ -128,20 +128,130 @@ func newSplitPattern(regex string, literal bool) (splitPattern, error) {
 			return nil, fmt.Errorf("pattern %q: look-around %q is not supported (Go's regexp has none; only the GPT-2, Qwen2 and Llama 3 patterns are matched by hand)", regex, la)
 		}
 	}
-	for i := 0; i+1 < len(regex); i++ {
-		if regex[i] != '\\' {
-			continue
-		}
-		if c := regex[i+1]; strings.IndexByte(`sSdDwWbB`, c) >= 0 {
-			return nil, fmt.Errorf(`pattern %q: \%c is Unicode in tokenizers (Oniguruma) and ASCII in Go's regexp; not supported`, regex, c)
-		}
-		i++
+	goRegex, err := translatePattern(regex)
+	if err != nil {
+		return nil, fmt.Errorf("pattern %q: %w", regex, err)
 	}
-	re, err := regexp.Compile(regex)
+	re, err := regexp.Compile(goRegex)
 	if err != nil {
 		return nil, fmt.Errorf("pattern %q: %w", regex, err)
 	}
 	return goPattern{re}, nil
+}
+
+// translatePattern rewrites an Oniguruma pattern for Go's regexp where the
+// two read the same text differently: \s, \p{L} and \p{N} (and \S, \P{L},
+// \P{N} outside brackets) become explicit classes of Oniguruma's own
+// characters (hf_unicode.go), since Go's \s is ASCII and its \p tables are
+// an older Unicode. The Perl classes \d \w \b, whose Unicode meaning Go
+// lacks, and \Q quoting are refused; the rest is passed as it is (Go's
+// regexp refuses what it cannot run: backreferences, possessive and atomic
+// groups).
+func translatePattern(re string) (string, error) {
+	var b strings.Builder
+	inClass := false
+	for i := 0; i < len(re); i++ {
+		c := re[i]
+		switch {
+		case c == '\\' && i+1 < len(re):
+			n := re[i+1]
+			var table *unicode.RangeTable
+			neg, skip := false, 2
+			switch n {
+			case 's', 'S':
+				table, neg = hfSpace, n == 'S'
+			case 'p', 'P':
+				name, size := "", 0
+				if i+2 < len(re) && re[i+2] == '{' {
+					if end := strings.IndexByte(re[i+2:], '}'); end > 0 {
+						name, size = re[i+3:i+2+end], end+1
+					}
+				} else {
+					// Oniguruma's syntax reads \pN as the text "pN".
+					return "", fmt.Errorf(`\%c without braces is not supported (write \%c{...})`, n, n)
+				}
+				switch name {
+				case "L":
+					table = hfLetter
+				case "N":
+					table = hfNumber
+				}
+				neg, skip = n == 'P', 2+size
+			case 'd', 'D', 'w', 'W', 'b', 'B':
+				return "", fmt.Errorf(`\%c is Unicode in tokenizers (Oniguruma) and ASCII in Go's regexp; not supported`, n)
+			case 'Q':
+				return "", errors.New(`\Q quoting is not supported`)
+			}
+			if table == nil {
+				b.WriteString(re[i : i+skip])
+				i += skip - 1
+				continue
+			}
+			switch {
+			case inClass && neg:
+				return "", fmt.Errorf(`%s inside brackets is not supported`, re[i:i+skip])
+			case inClass:
+				writeRanges(&b, table)
+			default:
+				b.WriteByte('[')
+				if neg {
+					b.WriteByte('^')
+				}
+				writeRanges(&b, table)
+				b.WriteByte(']')
+			}
+			i += skip - 1
+		case c == '[' && !inClass:
+			inClass = true
+			b.WriteByte(c)
+			if i+1 < len(re) && re[i+1] == '^' {
+				b.WriteByte('^')
+				i++
+			}
+			if i+1 < len(re) && re[i+1] == ']' { // a leading ] is literal
+				b.WriteByte(']')
+				i++
+			}
+		case c == '[' && inClass && i+1 < len(re) && re[i+1] == ':': // [:alpha:]
+			end := strings.Index(re[i:], ":]")
+			if end < 0 {
+				return "", errors.New("unterminated [: class")
+			}
+			b.WriteString(re[i : i+end+2])
+			i += end + 1
+		case c == ']' && inClass:
+			inClass = false
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
+}
+
+// writeRanges writes the ranges of t as the inside of a bracket class.
+func writeRanges(b *strings.Builder, t *unicode.RangeTable) {
+	w := func(lo, hi, stride uint32) {
+		for ; lo <= hi; lo += stride {
+			end := lo
+			if stride == 1 {
+				end = hi
+			}
+			fmt.Fprintf(b, `\x{%x}`, lo)
+			if end > lo {
+				fmt.Fprintf(b, `-\x{%x}`, end)
+			}
+			if stride == 1 {
+				return
+			}
+		}
+	}
+	for _, r := range t.R16 {
+		w(uint32(r.Lo), uint32(r.Hi), uint32(r.Stride))
+	}
+	for _, r := range t.R32 {
+		w(r.Lo, r.Hi, r.Stride)
+	}
 }
 
 // goPattern is a pattern Go's regexp matches as Oniguruma does: the same

@@ -126,8 +126,14 @@ def bpe_suffix():
 # the pieces the library gives.
 SPLITS = [pre_tokenizers.Split(" ", behavior="merged_with_next")] + [
     pre_tokenizers.Split(tokenizers.Regex(r"\p{N}{1,2}|[!?.,]+"), behavior=b, invert=inv)
-    for b in ("isolated", "removed", "contiguous", "merged_with_previous", "merged_with_next") for inv in (False, True)]
-SPLIT_TEXTS = ["hi 12345 a1b22c333 !?.. x, y", "  a  b ", "", "12", "...x...", "a,b.c!d?"]
+    for b, inv in (("isolated", False), ("removed", False), ("removed", True), ("contiguous", False),
+                   ("contiguous", True), ("merged_with_previous", True), ("merged_with_next", False))] + [
+    # \s, \p{L}, \p{N} are Oniguruma's (Unicode whitespace; Unicode 16 letters such as U+1C89).
+    pre_tokenizers.Split(tokenizers.Regex(r"\s+|\p{L}+"), behavior="isolated"),
+    pre_tokenizers.Split(tokenizers.Regex(r"[^\s\p{L}\p{N}]+|\P{L}"), behavior="merged_with_previous"),
+    pre_tokenizers.Split(tokenizers.Regex(r"\S{2}|\p{N}"), behavior="removed", invert=True)]
+SPLIT_TEXTS = ["hi 12345 a1b22c333 !?.. x, y", "  a  b ", "", "...x...", "a,b.c!d?",
+               "\u1c89\u1c8a x\u00a0y\u3000z\u2028\U000105c0w ٣4 ¿é?"]
 
 
 TOKS = {
