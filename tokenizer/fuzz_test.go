@@ -33,6 +33,7 @@ func FuzzFromJSON(f *testing.F) {
 	f.Add([]byte(`{"model":{"type":"Unigram","vocab":[["a",-1],["b",-2]]},"normalizer":{"type":"Precompiled","precompiled_charsmap":"CAAAAAEAAAACAAAAYQA="}}`))
 	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2,"<0x20>":3},"merges":["a b"],"byte_fallback":true,"unk_token":"a"},"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":true},"decoder":{"type":"ByteLevel"}}`))
 	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":0,"Ġ":1,"Ġa":2},"merges":[["Ġ","a"]],"ignore_merges":true},"pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"\\p{N}|[a-z]+"},"behavior":"MergedWithNext","invert":true},{"type":"ByteLevel","use_regex":false}]},"post_processor":{"type":"ByteLevel"}}`))
+	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":0,"b":1},"merges":[]},"normalizer":{"type":"NFKC"},"pre_tokenizer":{"type":"Split","pattern":{"Regex":"[^\\s\\p{L}]+|\\P{N}\\s?"},"behavior":"Contiguous","invert":false}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tk, err := FromJSON(bytes.NewReader(b))
 		if err != nil {
