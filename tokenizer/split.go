@@ -256,8 +256,8 @@ func writeRanges(b *strings.Builder, t *unicode.RangeTable) {
 
 // goPattern is a pattern Go's regexp matches as Oniguruma does: the same
 // leftmost-first alternation and empty-match rule. (Its \p{...} classes
-// are Go's Unicode 15 tables, not Oniguruma's 16: characters new in 16
-// may split differently.)
+// other than \p{L} and \p{N}, which translatePattern spells out, are Go's
+// Unicode 15 tables, not Oniguruma's 16.)
 type goPattern struct{ re *regexp.Regexp }
 
 func (g goPattern) matches(s []byte, yield func(start, end int)) {
@@ -301,7 +301,7 @@ type handPattern struct {
 	name      string
 	qwen      bool // the Qwen2 / Llama 3 form
 	foldCase  bool // (?i:) contractions
-	maxDigits int  // 0: unbounded
+	maxDigits int  // Qwen2 / Llama 3: the most digits in a number piece
 }
 
 // Character classes of the patterns.
