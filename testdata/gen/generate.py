@@ -36,6 +36,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus as corpus_mod  # noqa: E402
+import quant as quant_mod  # noqa: E402
 
 SEED = 20261126
 CORPUS_SEED = 1234
@@ -636,6 +637,20 @@ def step_hidden(out, name):
     write_jsonl(os.path.join(out, "golden", f"hidden-{name}.jsonl.gz"), recs)
 
 
+def step_quant(out):
+    """golden/quant-bert.jsonl.gz: the int8/bf16 schemes computed in numpy (quant.py)."""
+    rec = quant_mod.step_quant(
+        out, list(MODELS),
+        load_model=lambda name: load_model(out, name),
+        load_tokenizer=lambda name: load_tokenizer(model_dir(out, name), MODELS[name]["family"]),
+        read_logits=lambda name: read_jsonl(os.path.join(out, "golden", f"logits-{name}.jsonl.gz")),
+        hidden_inputs=HIDDEN_INPUTS)
+    write_jsonl(os.path.join(out, "golden", "quant-bert.jsonl.gz"), [rec])
+    for name, e in rec["external"].items():
+        log(f"quant {name}: " + ", ".join(f"{k} max {v['max']:.3f} mean {v['mean']:.3f}"
+                                          for k, v in e.items() if k != "pairs"))
+
+
 # ---------------------------------------------------------------- real weights
 
 REAL_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
@@ -714,7 +729,7 @@ def schema_of(rel):
     base = os.path.basename(rel)
     if rel == "corpus.jsonl":
         return "corpus"
-    for prefix in ("tokens", "logits", "rank", "hidden"):
+    for prefix in ("tokens", "logits", "rank", "hidden", "quant"):
         if base.startswith(prefix + "-"):
             return prefix
     if base.startswith("real-minilm"):
@@ -796,7 +811,7 @@ def step_manifest(out):
 
 # ---------------------------------------------------------------- main
 
-STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "logits", "rank", "hidden", "real", "manifest"]
+STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "logits", "rank", "hidden", "quant", "real", "manifest"]
 
 
 def main():
@@ -816,8 +831,9 @@ def main():
     try:
         if "corpus" in steps:
             step_corpus(out)
-        bert_src, xlmr_src = step_tokenizers(out, work)
-        src_dirs = {"bert": bert_src, "xlmr": xlmr_src}
+        if "tokenizers" in steps or "checkpoints" in steps:
+            bert_src, xlmr_src = step_tokenizers(out, work)
+            src_dirs = {"bert": bert_src, "xlmr": xlmr_src}
         if "checkpoints" in steps:
             for name in MODELS:
                 step_checkpoint(out, name, src_dirs)
@@ -836,6 +852,8 @@ def main():
         if "hidden" in steps:
             for name in ("bert", "xlmr"):
                 step_hidden(out, name)
+        if "quant" in steps:
+            step_quant(out)
         if "real" in steps:
             step_real_tokenizer(out)
         if "real" in steps or "realmodel" in steps:
