@@ -16,7 +16,7 @@ func FuzzFromJSON(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/tiny-*.json")
 	seeds = append(seeds, "testdata/tiny-bert/tokenizer.json")
 	for _, s := range seeds {
-		if strings.HasSuffix(s, "expected.json") {
+		if strings.Contains(s, "-expected") { // expected outputs, not tokenizers
 			continue
 		}
 		b, err := os.ReadFile(s)
