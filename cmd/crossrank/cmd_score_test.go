@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/cpu"
 	"github.com/crossrank/crossrank/tokenizer"
 	"github.com/crossrank/crossrank/weights"
 )
@@ -316,7 +316,7 @@ func TestScorePrecision(t *testing.T) {
 	}
 	for _, prec := range []string{"bf16", "int8"} {
 		t.Run(prec, func(t *testing.T) {
-			be, err := bert.NewCPUWithOptions(bert.CPUOptions{Precision: prec})
+			be, err := cpu.New(cpu.Options{Precision: prec})
 			if err != nil {
 				t.Fatal(err)
 			}
