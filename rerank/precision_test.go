@@ -106,10 +106,12 @@ func TestRankAgreementLowPrecision(t *testing.T) {
 				frac, meanTau := float64(top1)/float64(len(recs)), sumTau/float64(len(recs))
 				t.Logf("%s %s (%s): %d queries x %d documents: top-1 agreement %d/%d (%.1f%%), Kendall tau mean %.4f min %.4f",
 					tc.prec, name, info.Device, len(recs), len(recs[0].Documents), top1, len(recs), 100*frac, meanTau, minTau)
-				// Reduced precision that really ran moves some score: equal
-				// scores everywhere would mean fp32 ran under a bf16/int8 name.
-				if moved == 0 {
-					t.Errorf("%s %s: every score equals fp32's: the %s kernels did not run", tc.prec, name, tc.prec)
+				// Reduced precision that really ran moves some score well past
+				// fp32's agreement with sentence-transformers (<= 1e-5,
+				// TestRankMatchesSentenceTransformers); scores that close
+				// everywhere mean fp32 ran under a bf16/int8 name.
+				if moved < 1e-4 {
+					t.Errorf("%s %s: every score within %.2g of fp32's: the %s kernels did not run", tc.prec, name, moved, tc.prec)
 				}
 				if frac < tc.minTop1 || meanTau < tc.minTau {
 					t.Errorf("%s %s: top-1 agreement %.3f (want >= %g), mean tau %.4f (want >= %g)", tc.prec, name, frac, tc.minTop1, meanTau, tc.minTau)
@@ -185,8 +187,8 @@ func TestRealRankLowPrecision(t *testing.T) {
 			top1, tau := rankAgreement(got, ref, 1e-5)
 			t.Logf("real MiniLM %s (%s): %d documents, top-1 same %v, Kendall tau %.4f, largest score difference %.3g",
 				prec, r.Info().Device, len(got), top1, tau, worst)
-			if worst == 0 {
-				t.Errorf("real MiniLM %s: every score equals fp32's: the %s kernels did not run", prec, prec)
+			if worst < 1e-4 { // fp32 is within 1e-5 of sentence-transformers (TestRealRank)
+				t.Errorf("real MiniLM %s: every score within %.2g of fp32's: the %s kernels did not run", prec, worst, prec)
 			}
 			if !top1 || tau < 0.9 {
 				t.Errorf("real MiniLM %s: top-1 same %v, tau %.4f (want >= 0.9)", prec, top1, tau)
