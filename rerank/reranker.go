@@ -288,7 +288,7 @@ func (r *Reranker) Info() Info { return r.info }
 // flight finish first, later calls fail with ErrClosed.
 func (r *Reranker) Close() error {
 	r.closeOnce.Do(func() {
-		r.b.close()
+		r.b.Close()
 		r.closeErr = r.mdl.close()
 		if r.onClose != nil {
 			r.onClose()
@@ -405,7 +405,7 @@ func (r *Reranker) scoreDocs(ctx context.Context, query string, texts []string, 
 		r.warnTruncated(truncated, len(texts), maxLen)
 	}
 
-	logits, err := r.b.run(ctx, seqs)
+	logits, err := r.b.Run(ctx, seqs)
 	if err != nil {
 		return nil, err
 	}
