@@ -102,7 +102,7 @@ test-load:
 # Every fuzz target for FUZZTIME, one at a time (2 shared cores).
 FUZZTIME ?= 5m
 FUZZ_TARGETS = ./server:FuzzDecodeRequest ./weights:FuzzParseHeader ./weights:FuzzParseConfig \
-  ./weights:FuzzParseRef ./tokenizer:FuzzFromJSON ./tokenizer:FuzzEncode ./cmd/crossrank:FuzzReadDocuments \
+  ./weights:FuzzParseRef ./weights:FuzzParsePooling ./weights:FuzzParseModules ./weights:FuzzParseSentenceConfigs ./tokenizer:FuzzFromJSON ./tokenizer:FuzzEncode ./cmd/crossrank:FuzzReadDocuments \
   ./cmd/crossrank:FuzzScoreLine ./rerank:FuzzReadDocumentsJSONL ./rerank:FuzzRerank
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn"; \
