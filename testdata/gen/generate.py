@@ -36,6 +36,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus as corpus_mod  # noqa: E402
+import embed as embed_mod  # noqa: E402
 
 SEED = 20261126
 CORPUS_SEED = 1234
@@ -714,7 +715,7 @@ def schema_of(rel):
     base = os.path.basename(rel)
     if rel == "corpus.jsonl":
         return "corpus"
-    for prefix in ("tokens", "logits", "rank", "hidden"):
+    for prefix in ("tokens", "logits", "rank", "hidden", "embed"):
         if base.startswith(prefix + "-"):
             return prefix
     if base.startswith("real-minilm"):
@@ -784,6 +785,7 @@ def step_manifest(out):
         "real": {"golden": "golden/real-minilm.jsonl.gz", "tokenizer": "tokenizers/minilm-real",
                  "cache_dir": "real/minilm-cross", "num_labels": 1, "max_length": 512, "pairs": len(real),
                  "spread": spread(real)},
+        "embedders": embed_mod.manifest_section(out, read_jsonl),
         "files": files,
         "total_bytes": sum(e["bytes"] for e in files),
     }
@@ -796,7 +798,7 @@ def step_manifest(out):
 
 # ---------------------------------------------------------------- main
 
-STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "logits", "rank", "hidden", "real", "manifest"]
+STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "logits", "rank", "hidden", "embed", "real", "manifest"]
 
 
 def main():
@@ -836,10 +838,13 @@ def main():
         if "hidden" in steps:
             for name in ("bert", "xlmr"):
                 step_hidden(out, name)
+        if "embed" in steps:
+            embed_mod.step_embed(out, load_corpus, write_jsonl, f32, log)
         if "real" in steps:
             step_real_tokenizer(out)
         if "real" in steps or "realmodel" in steps:
             step_real_model(out, args.cache)
+            embed_mod.step_real_embed(out, args.cache, minilm_dir, load_corpus, write_jsonl, f32, log)
         if "manifest" in steps:
             step_manifest(out)
     finally:
