@@ -85,7 +85,8 @@ type manifest struct {
 		Pairs     int     `json:"pairs"`
 		Spread    float64 `json:"spread"`
 	} `json:"real"`
-	Files []struct {
+	Embedders map[string]embedder `json:"embedders"` // embed_test.go
+	Files     []struct {
 		Path    string `json:"path"`
 		Bytes   int64  `json:"bytes"`
 		Sha256  string `json:"sha256"`
@@ -189,7 +190,7 @@ func TestManifestFilesPresentAndUnchanged(t *testing.T) {
 			t.Errorf("%s: sha256 %s, manifest says %s (edited by hand? rerun make fixtures)", f.Path, got, f.Sha256)
 		}
 		switch f.Schema {
-		case "corpus", "tokens", "logits", "rank", "hidden", "model", "tokenizer":
+		case "corpus", "tokens", "logits", "rank", "hidden", "embed", "model", "tokenizer":
 		default:
 			t.Errorf("%s: unknown schema %q", f.Path, f.Schema)
 		}
