@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/crossrank/crossrank/cuda"
 )
 
 // Options configure a Batcher.
@@ -45,6 +47,21 @@ type Stats struct {
 	Wait     time.Duration // longest time a sequence waited in the queue
 	Duration time.Duration // the forward pass itself
 	Retried  bool          // the pass was split after running out of device memory
+}
+
+// IsOutOfMemory reports whether err says the device ran out of memory, so
+// that a smaller batch may fit: cuda.ErrOutOfMemory (errors.Is), or any
+// error in the chain with a method OutOfMemory() bool that returns true
+// (for backends outside this module).
+func IsOutOfMemory(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, cuda.ErrOutOfMemory) {
+		return true
+	}
+	var oom interface{ OutOfMemory() bool }
+	return errors.As(err, &oom) && oom.OutOfMemory()
 }
 
 // ErrClosed is what calls get after Close when Options.Closed is nil.
