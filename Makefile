@@ -101,7 +101,7 @@ test-load:
 
 # Every fuzz target for FUZZTIME, one at a time (2 shared cores).
 FUZZTIME ?= 5m
-FUZZ_TARGETS = ./server:FuzzDecodeRequest ./weights:FuzzParseHeader ./weights:FuzzParseConfig \
+FUZZ_TARGETS = ./server:FuzzDecodeRequest ./server:FuzzDecodeEmbedRequest ./weights:FuzzParseHeader ./weights:FuzzParseConfig \
   ./weights:FuzzParseRef ./weights:FuzzParsePooling ./weights:FuzzParseModules ./weights:FuzzParseSentenceConfigs ./tokenizer:FuzzFromJSON ./tokenizer:FuzzEncode ./cmd/crossrank:FuzzReadDocuments \
   ./cmd/crossrank:FuzzScoreLine ./rerank:FuzzReadDocumentsJSONL ./rerank:FuzzRerank
 fuzz:

@@ -80,6 +80,8 @@ type Server struct {
 	handler http.Handler
 	keyHash [sha256.Size]byte // of the API key; the key itself is not kept
 
+	emb embedders // embed.go
+
 	mu       sync.RWMutex
 	models   map[string]Ranker
 	names    []string // in the order added; names[0] is the default model
@@ -244,6 +246,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /rerank", s.rankHandler(epRerank))
 	mux.Handle("POST /v1/rerank", s.rankHandler(epJina))
 	mux.Handle("POST /v2/rerank", s.rankHandler(epCohere))
+	s.embedRoutes(mux) // embed.go
 	mux.HandleFunc("GET /health", s.health)
 	mux.HandleFunc("GET /info", s.info)
 	mux.HandleFunc("GET /openapi.json", serveOpenAPI)
@@ -289,7 +292,8 @@ func (s *Server) auth(next http.Handler) http.Handler {
 // "other", so that probing random paths cannot grow the metrics.
 func routeLabel(p string) string {
 	switch p {
-	case "/rerank", "/v1/rerank", "/v2/rerank", "/health", "/info", "/metrics", "/openapi.json":
+	case "/rerank", "/v1/rerank", "/v2/rerank", "/health", "/info", "/metrics", "/openapi.json",
+		"/embed", "/v1/embeddings", "/embeddings":
 		return p
 	}
 	return "other"
@@ -301,6 +305,8 @@ func formOfPath(p string) Form {
 		return FormJina
 	case "/v2/rerank":
 		return FormCohere
+	case "/embed":
+		return FormTEI
 	}
 	return FormInfinity
 }
@@ -369,6 +375,9 @@ func (s *Server) model(form Form, name string) (string, Ranker, *apiError) {
 		name = s.names[0]
 	}
 	r, ok := s.models[name]
+	if !ok && s.isEmbedder(name) {
+		return "", nil, invalid(form, "`model`: %q is an embedding model, which gives vectors, not scores; POST /v1/embeddings (or /embed, /embeddings) for it, or name a re-ranking model", name)
+	}
 	if !ok {
 		names := append([]string(nil), s.names...)
 		sort.Strings(names)
