@@ -2,9 +2,12 @@ package embed
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -149,8 +152,14 @@ func IsEmbedder(dir string) bool {
 	if weights.HasModules(dir) {
 		return true
 	}
-	cfg, err := weights.LoadConfig(dir)
+	raw, err := os.ReadFile(filepath.Join(dir, weights.ConfigFile))
 	if err != nil {
+		return false
+	}
+	var cfg struct {
+		Architectures []string `json:"architectures"`
+	}
+	if json.Unmarshal(raw, &cfg) != nil {
 		return false
 	}
 	for _, a := range cfg.Architectures {
