@@ -63,7 +63,7 @@ gpu-check:
 cuda-kernels:
 	cuda/kernels/build.sh
 
-# The seed's own Python client (httpx) against our server.
+# The seed's own Python client (httpx) and the OpenAI client (openai) against our server.
 test-peers: venv
 	CROSSRANK_PEER_PYTHON=$(PY) $(GO) test -count=1 -run Peer ./server
 
