@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crossrank/crossrank/ml"
 	"github.com/crossrank/crossrank/weights"
 )
 
@@ -36,8 +37,13 @@ type Options struct {
 	BatchWait time.Duration
 	// Workers is how many forward passes run at once (default 1).
 	Workers int
-	// Precision is the arithmetic of the matrix products: "" or "fp32",
-	// "bf16" or "int8" (as rerank.Options.Precision).
+	// Backend runs the encoder: a backend of the caller's (left open), or
+	// nil for the one BackendName names ("" or "auto", "cpu", "cuda",
+	// "reference"), as rerank.Options.
+	Backend     ml.Backend
+	BackendName string
+	// Precision is the arithmetic of the matrix products when Backend is
+	// nil: "" or "fp32", "bf16" or "int8" (as rerank.Options.Precision).
 	Precision string
 	// OnBatch, if not nil, is called after every forward pass (for metrics).
 	OnBatch func(BatchStats)

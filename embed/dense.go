@@ -210,6 +210,7 @@ func writeCache(path string, h cacheHeader, vecs []float32) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
+	tmp.Chmod(0o644) // CreateTemp makes 0600; the cache is as readable as the corpus beside it
 	w := bufio.NewWriter(tmp)
 	hb, _ := json.Marshal(h)
 	w.Write(append(hb, '\n'))

@@ -5,13 +5,17 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/crossrank/crossrank/rerank"
 )
 
 // The bi-encoder fixtures (testdata/gen/embed.py): every model folder
@@ -189,5 +193,20 @@ func TestGoldenTokens(t *testing.T) {
 		if !slices.Equal(s.ids, r.InputIDs) {
 			t.Errorf("%q: ids %v, sentence-transformers %v", r.Prompt+r.Text, s.ids, r.InputIDs)
 		}
+	}
+}
+
+// TestWrongKind: a cross-encoder given to the embedder, and an embedding
+// model given to the re-ranker, fail at load with errors that say so.
+func TestWrongKind(t *testing.T) {
+	quiet := Options{Logger: slog.New(slog.DiscardHandler)}
+	if _, err := New(context.Background(), testdata("models", "bert"), quiet); !errors.Is(err, ErrNotEmbedder) || !strings.Contains(err.Error(), "cross-encoder") {
+		t.Errorf("embed.New on a cross-encoder: %v", err)
+	}
+	if _, err := rerank.New(context.Background(), testdata("models", "embed-bert"), rerank.Options{Logger: slog.New(slog.DiscardHandler)}); !errors.Is(err, rerank.ErrNotReranker) || !strings.Contains(err.Error(), "BertModel") {
+		t.Errorf("rerank.New on an embedding model: %v", err)
+	}
+	if !IsEmbedder(testdata("models", "embed-bert-plain")) || IsEmbedder(testdata("models", "bert")) {
+		t.Error("IsEmbedder: wrong kind")
 	}
 }

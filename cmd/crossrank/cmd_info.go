@@ -106,7 +106,7 @@ func describe(dir string) (*modelInfo, error) {
 		VocabSize: cfg.VocabSize, TypeVocabSize: cfg.TypeVocabSize, Labels: cfg.Labels(),
 		MaxPositionEmbeddings: cfg.MaxPositionEmbeddings, MaxLength: cfg.MaxPositionEmbeddings,
 	}
-	if cfg.Arch() == weights.XLMRoberta {
+	if cfg.Arch().Family() == weights.XLMRoberta {
 		// XLM-R's positions start after padding_idx, so padding_idx+1
 		// position embeddings are never used by a token.
 		info.MaxLength = cfg.MaxPositionEmbeddings - cfg.PadTokenID - 1
