@@ -218,8 +218,11 @@ def step_real_embed(out, cache, minilm_dir, load_corpus, write_jsonl, f32, log):
     with torch.no_grad():
         emb = model.encode(texts, batch_size=BATCH, convert_to_numpy=True, show_progress_bar=False)
     tok = model.tokenizer
-    recs = [{"text": t, "input_ids": tok(t, truncation=True, max_length=int(model.max_seq_length))["input_ids"],
-             "embedding": [f32(v) for v in e.tolist()]} for t, e in zip(texts, emb)]
+    recs = []
+    for t, e in zip(texts, emb):
+        ids = tok(t, truncation=True, max_length=int(model.max_seq_length))["input_ids"]
+        recs.append({"text": t, "input_ids": ids, "truncated": len(tok(t)["input_ids"]) > len(ids),
+                     "embedding": [f32(v) for v in e.tolist()]})
     dest = os.path.join(cache, "real")
     os.makedirs(dest, exist_ok=True)
     write_jsonl(os.path.join(dest, "minilm-embed.jsonl.gz"), recs)
