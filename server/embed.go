@@ -8,16 +8,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"sort"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/crossrank/crossrank/embed"
+	"github.com/crossrank/crossrank/rerank"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -69,20 +68,9 @@ func (s *Server) AddEmbedder(name string, e Embedder) {
 // OnEmbedBatch is OnBatch for an embedding model: its forward passes show
 // in /metrics beside the re-rankers'.
 func (s *Server) OnEmbedBatch(model string) func(embed.BatchStats) {
-	m := s.metrics
-	pairs := m.batchPairs.WithLabelValues(model)
-	toks := m.batchTokens.WithLabelValues(model)
-	wait := m.batchWait.WithLabelValues(model)
-	dur := m.batchLatency.WithLabelValues(model)
-	retries := m.batchRetries.WithLabelValues(model)
+	on := s.OnBatch(model)
 	return func(b embed.BatchStats) {
-		pairs.Observe(float64(b.Texts))
-		toks.Observe(float64(b.Tokens))
-		wait.Observe(b.Wait.Seconds())
-		dur.Observe(b.Duration.Seconds())
-		if b.Retried {
-			retries.Inc()
-		}
+		on(rerank.BatchStats{Pairs: b.Texts, Tokens: b.Tokens, Callers: b.Callers, Wait: b.Wait, Duration: b.Duration, Retried: b.Retried})
 	}
 }
 
@@ -139,23 +127,9 @@ type embedRequest struct {
 // Unknown fields are ignored, as TEI (serde) and OpenAI do.
 func decodeEmbedRequest(ep embedEndpoint, body []byte, lim Limits) (*embedRequest, *apiError) {
 	form := ep.form()
-	if !utf8.Valid(body) {
-		return nil, badRequest(form, "request body is not valid UTF-8")
-	}
-	var fields map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&fields); err != nil {
-		var ute *json.UnmarshalTypeError
-		if asErr(err, &ute) {
-			return nil, invalid(form, "request body must be a JSON object, got %s", ute.Value)
-		}
-		return nil, badRequest(form, "request body is not valid JSON: %v", err)
-	}
-	if fields == nil {
-		return nil, invalid(form, "request body must be a JSON object, got null")
-	}
-	if dec.More() {
-		return nil, badRequest(form, "request body has data after its JSON object")
+	fields, aerr := decodeObject(form, body)
+	if aerr != nil {
+		return nil, aerr
 	}
 	r := &embedRequest{field: "input"}
 	if ep == embTEI {
@@ -303,77 +277,17 @@ func (s *Server) isEmbedder(name string) bool {
 }
 
 func (s *Server) embedHandler(ep embedEndpoint) http.Handler {
-	path := embedPaths[ep]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		s.inFlight.Add(1)
-		defer func() {
-			s.lastDone.Store(time.Now().UnixNano())
-			s.dirty.Store(true)
-			s.inFlight.Add(-1)
-		}()
-		st := &reqState{form: ep.form()}
-		aerr := s.embed(w, r, ep, st)
-		code := http.StatusOK
-		switch {
-		case aerr != nil && aerr.Status == 0:
-			code = 499
-			s.metrics.canceled.Inc()
-		case aerr != nil:
-			code = aerr.Status
-			writeError(w, aerr)
-		}
-		d := time.Since(start)
-		s.metrics.requests.WithLabelValues(path, ep.formName(), fmt.Sprint(code)).Inc()
-		s.metrics.latency.WithLabelValues(path, ep.formName()).Observe(d.Seconds())
-		attrs := []any{"method", r.Method, "path", path, "form", ep.formName(), "status", code,
-			"duration_ms", float64(d.Microseconds()) / 1000, "remote", r.RemoteAddr}
-		if st.model != "" {
-			attrs = append(attrs, "model", st.model, "texts", st.docs, "tokens", st.tokens)
-		}
-		switch {
-		case code >= 500 && code != http.StatusServiceUnavailable:
-			s.log.Error("request", append(attrs, "error", aerr.Message)...)
-		case aerr != nil && aerr.Status != 0:
-			s.log.Info("request", append(attrs, "error", aerr.Message)...)
-		default:
-			s.log.Info("request", attrs...)
-		}
+		st := &reqState{form: ep.form(), formLabel: ep.formName(), itemsKey: "texts"}
+		s.serveCounted(w, r, embedPaths[ep], st, func() *apiError { return s.embed(w, r, ep, st) })
 	})
 }
 
 func (s *Server) embed(w http.ResponseWriter, r *http.Request, ep embedEndpoint, st *reqState) *apiError {
 	form := ep.form()
-	if s.inFlight.Load() > int64(s.cfg.MaxOpenRequests) {
-		s.metrics.rejected.WithLabelValues("too_many_open").Inc()
-		e := newErr(form, http.StatusTooManyRequests, kindOverloaded, "the server has too many requests open; retry later")
-		e.RetryAfter = s.queue.retryAfter()
-		return e
-	}
-	if s.draining.Load() {
-		s.metrics.rejected.WithLabelValues("draining").Inc()
-		w.Header().Set("Connection", "close")
-		e := newErr(form, http.StatusServiceUnavailable, kindUnhealthy, "the server is shutting down")
-		e.RetryAfter = 1
-		return e
-	}
-	if !s.ready.Load() {
-		s.metrics.rejected.WithLabelValues("not_ready").Inc()
-		e := newErr(form, http.StatusServiceUnavailable, kindUnhealthy, "the server is loading its models")
-		e.RetryAfter = 1
-		return e
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return newErr(form, http.StatusRequestEntityTooLarge, kindValidation,
-				"request body is larger than the limit of %d bytes; split the request", mbe.Limit)
-		}
-		if r.Context().Err() != nil {
-			return clientGone
-		}
-		return badRequest(form, "reading the request body: %v", err)
+	body, aerr := s.admit(w, r, form)
+	if aerr != nil {
+		return aerr
 	}
 	req, aerr := decodeEmbedRequest(ep, body, s.cfg.Limits)
 	if aerr != nil {

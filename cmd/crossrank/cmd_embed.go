@@ -14,7 +14,6 @@ import (
 	"syscall"
 
 	"github.com/crossrank/crossrank/embed"
-	"github.com/crossrank/crossrank/weights"
 )
 
 func init() {
@@ -184,19 +183,11 @@ func writeEmbedding(w *bufio.Writer, index int, id string, r embed.Embedding) er
 // loadEmbedder loads an embedding model by folder or Hub reference, with
 // the same download progress and offline hint as loadModel.
 func loadEmbedder(ctx context.Context, ref string, opts embed.Options, stderr io.Writer) (*embed.Embedder, error) {
-	ro := weights.ResolveOptions{Logf: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}
-	if isTerminal(stderr) {
-		ro.Progress = stderr
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 	var resolveErr error
-	opts.Resolve = func(ctx context.Context, ref string) (string, error) {
-		dir, err := weights.Resolve(ctx, ref, ro)
-		resolveErr = err
-		return dir, err
-	}
+	opts.Resolve = cliResolve(stderr, &resolveErr)
 	e, err := embed.New(ctx, ref, opts)
 	if err != nil && resolveErr != nil && ctx.Err() == nil {
 		return nil, fmt.Errorf("%w\n\n%s", err, offlineHint(ref))
