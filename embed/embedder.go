@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/crossrank/crossrank/internal/batch"
+	"github.com/crossrank/crossrank/internal/shared"
 	"github.com/crossrank/crossrank/weights"
 )
 
@@ -30,6 +31,7 @@ type Embedder struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	onClose   func() // Shared's: forget this Embedder
 }
 
 // seq is one tokenized text on its way to the encoder.
@@ -207,6 +209,9 @@ func (e *Embedder) Info() Info { return e.info }
 // Close releases the model. Queued calls fail with ErrClosed.
 func (e *Embedder) Close() error {
 	e.closeOnce.Do(func() {
+		if e.onClose != nil {
+			e.onClose()
+		}
 		e.b.Close()
 		e.closeErr = e.mdl.close()
 	})
@@ -362,4 +367,20 @@ func cut(s seq, limit, pre, post int, fromStart bool) seq {
 	// room for them).
 	out.skip = min(out.skip, len(out.ids)-post)
 	return out
+}
+
+var sharedEmbedders shared.Registry[*Embedder]
+
+// Shared returns the process-wide Embedder for model, creating it with opts
+// on first use (the seed's singleton pattern); concurrent first calls load
+// it once, later calls get the same Embedder whatever their opts. Closing
+// it removes it, and the next call loads it again.
+func Shared(ctx context.Context, model string, opts Options) (*Embedder, error) {
+	return sharedEmbedders.Get(ctx, model, func() (*Embedder, error) {
+		e, err := New(ctx, model, opts)
+		if err == nil {
+			e.onClose = func() { sharedEmbedders.Forget(model, func(x *Embedder) bool { return x == e }) }
+		}
+		return e, err
+	})
 }

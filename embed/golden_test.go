@@ -210,3 +210,21 @@ func TestWrongKind(t *testing.T) {
 		t.Error("IsEmbedder: wrong kind")
 	}
 }
+
+func TestShared(t *testing.T) {
+	dir := testdata("models", "embed-bert")
+	a, err := Shared(context.Background(), dir, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Shared(context.Background(), dir, Options{})
+	if a != b {
+		t.Fatal("Shared loaded the model twice")
+	}
+	a.Close()
+	c, err := Shared(context.Background(), dir, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil || c == a {
+		t.Fatalf("after Close, Shared gave the closed Embedder again (%v)", err)
+	}
+	c.Close()
+}

@@ -267,6 +267,22 @@ func (s *Server) embedRoutes(mux *http.ServeMux) {
 	}
 }
 
+// embedderInfo is GET /info's list of embedding models.
+func (s *Server) embedderInfo() []map[string]any {
+	s.emb.mu.RLock()
+	defer s.emb.mu.RUnlock()
+	out := make([]map[string]any, 0, len(s.emb.names))
+	for i, n := range s.emb.names {
+		in := s.emb.models[n].Info()
+		out = append(out, map[string]any{
+			"name": n, "default": i == 0, "architecture": in.Architecture, "dim": in.Dim, "max_length": in.MaxLength,
+			"pooling": in.Pooling, "normalized": in.Normalized, "prompts": in.Prompts, "device": in.Device,
+			"precision": in.Precision, "dir": in.Dir,
+		})
+	}
+	return out
+}
+
 // isEmbedder says whether name is an embedding model, for the re-rank
 // routes' error message.
 func (s *Server) isEmbedder(name string) bool {

@@ -348,9 +348,10 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	s.mu.RUnlock()
 	l := s.cfg.Limits
 	writeJSON(w, http.StatusOK, map[string]any{
-		"version": s.cfg.Version,
-		"ready":   s.Ready(),
-		"models":  models,
+		"version":   s.cfg.Version,
+		"ready":     s.Ready(),
+		"models":    models,
+		"embedders": s.embedderInfo(), // embed.go
 		"limits": map[string]any{
 			"max_body_bytes":      l.MaxBodyBytes,
 			"max_documents":       l.MaxDocuments,
