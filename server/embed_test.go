@@ -137,7 +137,6 @@ func TestEmbedErrors(t *testing.T) {
 		{"/v1/embeddings", `{"input": "a", "dimensions": 9}`, 422, "`dimensions`: 9"},
 		{"/v1/embeddings", `{"input": "a", "dimensions": 0}`, 422, "`dimensions` must be a positive"},
 		{"/v1/embeddings", `{"input": "a", "model": "ranker"}`, 422, "re-ranking model"},
-		{"/v1/embeddings", `{"input": "a", "model": "nope"}`, 404, "embedding models served: emb"},
 		{"/v1/embeddings", `{"input": "a", "prompt_name": "nope"}`, 422, "`prompt_name`"},
 		{"/v1/embeddings", `{"input": "` + strings.Repeat("x", 101) + `"}`, 422, "more than the limit of 100"},
 		{"/v1/embeddings", "{\"input\": \"\xff\"}", 400, "not valid UTF-8"},
@@ -172,6 +171,17 @@ func TestEmbedErrors(t *testing.T) {
 	strict(t, r.body, &tei)
 	if tei.ErrorType != "Validation" {
 		t.Errorf("TEI error %s", r.body)
+	}
+	// One embedding model answers any other name and names itself; with
+	// two, an unknown name is a 404 listing them.
+	r = post(t, url+"/v1/embeddings", `{"input": "a", "model": "text-embedding-3-small"}`)
+	if r.status != 200 || !strings.Contains(string(r.body), `"model":"emb"`) {
+		t.Errorf("one embedder, another name: %d %s", r.status, r.body)
+	}
+	s2, url2 := newEmbedServer(t)
+	s2.AddEmbedder("emb2", &fakeEmbedder{dim: 4})
+	if r := post(t, url2+"/v1/embeddings", `{"input": "a", "model": "nope"}`); r.status != 404 || !strings.Contains(string(r.body), "embedding models served: emb, emb2") {
+		t.Errorf("two embedders, unknown name: %d %s", r.status, r.body)
 	}
 	// A server without embedders says so.
 	_, ts := newTestServer(t, Config{}, "ranker", &fakeRanker{})
