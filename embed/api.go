@@ -151,12 +151,20 @@ func (e *InputError) Error() string {
 func (e *InputError) Unwrap() error { return e.Err }
 
 // IsEmbedder reports whether the model folder dir holds an embedding model
-// rather than a cross-encoder: a sentence-transformers layout
-// (modules.json with a Pooling module), or an encoder without a
-// classification head (BertModel, XLMRobertaModel).
+// rather than a cross-encoder: a sentence-transformers layout whose
+// modules.json has a Pooling module, or an encoder without a classification
+// head (BertModel, XLMRobertaModel). sentence-transformers >= 5 also saves
+// cross-encoders with a modules.json (a Transformer module alone, model_type
+// CrossEncoder): those are not embedders.
 func IsEmbedder(dir string) bool {
-	if weights.HasModules(dir) {
-		return true
+	if raw, err := os.ReadFile(filepath.Join(dir, weights.ModulesFile)); err == nil {
+		if mods, err := weights.ParseModules(raw); err == nil {
+			for _, m := range mods {
+				if m.Kind() == "Pooling" {
+					return true
+				}
+			}
+		}
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, weights.ConfigFile))
 	if err != nil {

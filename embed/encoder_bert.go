@@ -19,7 +19,7 @@ func openEncoder(ctx context.Context, dir string, opts Options) (encoder, Info, 
 	if err != nil {
 		return nil, Info{}, err
 	}
-	if cfg.Arch().HasHead() && !weights.HasModules(dir) {
+	if cfg.Arch().HasHead() && !IsEmbedder(dir) {
 		return nil, Info{}, fmt.Errorf("%w: %s is %v, a cross-encoder (its scores are for pairs, not vectors); re-rank with it, or name a sentence-transformers model", ErrNotEmbedder, dir, cfg.Arch())
 	}
 	log := opts.Logger

@@ -206,8 +206,20 @@ func TestWrongKind(t *testing.T) {
 	if _, err := rerank.New(context.Background(), testdata("models", "embed-bert"), rerank.Options{Logger: slog.New(slog.DiscardHandler)}); !errors.Is(err, rerank.ErrNotReranker) || !strings.Contains(err.Error(), "BertModel") {
 		t.Errorf("rerank.New on an embedding model: %v", err)
 	}
-	if !IsEmbedder(testdata("models", "embed-bert-plain")) || IsEmbedder(testdata("models", "bert")) {
+	if !IsEmbedder(testdata("models", "embed-bert-plain")) || !IsEmbedder(testdata("models", "embed-bert")) || IsEmbedder(testdata("models", "bert")) {
 		t.Error("IsEmbedder: wrong kind")
+	}
+	// sentence-transformers 6 saves a CrossEncoder with a modules.json of
+	// one Transformer module: still a cross-encoder.
+	ce := t.TempDir()
+	cfg, err := os.ReadFile(testdata("models", "bert", "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(ce, "config.json"), cfg, 0o644)
+	os.WriteFile(filepath.Join(ce, "modules.json"), []byte(`[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.base.modules.transformer.Transformer"}]`), 0o644)
+	if IsEmbedder(ce) {
+		t.Error("a CrossEncoder saved by sentence-transformers 6 counts as an embedder")
 	}
 }
 
