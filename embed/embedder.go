@@ -285,24 +285,29 @@ func (e *Embedder) Embed(ctx context.Context, texts []string, o EmbedOptions) ([
 	}
 	seqs := make([]seq, len(texts))
 	res := make([]Embedding, len(texts))
-	for i, t := range texts {
+	err = batch.Parallel(ctx, len(texts), func(i int) error {
+		t := texts[i]
 		if !utf8.ValidString(t) {
-			return nil, &InputError{i, ErrInvalidUTF8}
+			return &InputError{i, ErrInvalidUTF8}
 		}
 		ids, types, err := e.enc.encode(e.lower(prompt + t))
 		if err != nil {
-			return nil, &InputError{i, err}
+			return &InputError{i, err}
 		}
 		s := seq{ids: ids, typeIDs: types, skip: skipPrompt}
 		if n := len(ids); n > e.maxLen {
 			if o.Truncation == NoTruncation {
-				return nil, &InputError{i, fmt.Errorf("%w: %d tokens, at most %d", ErrTooLong, n, e.maxLen)}
+				return &InputError{i, fmt.Errorf("%w: %d tokens, at most %d", ErrTooLong, n, e.maxLen)}
 			}
 			s = cut(s, e.maxLen, pre, post, o.Truncation == TruncateStart)
 			res[i].Truncated = true
 		}
 		seqs[i] = s
 		res[i].Tokens = len(s.ids)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	vecs, err := e.b.Run(ctx, seqs)
 	if err != nil {
