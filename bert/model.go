@@ -257,20 +257,11 @@ func (m *Model) Forward(ctx context.Context, seqs []ml.Sequence) ([][]float32, e
 	if m.head == nil {
 		return nil, fmt.Errorf("bert: %v has no classification head (an embedding model's encoder): it gives hidden states, not logits", m.cfg.Arch())
 	}
-	b, err := m.pack(seqs)
-	if err != nil {
+	var logits []float32
+	if _, err := m.run(ctx, seqs, func(r ml.Run, b *batch) {
+		logits = r.Read(m.head.Forward(r, r.Rows(m.encode(r, b), b.first)))
+	}); err != nil {
 		return nil, err
-	}
-	r, err := m.backend.NewRun(ctx, len(b.ids))
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-
-	x := m.encode(r, b)
-	logits := r.Read(m.head.Forward(r, r.Rows(x, b.first)))
-	if err := r.Err(); err != nil {
-		return nil, fmt.Errorf("bert: forward: %w", err)
 	}
 
 	labels := m.cfg.NumLabels
@@ -282,6 +273,25 @@ func (m *Model) Forward(ctx context.Context, seqs []ml.Sequence) ([][]float32, e
 		out[i] = logits[i*labels : (i+1)*labels : (i+1)*labels]
 	}
 	return out, nil
+}
+
+// run packs seqs, calls fn with a new Run over the batch (fn reads what it
+// needs before the Run closes) and reports the Run's first error.
+func (m *Model) run(ctx context.Context, seqs []ml.Sequence, fn func(ml.Run, *batch)) (*batch, error) {
+	b, err := m.pack(seqs)
+	if err != nil {
+		return nil, err
+	}
+	r, err := m.backend.NewRun(ctx, len(b.ids))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	fn(r, b)
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("bert: forward: %w", err)
+	}
+	return b, nil
 }
 
 // encode runs the embeddings and the encoder layers over a packed batch:
@@ -305,18 +315,10 @@ func (m *Model) Hidden(ctx context.Context, seqs []ml.Sequence) ([][]float32, er
 	if len(seqs) == 0 {
 		return nil, nil
 	}
-	b, err := m.pack(seqs)
+	var h []float32
+	b, err := m.run(ctx, seqs, func(r ml.Run, b *batch) { h = r.Read(m.encode(r, b)) })
 	if err != nil {
 		return nil, err
-	}
-	r, err := m.backend.NewRun(ctx, len(b.ids))
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	h := r.Read(m.encode(r, b))
-	if err := r.Err(); err != nil {
-		return nil, fmt.Errorf("bert: forward: %w", err)
 	}
 	d := m.cfg.HiddenSize
 	if len(h) != len(b.ids)*d {
