@@ -103,7 +103,7 @@ test-load:
 FUZZTIME ?= 5m
 FUZZ_TARGETS = ./server:FuzzDecodeRequest ./server:FuzzDecodeEmbedRequest ./weights:FuzzParseHeader ./weights:FuzzParseConfig \
   ./weights:FuzzParseRef ./weights:FuzzParsePooling ./weights:FuzzParseModules ./weights:FuzzParseSentenceConfigs ./tokenizer:FuzzFromJSON ./tokenizer:FuzzEncode ./cmd/crossrank:FuzzReadDocuments \
-  ./cmd/crossrank:FuzzScoreLine ./rerank:FuzzReadDocumentsJSONL ./rerank:FuzzRerank
+  ./cmd/crossrank:FuzzScoreLine ./rerank:FuzzReadDocumentsJSONL ./rerank:FuzzRerank ./embed:FuzzEmbed
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn"; \
 	  nice $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg || exit 1; done

@@ -240,3 +240,37 @@ func TestShared(t *testing.T) {
 	}
 	c.Close()
 }
+
+// FuzzEmbed: any text, prompt and truncation give vectors of the model's
+// size within the maximum length, or an error; never a panic or NaN.
+func FuzzEmbed(f *testing.F) {
+	for _, s := range []string{"", "query: ", "[CLS] [SEP]", "héllo wörld 東京", strings.Repeat("long text ", 80), "\xff"} {
+		f.Add(s, "passage: ", uint8(0), uint8(0))
+	}
+	e, err := New(context.Background(), testdata("models", "embed-bert-multi"), Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { e.Close() })
+	f.Fuzz(func(t *testing.T, text, prompt string, trunc, dims uint8) {
+		o := EmbedOptions{Prompt: &prompt, Truncation: Truncation(trunc % 3), Dimensions: int(dims % 100)}
+		res, err := e.Embed(context.Background(), []string{text, "x"}, o)
+		if err != nil {
+			return
+		}
+		want := e.Info().Dim
+		if o.Dimensions > 0 {
+			want = o.Dimensions
+		}
+		for _, r := range res {
+			if len(r.Vector) != want || r.Tokens > e.Info().MaxLength || r.Tokens < 2 {
+				t.Fatalf("%q: %d components (want %d), %d tokens", text, len(r.Vector), want, r.Tokens)
+			}
+			for _, v := range r.Vector {
+				if math.IsNaN(float64(v)) {
+					t.Fatalf("%q: NaN", text)
+				}
+			}
+		}
+	})
+}
