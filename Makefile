@@ -63,7 +63,7 @@ gpu-check:
 cuda-kernels:
 	cuda/kernels/build.sh
 
-# The seed's own Python client (httpx) against our server.
+# The seed's own Python client (httpx) and the OpenAI client (openai) against our server.
 test-peers: venv
 	CROSSRANK_PEER_PYTHON=$(PY) $(GO) test -count=1 -run Peer ./server
 
@@ -105,9 +105,10 @@ test-load:
 # minute shrinking one input of a few KB: 12 execs counted in a minute).
 FUZZTIME ?= 5m
 FUZZMINIMIZE ?= 5s
-FUZZ_TARGETS = ./server:FuzzDecodeRequest ./weights:FuzzParseHeader ./weights:FuzzParseConfig \
-  ./weights:FuzzParseRef ./tokenizer:FuzzFromJSON ./tokenizer:FuzzEncode ./cmd/crossrank:FuzzReadDocuments \
-  ./cmd/crossrank:FuzzScoreLine ./rerank:FuzzReadDocumentsJSONL ./rerank:FuzzRerank ./bert:FuzzForward
+FUZZ_TARGETS = ./server:FuzzDecodeRequest ./server:FuzzDecodeEmbedRequest ./weights:FuzzParseHeader ./weights:FuzzParseConfig \
+  ./weights:FuzzParseRef ./weights:FuzzParsePooling ./weights:FuzzParseModules ./weights:FuzzParseSentenceConfigs \
+  ./tokenizer:FuzzFromJSON ./tokenizer:FuzzEncode ./cmd/crossrank:FuzzReadDocuments \
+  ./cmd/crossrank:FuzzScoreLine ./rerank:FuzzReadDocumentsJSONL ./rerank:FuzzRerank ./bert:FuzzForward ./embed:FuzzEmbed
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn"; \
 	  nice $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 1 $$pkg || exit 1; done

@@ -120,7 +120,7 @@ func Run(ctx context.Context, dir string, set *Set, opts Options) (*Result, erro
 		return nil, fmt.Errorf("bench: set %s has token id %d, beyond %s's vocab_size %d", set.Key(), set.MaxID(), dir, cfg.VocabSize)
 	}
 	fam := "bert"
-	if cfg.Arch() == weights.XLMRoberta {
+	if cfg.Arch().Family() == weights.XLMRoberta {
 		fam = "xlmr"
 	}
 	if set.Family != fam {

@@ -18,6 +18,8 @@ func init() {
 	for _, name := range []string{
 		"BertForSequenceClassification", "bert",
 		"XLMRobertaForSequenceClassification", "xlm-roberta",
+		// The encoders without a head, for embedding models (Model.Hidden).
+		"BertModel", "XLMRobertaModel",
 	} {
 		ml.Register(name, newRegistered)
 	}
@@ -36,8 +38,11 @@ type Options struct {
 	Backend ml.Backend
 }
 
-// Model is a loaded cross-encoder (an ml.Model). It is safe for concurrent
-// use: weights are read-only after load and every Forward takes its own Run.
+// Model is a loaded cross-encoder (an ml.Model), or, for BertModel and
+// XLMRobertaModel checkpoints, an encoder without a head (an ml.Encoder:
+// Hidden gives the last hidden states an embedding model pools). It is safe
+// for concurrent use: weights are read-only after load and every Forward
+// takes its own Run.
 type Model struct {
 	cfg        *weights.Config
 	backend    ml.Backend
@@ -125,11 +130,15 @@ func newModel(ctx context.Context, cfg *weights.Config, src ml.TensorSource, b m
 		m.encoder.Layer[i].Attention.Self.Heads = cfg.NumAttentionHeads
 		m.encoder.Layer[i].Intermediate.Act = act
 	}
-	switch arch {
+	switch arch.Family() {
 	case weights.Bert:
-		m.head = &BertClassifier{}
+		if arch.HasHead() {
+			m.head = &BertClassifier{}
+		}
 	case weights.XLMRoberta:
-		m.head = &RobertaClassificationHead{}
+		if arch.HasHead() {
+			m.head = &RobertaClassificationHead{}
+		}
 		m.embeddings.PaddingIdx = cfg.PadTokenID
 		// Positions run from padding_idx+1 to padding_idx+n and must stay
 		// inside the position table.
@@ -143,7 +152,7 @@ func newModel(ctx context.Context, cfg *weights.Config, src ml.TensorSource, b m
 
 	// A checkpoint with the other architecture's head would otherwise fail
 	// on a missing tensor with no hint why.
-	if c, ok := src.(interface{ CheckHead(weights.Arch) error }); ok {
+	if c, ok := src.(interface{ CheckHead(weights.Arch) error }); ok && arch.HasHead() {
 		if err := c.CheckHead(arch); err != nil {
 			return nil, err
 		}
@@ -173,6 +182,9 @@ func newModel(ctx context.Context, cfg *weights.Config, src ml.TensorSource, b m
 		}
 		if err := bd.Bind(prefix+".encoder", &m.encoder); err != nil {
 			return err
+		}
+		if m.head == nil { // an encoder alone: no head to bind
+			return nil
 		}
 		return bd.Bind(headPrefix, m.head)
 	}
@@ -242,26 +254,14 @@ func (m *Model) Forward(ctx context.Context, seqs []ml.Sequence) ([][]float32, e
 	if len(seqs) == 0 {
 		return nil, nil
 	}
-	b, err := m.pack(seqs)
-	if err != nil {
+	if m.head == nil {
+		return nil, fmt.Errorf("bert: %v has no classification head (an embedding model's encoder): it gives hidden states, not logits", m.cfg.Arch())
+	}
+	var logits []float32
+	if _, err := m.run(ctx, seqs, func(r ml.Run, b *batch) {
+		logits = r.Read(m.head.Forward(r, r.Rows(m.encode(r, b), b.first)))
+	}); err != nil {
 		return nil, err
-	}
-	r, err := m.backend.NewRun(ctx, len(b.ids))
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-
-	x := m.embeddings.Forward(r, b.ids, b.typeIDs, b.positions)
-	var observe func(int, ml.Tensor)
-	if m.observe != nil {
-		observe = func(layer int, x ml.Tensor) { m.observe(layer, r.Read(x)) }
-		observe(0, x)
-	}
-	x = m.encoder.Forward(r, x, b.offsets, observe)
-	logits := r.Read(m.head.Forward(r, r.Rows(x, b.first)))
-	if err := r.Err(); err != nil {
-		return nil, fmt.Errorf("bert: forward: %w", err)
 	}
 
 	labels := m.cfg.NumLabels
@@ -274,6 +274,66 @@ func (m *Model) Forward(ctx context.Context, seqs []ml.Sequence) ([][]float32, e
 	}
 	return out, nil
 }
+
+// run packs seqs, calls fn with a new Run over the batch (fn reads what it
+// needs before the Run closes) and reports the Run's first error.
+func (m *Model) run(ctx context.Context, seqs []ml.Sequence, fn func(ml.Run, *batch)) (*batch, error) {
+	b, err := m.pack(seqs)
+	if err != nil {
+		return nil, err
+	}
+	r, err := m.backend.NewRun(ctx, len(b.ids))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	fn(r, b)
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("bert: forward: %w", err)
+	}
+	return b, nil
+}
+
+// encode runs the embeddings and the encoder layers over a packed batch:
+// the last hidden states, [tokens, hidden].
+func (m *Model) encode(r ml.Run, b *batch) ml.Tensor {
+	x := m.embeddings.Forward(r, b.ids, b.typeIDs, b.positions)
+	var observe func(int, ml.Tensor)
+	if m.observe != nil {
+		observe = func(layer int, x ml.Tensor) { m.observe(layer, r.Read(x)) }
+		observe(0, x)
+	}
+	return m.encoder.Forward(r, x, b.offsets, observe)
+}
+
+// Hidden returns each sequence's last hidden states (transformers'
+// last_hidden_state, what sentence-transformers pools): len(IDs) rows of
+// hidden_size, row-major. It works with or without a head; the head is not
+// run. Sequences are packed, so a sequence's states do not depend on the
+// others.
+func (m *Model) Hidden(ctx context.Context, seqs []ml.Sequence) ([][]float32, error) {
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	var h []float32
+	b, err := m.run(ctx, seqs, func(r ml.Run, b *batch) { h = r.Read(m.encode(r, b)) })
+	if err != nil {
+		return nil, err
+	}
+	d := m.cfg.HiddenSize
+	if len(h) != len(b.ids)*d {
+		return nil, fmt.Errorf("bert: backend %s returned %d values for %d tokens of %d", m.backend.Name(), len(h), len(b.ids), d)
+	}
+	out := make([][]float32, len(seqs))
+	for i := range out {
+		lo, hi := int(b.offsets[i])*d, int(b.offsets[i+1])*d
+		out[i] = h[lo:hi:hi]
+	}
+	return out, nil
+}
+
+// HiddenSize is the width of the hidden states (config.json's hidden_size).
+func (m *Model) HiddenSize() int { return m.cfg.HiddenSize }
 
 // batch is a packed batch: the tokens of every sequence one after another.
 type batch struct {
@@ -342,6 +402,10 @@ func (m *Model) check(i int, s ml.Sequence) error {
 
 // String describes the model in one line.
 func (m *Model) String() string {
+	if m.head == nil {
+		return fmt.Sprintf("%v: %d layers, hidden %d, %d heads, no head, on %s",
+			m.cfg.Arch(), len(m.encoder.Layer), m.cfg.HiddenSize, m.cfg.NumAttentionHeads, m.backend.Name())
+	}
 	return fmt.Sprintf("%v: %d layers, hidden %d, %d heads, %d labels, on %s",
 		m.cfg.Arch(), len(m.encoder.Layer), m.cfg.HiddenSize, m.cfg.NumAttentionHeads, m.cfg.NumLabels, m.backend.Name())
 }

@@ -36,6 +36,18 @@ type Model interface {
 	Close() error
 }
 
+// Encoder is a Model that also gives its last hidden states: the token
+// embeddings an embedding model pools (package embed). BertModel and
+// XLMRobertaModel checkpoints load as Encoders without a head, whose Forward
+// fails.
+type Encoder interface {
+	Model
+	// Hidden returns each sequence's last hidden states, len(IDs) rows of
+	// HiddenSize, row-major.
+	Hidden(ctx context.Context, seqs []Sequence) ([][]float32, error)
+	HiddenSize() int
+}
+
 // NewFunc builds a model of one architecture from its config and weights,
 // prepared on b (never nil). src is usually a *weights.Checkpoint, which
 // the caller closes once the model is built.

@@ -264,6 +264,9 @@ var (
 	ErrTooLong          = errors.New("rerank: pair longer than the maximum length")
 	ErrInvalidUTF8      = errors.New("rerank: invalid UTF-8")
 	ErrClosed           = errors.New("rerank: reranker is closed")
+	// ErrNotReranker is an embedding model (an encoder without a
+	// classification head) given to the re-ranker.
+	ErrNotReranker = errors.New("rerank: not a re-ranking model")
 )
 
 // DocumentError says which input document a failure is about.

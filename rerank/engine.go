@@ -2,9 +2,8 @@ package rerank
 
 import (
 	"context"
-	"errors"
 
-	"github.com/crossrank/crossrank/cuda"
+	"github.com/crossrank/crossrank/internal/batch"
 )
 
 // The two halves of a cross-encoder, as the Reranker sees them. The real
@@ -48,13 +47,4 @@ type model interface {
 // that a smaller batch may fit: cuda.ErrOutOfMemory (errors.Is), or any
 // error in the chain with a method OutOfMemory() bool that returns true
 // (for backends outside this module).
-func IsOutOfMemory(err error) bool {
-	if err == nil {
-		return false
-	}
-	if errors.Is(err, cuda.ErrOutOfMemory) {
-		return true
-	}
-	var oom interface{ OutOfMemory() bool }
-	return errors.As(err, &oom) && oom.OutOfMemory()
-}
+func IsOutOfMemory(err error) bool { return batch.IsOutOfMemory(err) }

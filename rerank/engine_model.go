@@ -22,6 +22,9 @@ func loadEngine(ctx context.Context, dir string, opts Options) (engine, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	if cfg, err := weights.LoadConfig(dir); err == nil && !cfg.Arch().HasHead() {
+		return engine{}, fmt.Errorf("%w: %s is %v, an encoder without a classification head (an embedding model); load it with package embed (crossrank embed, the /v1/embeddings route)", ErrNotReranker, dir, cfg.Arch())
+	}
 	tok, err := tokenizer.Load(dir)
 	if err != nil {
 		return engine{}, err

@@ -514,9 +514,11 @@ func FuzzRerank(f *testing.F) {
 			}
 			seen = &lenCheck{}
 			for _, r := range []*Reranker{plain, windows} {
-				r.b.mu.Lock()
-				r.b.mdl = &lenCheckModel{model: r.b.mdl, c: seen}
-				r.b.mu.Unlock()
+				// The batcher calls the model it was made with: make it anew
+				// around the checking model.
+				r.b.Close()
+				r.mdl = &lenCheckModel{model: r.mdl, c: seen}
+				r.b = newBatcher(r.mdl, r.opts.BatchSize, r.opts.MaxBatchTokens, r.opts.Workers, r.opts.BatchWait, r.opts.OnBatch, r.log)
 			}
 		})
 		r := plain

@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"time"
 )
 
 // TestOutOfMemorySizeHoldsAcrossCalls: once a batch has run out of memory,
@@ -60,9 +59,7 @@ func TestOutOfMemorySizeHoldsAcrossCalls(t *testing.T) {
 		}
 	}
 	// After oomMemory the limit is dropped: one pass tries the full size.
-	r.b.mu.Lock()
-	r.b.oomAt = time.Now().Add(-oomMemory - time.Second)
-	r.b.mu.Unlock()
+	r.b.ExpireOutOfMemory()
 	if n := call(); n == 0 {
 		t.Error("the learnt limit outlived oomMemory: no full-size attempt")
 	}

@@ -8,13 +8,14 @@ import (
 	"log/slog"
 	"math"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+
+	"github.com/crossrank/crossrank/internal/batch"
 )
 
 // Reranker scores (query, document) pairs with one cross-encoder. Create it
@@ -288,7 +289,7 @@ func (r *Reranker) Info() Info { return r.info }
 // flight finish first, later calls fail with ErrClosed.
 func (r *Reranker) Close() error {
 	r.closeOnce.Do(func() {
-		r.b.close()
+		r.b.Close()
 		r.closeErr = r.mdl.close()
 		if r.onClose != nil {
 			r.onClose()
@@ -380,7 +381,7 @@ func (r *Reranker) scoreDocs(ctx context.Context, query string, texts []string, 
 
 	plans := make([]plan, len(texts))
 	perDoc := make([][]seq, len(texts))
-	err = parallel(ctx, len(texts), func(i int) error {
+	err = batch.Parallel(ctx, len(texts), func(i int) error {
 		p, s, err := r.planDoc(q, texts[i], budget, strategy, o.MaxDocTokens, o.TruncateLeft)
 		if err != nil {
 			return &DocumentError{Index: i, Err: err}
@@ -405,7 +406,7 @@ func (r *Reranker) scoreDocs(ctx context.Context, query string, texts []string, 
 		r.warnTruncated(truncated, len(texts), maxLen)
 	}
 
-	logits, err := r.b.run(ctx, seqs)
+	logits, err := r.b.Run(ctx, seqs)
 	if err != nil {
 		return nil, err
 	}
@@ -589,50 +590,6 @@ func (r *Reranker) warnTruncated(n, of, maxLen int) {
 		msg += ", or set Options.LongDocs to score long documents by their best window"
 	}
 	r.log.Warn(msg, "truncated", n, "documents", of, "max_length", maxLen)
-}
-
-// parallel runs f(0..n-1) on up to GOMAXPROCS goroutines and returns the
-// error of the lowest index that failed, checking ctx as it goes.
-func parallel(ctx context.Context, n int, f func(i int) error) error {
-	workers := min(runtime.GOMAXPROCS(0), (n+63)/64)
-	if workers <= 1 {
-		for i := range n {
-			if i%64 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			if err := f(i); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	errs := make([]error, n)
-	var next atomic.Int64
-	var failed atomic.Bool
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for !failed.Load() && ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if err := f(i); err != nil {
-					errs[i] = err
-					failed.Store(true)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return ctx.Err()
 }
 
 var shared struct {

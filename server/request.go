@@ -113,16 +113,9 @@ func (l Limits) withDefaults() Limits {
 
 // decodeRequest parses and checks one request body sent to ep. Every
 // failure is an *apiError with a 4xx status and a message naming the field.
-// Unknown fields are ignored, as infinity (pydantic) and TEI (serde) do, so
-// that newer clients keep working; known fields must have their type.
-func decodeRequest(ep endpoint, body []byte, lim Limits) (*rankRequest, *apiError) {
-	form := formOf(ep)
-	if ep == epRerank && bytes.Contains(body, []byte(`"texts"`)) && !bytes.Contains(body, []byte(`"documents"`)) {
-		// Until the body is decoded this is a guess, but it lets a
-		// text-embeddings-inference client whose body is broken read the
-		// error in the shape it expects.
-		form = FormTEI
-	}
+// decodeObject decodes a request body that must be one JSON object, in
+// valid UTF-8, into its fields.
+func decodeObject(form Form, body []byte) (map[string]json.RawMessage, *apiError) {
 	if !utf8.Valid(body) {
 		// encoding/json would silently turn bad bytes into U+FFFD and we
 		// would score text the client never sent.
@@ -142,6 +135,23 @@ func decodeRequest(ep endpoint, body []byte, lim Limits) (*rankRequest, *apiErro
 	}
 	if dec.More() {
 		return nil, badRequest(form, "request body has data after its JSON object")
+	}
+	return fields, nil
+}
+
+// Unknown fields are ignored, as infinity (pydantic) and TEI (serde) do, so
+// that newer clients keep working; known fields must have their type.
+func decodeRequest(ep endpoint, body []byte, lim Limits) (*rankRequest, *apiError) {
+	form := formOf(ep)
+	if ep == epRerank && bytes.Contains(body, []byte(`"texts"`)) && !bytes.Contains(body, []byte(`"documents"`)) {
+		// Until the body is decoded this is a guess, but it lets a
+		// text-embeddings-inference client whose body is broken read the
+		// error in the shape it expects.
+		form = FormTEI
+	}
+	fields, aerr := decodeObject(form, body)
+	if aerr != nil {
+		return nil, aerr
 	}
 	if ep == epRerank {
 		_, hasTexts := present(fields, "texts")

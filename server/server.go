@@ -80,6 +80,8 @@ type Server struct {
 	handler http.Handler
 	keyHash [sha256.Size]byte // of the API key; the key itself is not kept
 
+	emb embedders // embed.go
+
 	mu       sync.RWMutex
 	models   map[string]Ranker
 	names    []string // in the order added; names[0] is the default model
@@ -244,6 +246,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /rerank", s.rankHandler(epRerank))
 	mux.Handle("POST /v1/rerank", s.rankHandler(epJina))
 	mux.Handle("POST /v2/rerank", s.rankHandler(epCohere))
+	s.embedRoutes(mux) // embed.go
 	mux.HandleFunc("GET /health", s.health)
 	mux.HandleFunc("GET /info", s.info)
 	mux.HandleFunc("GET /openapi.json", serveOpenAPI)
@@ -289,7 +292,8 @@ func (s *Server) auth(next http.Handler) http.Handler {
 // "other", so that probing random paths cannot grow the metrics.
 func routeLabel(p string) string {
 	switch p {
-	case "/rerank", "/v1/rerank", "/v2/rerank", "/health", "/info", "/metrics", "/openapi.json":
+	case "/rerank", "/v1/rerank", "/v2/rerank", "/health", "/info", "/metrics", "/openapi.json",
+		"/embed", "/v1/embeddings", "/embeddings":
 		return p
 	}
 	return "other"
@@ -301,6 +305,8 @@ func formOfPath(p string) Form {
 		return FormJina
 	case "/v2/rerank":
 		return FormCohere
+	case "/embed":
+		return FormTEI
 	}
 	return FormInfinity
 }
@@ -342,9 +348,10 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	s.mu.RUnlock()
 	l := s.cfg.Limits
 	writeJSON(w, http.StatusOK, map[string]any{
-		"version": s.cfg.Version,
-		"ready":   s.Ready(),
-		"models":  models,
+		"version":   s.cfg.Version,
+		"ready":     s.Ready(),
+		"models":    models,
+		"embedders": s.embedderInfo(), // embed.go
 		"limits": map[string]any{
 			"max_body_bytes":      l.MaxBodyBytes,
 			"max_documents":       l.MaxDocuments,
@@ -369,6 +376,9 @@ func (s *Server) model(form Form, name string) (string, Ranker, *apiError) {
 		name = s.names[0]
 	}
 	r, ok := s.models[name]
+	if !ok && s.isEmbedder(name) {
+		return "", nil, invalid(form, "`model`: %q is an embedding model, which gives vectors, not scores; POST /v1/embeddings (or /embed, /embeddings) for it, or name a re-ranking model", name)
+	}
 	if !ok {
 		names := append([]string(nil), s.names...)
 		sort.Strings(names)
@@ -381,43 +391,58 @@ func (s *Server) model(form Form, name string) (string, Ranker, *apiError) {
 func (s *Server) rankHandler(ep endpoint) http.Handler {
 	path := map[endpoint]string{epRerank: "/rerank", epJina: "/v1/rerank", epCohere: "/v2/rerank"}[ep]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		s.inFlight.Add(1)
-		defer func() {
-			s.lastDone.Store(time.Now().UnixNano())
-			s.dirty.Store(true)
-			s.inFlight.Add(-1)
-		}()
 		st := &reqState{form: formOf(ep)}
-		aerr := s.rank(w, r, ep, st)
-		code := http.StatusOK
-		switch {
-		case aerr != nil && aerr.Status == 0:
-			// The client went away; nobody reads an answer. 499 is the
-			// customary log code for it (nginx).
-			code = 499
-			s.metrics.canceled.Inc()
-		case aerr != nil:
-			code = aerr.Status
-			writeError(w, aerr)
-		}
-		d := time.Since(start)
-		s.metrics.requests.WithLabelValues(path, st.form.String(), fmt.Sprint(code)).Inc()
-		s.metrics.latency.WithLabelValues(path, st.form.String()).Observe(d.Seconds())
-		attrs := []any{"method", r.Method, "path", path, "form", st.form.String(), "status", code,
-			"duration_ms", float64(d.Microseconds()) / 1000, "remote", r.RemoteAddr}
-		if st.model != "" {
-			attrs = append(attrs, "model", st.model, "documents", st.docs, "tokens", st.tokens)
-		}
-		switch {
-		case code >= 500 && code != http.StatusServiceUnavailable:
-			s.log.Error("request", append(attrs, "error", aerr.Message)...)
-		case aerr != nil && aerr.Status != 0:
-			s.log.Info("request", append(attrs, "error", aerr.Message)...)
-		default:
-			s.log.Info("request", attrs...)
-		}
+		s.serveCounted(w, r, path, st, func() *apiError { return s.rank(w, r, ep, st) })
 	})
+}
+
+// serveCounted runs serve as one request of path: counted in flight (for
+// admission and idle memory release), its error written in the form's
+// shape, then its metrics and log line.
+func (s *Server) serveCounted(w http.ResponseWriter, r *http.Request, path string, st *reqState, serve func() *apiError) {
+	start := time.Now()
+	s.inFlight.Add(1)
+	defer func() {
+		s.lastDone.Store(time.Now().UnixNano())
+		s.dirty.Store(true)
+		s.inFlight.Add(-1)
+	}()
+	aerr := serve()
+	code := http.StatusOK
+	switch {
+	case aerr != nil && aerr.Status == 0:
+		// The client went away; nobody reads an answer. 499 is the
+		// customary log code for it (nginx).
+		code = 499
+		s.metrics.canceled.Inc()
+	case aerr != nil:
+		code = aerr.Status
+		writeError(w, aerr)
+	}
+	d := time.Since(start)
+	form := st.form.String()
+	if st.formLabel != "" {
+		form = st.formLabel
+	}
+	s.metrics.requests.WithLabelValues(path, form, fmt.Sprint(code)).Inc()
+	s.metrics.latency.WithLabelValues(path, form).Observe(d.Seconds())
+	attrs := []any{"method", r.Method, "path", path, "form", form, "status", code,
+		"duration_ms", float64(d.Microseconds()) / 1000, "remote", r.RemoteAddr}
+	if st.model != "" {
+		items := "documents"
+		if st.itemsKey != "" {
+			items = st.itemsKey
+		}
+		attrs = append(attrs, "model", st.model, items, st.docs, "tokens", st.tokens)
+	}
+	switch {
+	case code >= 500 && code != http.StatusServiceUnavailable:
+		s.log.Error("request", append(attrs, "error", aerr.Message)...)
+	case aerr != nil && aerr.Status != 0:
+		s.log.Info("request", append(attrs, "error", aerr.Message)...)
+	default:
+		s.log.Info("request", attrs...)
+	}
 }
 
 // reqState is what the request log line reports.
@@ -426,6 +451,10 @@ type reqState struct {
 	model  string
 	docs   int
 	tokens int
+	// formLabel, if set, names the form in metrics and logs instead of
+	// form (the embedding routes: tei, openai, infinity).
+	formLabel string
+	itemsKey  string // what docs counts in the log line (default "documents")
 }
 
 // clientGone is the apiError of a request whose client disconnected.
@@ -433,36 +462,9 @@ var clientGone = &apiError{}
 
 func (s *Server) rank(w http.ResponseWriter, r *http.Request, ep endpoint, st *reqState) *apiError {
 	form := st.form
-	if s.inFlight.Load() > int64(s.cfg.MaxOpenRequests) {
-		s.metrics.rejected.WithLabelValues("too_many_open").Inc()
-		e := newErr(form, http.StatusTooManyRequests, kindOverloaded, "the server has too many requests open; retry later")
-		e.RetryAfter = s.queue.retryAfter()
-		return e
-	}
-	if s.draining.Load() {
-		s.metrics.rejected.WithLabelValues("draining").Inc()
-		w.Header().Set("Connection", "close")
-		e := newErr(form, http.StatusServiceUnavailable, kindUnhealthy, "the server is shutting down")
-		e.RetryAfter = 1
-		return e
-	}
-	if !s.ready.Load() {
-		s.metrics.rejected.WithLabelValues("not_ready").Inc()
-		e := newErr(form, http.StatusServiceUnavailable, kindUnhealthy, "the server is loading its models")
-		e.RetryAfter = 1
-		return e
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return newErr(form, http.StatusRequestEntityTooLarge, kindValidation,
-				"request body is larger than the limit of %d bytes; split the request", mbe.Limit)
-		}
-		if r.Context().Err() != nil {
-			return clientGone
-		}
-		return badRequest(form, "reading the request body: %v", err)
+	body, aerr := s.admit(w, r, form)
+	if aerr != nil {
+		return aerr
 	}
 	req, aerr := decodeRequest(ep, body, s.cfg.Limits)
 	if aerr != nil {
@@ -525,6 +527,43 @@ func (s *Server) rank(w http.ResponseWriter, r *http.Request, ep endpoint, st *r
 	w.Header().Set("X-Crossrank-Truncated-Documents", fmt.Sprint(truncated))
 	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// admit refuses a request the server cannot take now (too many open,
+// draining, still loading) and reads its body within the size limit.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, form Form) ([]byte, *apiError) {
+	if s.inFlight.Load() > int64(s.cfg.MaxOpenRequests) {
+		s.metrics.rejected.WithLabelValues("too_many_open").Inc()
+		e := newErr(form, http.StatusTooManyRequests, kindOverloaded, "the server has too many requests open; retry later")
+		e.RetryAfter = s.queue.retryAfter()
+		return nil, e
+	}
+	if s.draining.Load() {
+		s.metrics.rejected.WithLabelValues("draining").Inc()
+		w.Header().Set("Connection", "close")
+		e := newErr(form, http.StatusServiceUnavailable, kindUnhealthy, "the server is shutting down")
+		e.RetryAfter = 1
+		return nil, e
+	}
+	if !s.ready.Load() {
+		s.metrics.rejected.WithLabelValues("not_ready").Inc()
+		e := newErr(form, http.StatusServiceUnavailable, kindUnhealthy, "the server is loading its models")
+		e.RetryAfter = 1
+		return nil, e
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, newErr(form, http.StatusRequestEntityTooLarge, kindValidation,
+				"request body is larger than the limit of %d bytes; split the request", mbe.Limit)
+		}
+		if r.Context().Err() != nil {
+			return nil, clientGone
+		}
+		return nil, badRequest(form, "reading the request body: %v", err)
+	}
+	return body, nil
 }
 
 // overloaded turns a failed wait (queue full, timeout, client gone) into

@@ -564,6 +564,7 @@ func TestOpenAPI(t *testing.T) {
 	routes := map[string]string{
 		"/rerank": "post", "/v1/rerank": "post", "/v2/rerank": "post",
 		"/health": "get", "/info": "get", "/metrics": "get", "/openapi.json": "get",
+		"/embed": "post", "/v1/embeddings": "post", "/embeddings": "post",
 	}
 	if len(doc.Paths) != len(routes) {
 		t.Errorf("openapi.json has %d paths, the server %d", len(doc.Paths), len(routes))

@@ -98,7 +98,8 @@ type manifest struct {
 		Patterns map[string]string `json:"patterns"`
 		Records  int               `json:"records"`
 	} `json:"split"`
-	Files []struct {
+	Embedders map[string]embedder `json:"embedders"` // embed_test.go
+	Files     []struct {
 		Path    string `json:"path"`
 		Bytes   int64  `json:"bytes"`
 		Sha256  string `json:"sha256"`
@@ -202,7 +203,7 @@ func TestManifestFilesPresentAndUnchanged(t *testing.T) {
 			t.Errorf("%s: sha256 %s, manifest says %s (edited by hand? rerun make fixtures)", f.Path, got, f.Sha256)
 		}
 		switch f.Schema {
-		case "corpus", "tokens", "bpe", "split", "logits", "rank", "hidden", "quant", "model", "tokenizer", "package", "modernbert":
+		case "corpus", "tokens", "bpe", "split", "logits", "rank", "hidden", "quant", "embed", "model", "tokenizer", "package", "modernbert":
 		default:
 			t.Errorf("%s: unknown schema %q", f.Path, f.Schema)
 		}

@@ -24,6 +24,11 @@ const (
 	// ModernBert is ModernBertForSequenceClassification (package
 	// modernbert, which reads its own fields from Config.Raw).
 	ModernBert
+	// BertEncoder is BertModel: BERT's encoder without a classification
+	// head, as embedding models ship it; its output is the last hidden states.
+	BertEncoder
+	// XLMRobertaEncoder is XLMRobertaModel, the encoder of XLM-R alone.
+	XLMRobertaEncoder
 )
 
 // archNames maps the Hub's architectures entry to an Arch.
@@ -31,6 +36,8 @@ var archNames = map[string]Arch{
 	"BertForSequenceClassification":       Bert,
 	"XLMRobertaForSequenceClassification": XLMRoberta,
 	"ModernBertForSequenceClassification": ModernBert,
+	"BertModel":                           BertEncoder,
+	"XLMRobertaModel":                     XLMRobertaEncoder,
 }
 
 // modelTypes maps config.json's model_type, for configs without architectures.
@@ -44,14 +51,35 @@ func (a Arch) String() string {
 		return "XLMRobertaForSequenceClassification"
 	case ModernBert:
 		return "ModernBertForSequenceClassification"
+	case BertEncoder:
+		return "BertModel"
+	case XLMRobertaEncoder:
+		return "XLMRobertaModel"
 	}
 	return "unknown"
 }
 
-// Prefix is the name of the encoder module in checkpoint names: "bert" or
-// "roberta" (as in "bert.encoder.layer.0...").
-func (a Arch) Prefix() string {
+// Family is the architecture whose encoder a takes: Bert for BertModel,
+// XLMRoberta for XLMRobertaModel, a itself otherwise.
+func (a Arch) Family() Arch {
 	switch a {
+	case BertEncoder:
+		return Bert
+	case XLMRobertaEncoder:
+		return XLMRoberta
+	}
+	return a
+}
+
+// HasHead reports whether a has a classification head (a cross-encoder);
+// BertModel and XLMRobertaModel have none.
+func (a Arch) HasHead() bool { return a == Bert || a == XLMRoberta || a == ModernBert }
+
+// Prefix is the name of the encoder module in checkpoint names: "bert" or
+// "roberta" (as in "bert.encoder.layer.0..."). A checkpoint saved from
+// BertModel stores the names without it; Checkpoint.Lookup finds both.
+func (a Arch) Prefix() string {
+	switch a.Family() {
 	case Bert:
 		return "bert"
 	case XLMRoberta:
@@ -130,7 +158,7 @@ func defaults(a Arch) Config {
 		PadTokenID:            0,
 		PositionEmbeddingType: "absolute",
 	}
-	switch a {
+	switch a.Family() {
 	case XLMRoberta:
 		c.PadTokenID = 1
 	case ModernBert:

@@ -42,6 +42,11 @@ func TestFixtureValues(t *testing.T) {
 	// Every fixture checkpoint must be covered, including ones added later.
 	dirs, _ := filepath.Glob(filepath.Join("..", "testdata", "models", "*", "*.safetensors"))
 	for _, d := range dirs {
+		// The bi-encoder fixtures link their encoder to a cross-encoder's
+		// checkpoint, whose digests cover it.
+		if fi, err := os.Lstat(d); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			continue
+		}
 		if _, ok := models[filepath.Base(filepath.Dir(d))]; !ok {
 			t.Errorf("%s has no digests: rerun weights/testdata/gen_digests.py", d)
 		}

@@ -166,7 +166,7 @@ func missingFiles(dir string) []string {
 	if !exists("tokenizer.json") && !exists("vocab.txt") && !exists("sentencepiece.bpe.model") {
 		missing = append(missing, "tokenizer.json")
 	}
-	return missing
+	return append(missing, missingSentenceFiles(dir)...)
 }
 
 // indexShards reads the shard file names of an index, validated as plain
@@ -211,7 +211,8 @@ type repoInfo struct {
 	} `json:"siblings"`
 }
 
-// Download fetches what a cross-encoder needs from the Hub into the cache
+// Download fetches what a cross-encoder (or a sentence-transformers
+// bi-encoder: modules.json and the module folders it names) needs from the Hub into the cache
 // and returns the snapshot folder. Files already in the cache are not
 // fetched again. When the Hub cannot be reached and the cache already holds
 // the revision, the cache is used (as huggingface_hub does).
@@ -274,6 +275,11 @@ func Download(ctx context.Context, r Ref, opts ResolveOptions) (string, error) {
 	tagCacheDir(opts.CacheDir)
 	for _, f := range want {
 		if err := h.fetch(ctx, info.SHA, f); err != nil {
+			return "", err
+		}
+	}
+	if files[ModulesFile] {
+		if err := h.fetchSentenceTransformer(ctx, info.SHA, files); err != nil {
 			return "", err
 		}
 	}

@@ -73,7 +73,7 @@ func headOf(a Arch) (want, other []string, otherArch Arch) {
 // (or none) is an error naming both, instead of a forward pass that would
 // silently miss its head.
 func (c *Checkpoint) CheckHead(arch Arch) error {
-	if arch != Bert && arch != XLMRoberta && arch != ModernBert {
+	if !arch.HasHead() {
 		return fmt.Errorf("weights: no classification head known for architecture %v", arch)
 	}
 	want, other, otherArch := headOf(arch)

@@ -104,7 +104,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	family := "bert"
-	if cfg.Arch() == weights.XLMRoberta {
+	if cfg.Arch().Family() == weights.XLMRoberta {
 		family = "xlmr"
 	}
 

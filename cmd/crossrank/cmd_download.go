@@ -26,7 +26,9 @@ func runDownload(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("q", false, "no progress bar")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: crossrank download [flags] org/name[@revision]")
-		fmt.Fprintln(stderr, "\nDownloads what a cross-encoder needs (config, tokenizer, safetensors weights)")
+		fmt.Fprintln(stderr, "\nDownloads what a cross-encoder or an embedding model needs (config, tokenizer,")
+		fmt.Fprintln(stderr, "safetensors weights; for sentence-transformers models also modules.json and the")
+		fmt.Fprintln(stderr, "module folders it names: 1_Pooling/, 2_Dense/, ...)")
 		fmt.Fprintln(stderr, "into the Hugging Face cache that Python's huggingface_hub also uses, and prints")
 		fmt.Fprintln(stderr, "the snapshot folder. Interrupted downloads resume. HF_TOKEN authenticates;")
 		fmt.Fprintln(stderr, "HF_HUB_OFFLINE=1 only checks the cache.\n\nflags:")

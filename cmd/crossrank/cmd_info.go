@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/crossrank/crossrank/embed"
 	"github.com/crossrank/crossrank/weights"
 )
 
@@ -44,6 +45,21 @@ type modelInfo struct {
 	Tokenizer             string     `json:"tokenizer"`
 	Files                 []fileInfo `json:"files"`
 	Problems              []string   `json:"problems,omitempty"`
+	// Embedding describes an embedding model's sentence-transformers
+	// stack (absent for a cross-encoder).
+	Embedding *embeddingInfo `json:"embedding,omitempty"`
+}
+
+type embeddingInfo struct {
+	Pooling           []string          `json:"pooling"`
+	IncludePrompt     bool              `json:"include_prompt"`
+	Modules           []string          `json:"modules"` // after pooling, in order
+	Dim               int               `json:"dim"`
+	Normalized        bool              `json:"normalized"`
+	MaxSeqLength      int               `json:"max_seq_length,omitempty"`
+	Prompts           map[string]string `json:"prompts,omitempty"`
+	DefaultPromptName string            `json:"default_prompt_name,omitempty"`
+	Notes             []string          `json:"notes,omitempty"`
 }
 
 type fileInfo struct {
@@ -106,7 +122,7 @@ func describe(dir string) (*modelInfo, error) {
 		VocabSize: cfg.VocabSize, TypeVocabSize: cfg.TypeVocabSize, Labels: cfg.Labels(),
 		MaxPositionEmbeddings: cfg.MaxPositionEmbeddings, MaxLength: cfg.MaxPositionEmbeddings,
 	}
-	if cfg.Arch() == weights.XLMRoberta {
+	if cfg.Arch().Family() == weights.XLMRoberta {
 		// XLM-R's positions start after padding_idx, so padding_idx+1
 		// position embeddings are never used by a token.
 		info.MaxLength = cfg.MaxPositionEmbeddings - cfg.PadTokenID - 1
@@ -134,7 +150,10 @@ func describe(dir string) (*modelInfo, error) {
 		info.DTypes = append(info.DTypes, d)
 	}
 	sort.Strings(info.DTypes)
-	if err := ck.CheckHead(cfg.Arch()); err != nil {
+	if embed.IsEmbedder(dir) {
+		info.Labels = nil
+		info.Embedding = describeEmbedding(dir, cfg.HiddenSize, info)
+	} else if err := ck.CheckHead(cfg.Arch()); err != nil {
 		info.Problems = append(info.Problems, err.Error())
 	}
 	entries, err := os.ReadDir(dir)
@@ -149,6 +168,30 @@ func describe(dir string) (*modelInfo, error) {
 		info.Files = append(info.Files, fileInfo{e.Name(), st.Size()})
 	}
 	return info, nil
+}
+
+// describeEmbedding reads the sentence-transformers stack; a file it cannot
+// read is a problem of info.
+func describeEmbedding(dir string, hidden int, info *modelInfo) *embeddingInfo {
+	st, err := weights.LoadSentenceTransformer(dir, hidden)
+	if err != nil {
+		info.Problems = append(info.Problems, err.Error())
+		return nil
+	}
+	e := &embeddingInfo{IncludePrompt: st.Pooling.IncludePrompt, Dim: st.Dim(), Normalized: st.Normalized(),
+		MaxSeqLength: st.MaxSeqLength, Prompts: st.Prompts, DefaultPromptName: st.DefaultPromptName, Notes: st.Notes}
+	for _, m := range st.Pooling.Modes {
+		e.Pooling = append(e.Pooling, string(m))
+	}
+	for _, m := range st.Post {
+		switch m := m.(type) {
+		case *weights.Dense:
+			e.Modules = append(e.Modules, fmt.Sprintf("Dense %d->%d %s", m.In, m.Out, m.Activation))
+		case weights.Normalize:
+			e.Modules = append(e.Modules, "Normalize")
+		}
+	}
+	return e
 }
 
 // tokenizerKind reads tokenizer.json's model.type ("WordPiece", "Unigram",
@@ -200,8 +243,29 @@ func printInfo(w io.Writer, m *modelInfo) {
 	row("layers", "%d, hidden %d, heads %d (head size %d), intermediate %d, activation %s",
 		m.Layers, m.Hidden, m.Heads, m.Hidden/max(m.Heads, 1), m.Intermediate, m.Activation)
 	row("vocabulary", "%d tokens, %d token types", m.VocabSize, m.TypeVocabSize)
-	row("labels", "%d (%s)", len(m.Labels), strings.Join(m.Labels, ", "))
-	maxLen := fmt.Sprintf("%d tokens per pair (max_position_embeddings %d)", m.MaxLength, m.MaxPositionEmbeddings)
+	unit := "pair"
+	if e := m.Embedding; e != nil {
+		unit = "text"
+		row("embedding", "%d dimensions, pooling %s (include_prompt %v)%s", e.Dim, strings.Join(e.Pooling, "+"), e.IncludePrompt,
+			strings.Join(append([]string{""}, e.Modules...), ", "))
+		if e.MaxSeqLength > 0 {
+			row("max_seq_len", "%d (sentence_bert_config.json)", e.MaxSeqLength)
+		}
+		if len(e.Prompts) > 0 {
+			names := make([]string, 0, len(e.Prompts))
+			for n, p := range e.Prompts {
+				names = append(names, fmt.Sprintf("%s=%q", n, p))
+			}
+			sort.Strings(names)
+			row("prompts", "%s (default %q)", strings.Join(names, ", "), e.DefaultPromptName)
+		}
+		for _, n := range e.Notes {
+			row("note", "%s", n)
+		}
+	} else {
+		row("labels", "%d (%s)", len(m.Labels), strings.Join(m.Labels, ", "))
+	}
+	maxLen := fmt.Sprintf("%d tokens per %s (max_position_embeddings %d)", m.MaxLength, unit, m.MaxPositionEmbeddings)
 	if m.TokenizerMaxLength > 0 && m.TokenizerMaxLength != m.MaxLength {
 		maxLen += fmt.Sprintf("; tokenizer model_max_length %d", m.TokenizerMaxLength)
 	}

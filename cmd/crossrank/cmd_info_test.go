@@ -152,3 +152,27 @@ func TestDownloadThenInfo(t *testing.T) {
 		t.Errorf("download of a path: rc %d", rc)
 	}
 }
+
+func TestInfoEmbeddingModel(t *testing.T) {
+	var out, errb bytes.Buffer
+	if rc := runMain([]string{"info", "--json", fixtureDir(t, "embed-bert-dense")}, nil, &out, &errb); rc != 0 {
+		t.Fatalf("rc %d: %s %s", rc, out.String(), errb.String())
+	}
+	var got struct {
+		Architecture string `json:"architecture"`
+		Problems     []string
+		Embedding    *struct {
+			Dim        int      `json:"dim"`
+			Pooling    []string `json:"pooling"`
+			Modules    []string `json:"modules"`
+			Normalized bool     `json:"normalized"`
+		} `json:"embedding"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Architecture != "BertModel" || got.Embedding == nil || got.Embedding.Dim != 16 || !got.Embedding.Normalized ||
+		len(got.Embedding.Modules) != 2 || len(got.Problems) != 0 {
+		t.Errorf("got %s", out.String())
+	}
+}

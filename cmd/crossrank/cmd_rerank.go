@@ -197,26 +197,33 @@ func (m *modelFlags) rerankOptions(fs *flag.FlagSet) (rerank.RerankOptions, erro
 // reference cannot be resolved (offline, no network, not in the cache), the
 // error says how to use a folder instead.
 func loadModel(ctx context.Context, ref string, opts rerank.Options, stderr io.Writer) (*rerank.Reranker, error) {
-	ro := weights.ResolveOptions{Logf: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}
-	if isTerminal(stderr) {
-		ro.Progress = stderr
-	}
 	if opts.Logger == nil {
 		// The library's notes (documents cut to fit, ...) go where the
 		// command's own messages go.
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
 	var resolveErr error
-	opts.Resolve = func(ctx context.Context, ref string) (string, error) {
-		dir, err := weights.Resolve(ctx, ref, ro)
-		resolveErr = err
-		return dir, err
-	}
+	opts.Resolve = cliResolve(stderr, &resolveErr)
 	r, err := rerank.New(ctx, ref, opts)
 	if err != nil && resolveErr != nil && ctx.Err() == nil {
 		return nil, fmt.Errorf("%w\n\n%s", err, offlineHint(ref))
 	}
 	return r, err
+}
+
+// cliResolve resolves Hub references with the command's notes on stderr and
+// a progress bar on a terminal; *failed keeps the last resolve error, so the
+// caller can add the offline hint.
+func cliResolve(stderr io.Writer, failed *error) func(context.Context, string) (string, error) {
+	ro := weights.ResolveOptions{Logf: func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }}
+	if isTerminal(stderr) {
+		ro.Progress = stderr
+	}
+	return func(ctx context.Context, ref string) (string, error) {
+		dir, err := weights.Resolve(ctx, ref, ro)
+		*failed = err
+		return dir, err
+	}
 }
 
 func offlineHint(ref string) string {

@@ -32,10 +32,16 @@ Serves the models over HTTP. Existing clients work unchanged:
                     raw_scores} (what the seed's rerank_remote sends), or
                     text-embeddings-inference's {query, texts, truncate, raw_scores, return_text}
   POST /v1/rerank   Jina's form;   POST /v2/rerank   Cohere v2's form
+  POST /v1/embeddings  OpenAI's form {input, model, encoding_format, dimensions};
+  POST /embed       TEI's {inputs, normalize, truncate, truncation_direction, prompt_name};
+  POST /embeddings  infinity's (the OpenAI form): for embedding models
   GET  /health      200 once every model is loaded, 503 before and while shutting down
   GET  /metrics     Prometheus;    GET /openapi.json   every endpoint;   GET /info
 Each --model is served under NAME (default: MODEL as written); a request's
-"model" field picks one, and the first is the default. Requests over the limits
+"model" field picks one, and the first of each kind is the default. The kind
+is read from the checkpoint: a sentence-transformers folder (modules.json) or
+a BertModel / XLMRobertaModel checkpoint is an embedding model, served on the
+embedding routes; a cross-encoder is served on the re-rank routes. Requests over the limits
 get 413/422; a full queue 429, a timeout 503, both with Retry-After. SIGTERM
 drains: new requests get 503, those in flight finish within --grace.
 With --api-key (or CROSSRANK_API_KEY) every endpoint but /health needs
@@ -160,6 +166,15 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				OnBatch: srv.OnBatch(m.name), Logger: log}
 			if *longDocs {
 				opts.LongDocs = &rerank.Windows{}
+			}
+			// The kind is read from the checkpoint (cmd_serve_embed.go):
+			// an embedding model is served on the embedding routes.
+			if isEmb, ref, err := servedKind(ctx, m.ref, stderr); err == nil && isEmb {
+				if err := serveEmbedder(ctx, srv, m.name, ref, *maxLength, *batchSize, *maxDocs, *precision, log, stderr); err != nil {
+					loadErr <- fmt.Errorf("loading %s: %w", m.name, err)
+					return
+				}
+				continue
 			}
 			r, err := loadModel(ctx, m.ref, opts, stderr)
 			if err != nil {

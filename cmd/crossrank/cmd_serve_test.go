@@ -26,7 +26,8 @@ func TestServeCommand(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- runMain([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json",
-			"--model", "BAAI/bge-reranker-base=" + bertDir, "--model", "xlmr=" + xlmrDir}, nil, io.Discard, logW)
+			"--model", "BAAI/bge-reranker-base=" + bertDir, "--model", "xlmr=" + xlmrDir,
+			"--model", "minilm=" + fixtureDir(t, "embed-bert")}, nil, io.Discard, logW)
 		logW.Close()
 	}()
 	// The first log line says where it listens.
@@ -119,6 +120,20 @@ func TestServeCommand(t *testing.T) {
 		t.Errorf("xlmr: %d %s", code, b)
 	}
 
+	// The embedding model, served beside the re-rankers (its kind read from
+	// the checkpoint), and named on the wrong route.
+	eb, _ := json.Marshal(map[string]any{"input": docs, "model": "minilm"})
+	if code, b := call("/v1/embeddings", key, eb); code != 200 || !strings.Contains(string(b), `"model":"minilm"`) {
+		t.Errorf("/v1/embeddings: %d %s", code, b)
+	}
+	if code, b := call("/rerank", key, eb); code != 422 {
+		t.Errorf("/rerank naming no query: %d %s", code, b)
+	}
+	wrong, _ := json.Marshal(map[string]any{"query": query, "documents": docs, "model": "minilm"})
+	if code, b := call("/rerank", key, wrong); code != 422 || !strings.Contains(string(b), "embedding model") {
+		t.Errorf("/rerank with the embedding model: %d %s", code, b)
+	}
+
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
 	select {
 	case rc := <-done:
@@ -133,7 +148,7 @@ func TestServeCommand(t *testing.T) {
 	if strings.Contains(all, key) {
 		t.Error("the API key is in the logs")
 	}
-	for _, want := range []string{`"msg":"model loaded"`, `"msg":"ready"`, `"msg":"shutting down"`, `"msg":"stopped"`, `"status":401`} {
+	for _, want := range []string{`"msg":"model loaded"`, `"msg":"embedding model loaded"`, `"msg":"ready"`, `"msg":"shutting down"`, `"msg":"stopped"`, `"status":401`} {
 		if !strings.Contains(all, want) {
 			t.Errorf("logs lack %s:\n%s", want, all)
 		}

@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus as corpus_mod  # noqa: E402
 import modernbert as modernbert_mod  # noqa: E402
 import quant as quant_mod  # noqa: E402
+import embed as embed_mod  # noqa: E402
 
 SEED = 20261126
 CORPUS_SEED = 1234
@@ -970,7 +971,7 @@ def schema_of(rel):
         return "modernbert"  # testdata/gen/modernbert.py's goldens
     if rel == "corpus.jsonl":
         return "corpus"
-    for prefix in ("tokens", "bpe", "split", "logits", "rank", "hidden", "quant"):
+    for prefix in ("tokens", "bpe", "split", "logits", "rank", "hidden", "quant", "embed"):
         if base.startswith(prefix + "-"):
             return prefix
     if base.startswith("real-minilm"):
@@ -1064,6 +1065,7 @@ def step_manifest(out):
                  "spread": spread(real)},
         "bpe": bpe,
         "split": {"golden": "golden/split-patterns.jsonl.gz", "patterns": SPLIT_PATTERNS, "records": len(split)},
+        "embedders": embed_mod.manifest_section(out, read_jsonl),
         "files": files,
         "total_bytes": sum(e["bytes"] for e in files),
     }
@@ -1076,7 +1078,7 @@ def step_manifest(out):
 
 # ---------------------------------------------------------------- main
 
-STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "bpe", "logits", "rank", "hidden", "quant", "real",
+STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "bpe", "logits", "rank", "hidden", "quant", "embed", "real",
          "modernbert", "manifest"]
 
 
@@ -1122,10 +1124,13 @@ def main():
                 step_hidden(out, name)
         if "quant" in steps:
             step_quant(out)
+        if "embed" in steps:
+            embed_mod.step_embed(out, load_corpus, write_jsonl, f32, log)
         if "real" in steps:
             step_real_tokenizer(out)
         if "real" in steps or "realmodel" in steps:
             step_real_model(out, args.cache)
+            embed_mod.step_real_embed(out, args.cache, minilm_dir, load_corpus, write_jsonl, f32, log)
         if "modernbert" in steps:
             modernbert_mod.step(out)
         if "manifest" in steps:
