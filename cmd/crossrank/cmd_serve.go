@@ -32,13 +32,18 @@ Serves the models over HTTP. Existing clients work unchanged:
                     raw_scores} (what the seed's rerank_remote sends), or
                     text-embeddings-inference's {query, texts, truncate, raw_scores, return_text}
   POST /v1/rerank   Jina's form;   POST /v2/rerank   Cohere v2's form
-  GET  /health      200 once every model is loaded, 503 before and while shutting down
+  POST /weaviate/rerank   Weaviate's reranker-transformers module
+                    (RERANKER_INFERENCE_API=http://HOST:PORT/weaviate)
+  POST /v2/models/NAME/infer   the Open Inference Protocol v2 (KServe, Triton)
+  GET  /health, /readyz   200 once every model is loaded, 503 before and while shutting down
+  GET  /livez       200 while the process runs;   GET /v1/models, /models   the served models
   GET  /metrics     Prometheus;    GET /openapi.json   every endpoint;   GET /info
 Each --model is served under NAME (default: MODEL as written); a request's
-"model" field picks one, and the first is the default. Requests over the limits
+"model" field picks one, and the first is the default. With one model, any
+name is answered by it (--strict-model-names: 404 instead). Requests over the limits
 get 413/422; a full queue 429, a timeout 503, both with Retry-After. SIGTERM
 drains: new requests get 503, those in flight finish within --grace.
-With --api-key (or CROSSRANK_API_KEY) every endpoint but /health needs
+With --api-key (or CROSSRANK_API_KEY) every endpoint but the probes needs
 "Authorization: Bearer KEY".
 
 flags:
@@ -75,6 +80,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	grace := fs.Duration("grace", 30*time.Second, "how long SIGTERM waits for requests in flight")
 	release := fs.Duration("release-memory-after", 10*time.Second, "return a burst's memory to the OS after this long idle (negative: never)")
 	logFormat := fs.String("log-format", "text", "log `format`: text or json")
+	strictNames := fs.Bool("strict-model-names", false, "refuse a model name that is not served (404) even when one model is served")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsage)
 		fs.PrintDefaults()
@@ -136,6 +142,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		RequestTimeout:     *timeout,
 		ReleaseMemoryAfter: *release,
 		APIKey:             key,
+		StrictModelNames:   *strictNames,
 		Logger:             log,
 		Version:            version,
 	})
