@@ -93,6 +93,13 @@ bench-tokenizer: venv
 	taskset -c 1 $(GO) test -run '^$$' -bench Encode -cpu 1 -benchtime 5x -count 3 ./tokenizer/
 	taskset -c 1 $(PY) benchmarks/tokenizer_peer.py --cpu 1 --repeat 5
 
+# The framework adapters (adapters/*: eino, langchaingo, genkit), each its
+# own module so that the core module gains none of their dependencies.
+ADAPTERS = eino langchaingo genkit
+.PHONY: test-adapters
+test-adapters:
+	@for a in $(ADAPTERS); do echo "== adapters/$$a"; (cd adapters/$$a && $(GO) vet ./... && $(GO) test -count=1 ./...) || exit 1; done
+
 .PHONY: test-load fuzz
 # 5 minutes at twice the measured saturation rate against the real server
 # (cmd/crossrank-load); prints the figures docs/RELIABILITY.md reports.
