@@ -38,7 +38,8 @@ Serves the models over HTTP. Existing clients work unchanged:
   GET  /health, /readyz   200 once every model is loaded, 503 before and while shutting down
   GET  /livez       200 while the process runs;   GET /v1/models, /models   the served models
   GET  /metrics     Prometheus;    GET /openapi.json   every endpoint;   GET /info
-Each --model is served under NAME (default: MODEL as written); a request's
+Each --model is served under NAME (default: MODEL as written; without --model,
+$CROSSRANK_MODEL, a comma-separated list, else `+defaultModel+`); a request's
 "model" field picks one, and the first is the default. With one model, any
 name is answered by it (--strict-model-names: 404 instead). Requests over the limits
 get 413/422; a full queue 429, a timeout 503, both with Retry-After. SIGTERM
@@ -110,6 +111,15 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(2, "--log-format %q: want text or json", *logFormat)
 	}
 	log := slog.New(handler)
+	if len(models) == 0 {
+		// Containers name their model in the environment (the image's
+		// with-model variant, a Deployment's env).
+		for _, m := range strings.Split(os.Getenv("CROSSRANK_MODEL"), ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				models = append(models, m)
+			}
+		}
+	}
 	if len(models) == 0 {
 		models = modelList{defaultModel}
 	}
