@@ -39,7 +39,7 @@ Serves the models over HTTP. Existing clients work unchanged:
   GET  /livez       200 while the process runs;   GET /v1/models, /models   the served models
   GET  /metrics     Prometheus;    GET /openapi.json   every endpoint;   GET /info
 Each --model is served under NAME (default: MODEL as written; without --model,
-$CROSSRANK_MODEL, a comma-separated list, else `+defaultModel+`); a request's
+$CROSSRANK_MODEL, a comma-separated list, else ` + defaultModel + `); a request's
 "model" field picks one, and the first is the default. With one model, any
 name is answered by it (--strict-model-names: 404 instead). Requests over the limits
 get 413/422; a full queue 429, a timeout 503, both with Retry-After. SIGTERM
