@@ -63,8 +63,10 @@ gpu-check:
 cuda-kernels:
 	cuda/kernels/build.sh
 
-# The seed's own Python client (httpx) against our server.
+# Real Python clients against our server: the seed's own (httpx) and the
+# Cohere SDK (v1 and v2 clients).
 test-peers: venv
+	$(VENV)/bin/pip install -q -r server/testdata/requirements-peers.txt
 	CROSSRANK_PEER_PYTHON=$(PY) $(GO) test -count=1 -run Peer ./server
 
 # Benchmarks: never part of `make test` (see benchmarks/README.md).
