@@ -63,8 +63,10 @@ gpu-check:
 cuda-kernels:
 	cuda/kernels/build.sh
 
-# The seed's own Python client (httpx) and the OpenAI client (openai) against our server.
+# Real Python clients against our server: the seed's own (httpx), the Cohere SDK
+# (v1 and v2 clients) and the OpenAI client (openai, embeddings).
 test-peers: venv
+	$(VENV)/bin/pip install -q -r server/testdata/requirements-peers.txt
 	CROSSRANK_PEER_PYTHON=$(PY) $(GO) test -count=1 -run Peer ./server
 
 # Benchmarks: never part of `make test` (see benchmarks/README.md).
@@ -92,6 +94,33 @@ bench: bench-models
 bench-tokenizer: venv
 	taskset -c 1 $(GO) test -run '^$$' -bench Encode -cpu 1 -benchtime 5x -count 3 ./tokenizer/
 	taskset -c 1 $(PY) benchmarks/tokenizer_peer.py --cpu 1 --repeat 5
+
+# The framework adapters (adapters/*: eino, langchaingo, genkit), each its
+# own module so that the core module gains none of their dependencies.
+ADAPTERS = eino langchaingo genkit
+.PHONY: test-adapters
+test-adapters:
+	@for a in $(ADAPTERS); do echo "== adapters/$$a"; (cd adapters/$$a && $(GO) vet ./... && $(GO) test -count=1 ./...) || exit 1; done
+
+# deploy/'s own module: every Kubernetes/KServe manifest decoded strictly
+# into the API types, and checked against the server's routes and metrics.
+.PHONY: test-deploy
+test-deploy:
+	cd deploy && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# linux/arm64 (the container image's second platform): the portable Go
+# kernels. build-arm64 cross-builds and vets; test-arm64 runs the tests
+# under qemu-user (Debian: apt-get install qemu-user-static), which
+# `go test` uses through binfmt_misc, or through QEMU_ARM64 when binfmt is
+# not registered.
+QEMU_ARM64 ?= $(shell command -v qemu-aarch64-static || command -v qemu-aarch64)
+.PHONY: build-arm64 test-arm64
+build-arm64:
+	GOARCH=arm64 $(GO) build ./...
+	GOARCH=arm64 $(GO) vet ./... ./testdata
+test-arm64:
+	@test -n "$(QEMU_ARM64)" || { echo "test-arm64: no qemu-aarch64 (apt-get install qemu-user-static)"; exit 1; }
+	GOARCH=arm64 $(GO) test -count=1 -timeout 60m -exec $(QEMU_ARM64) ./... ./testdata
 
 .PHONY: test-load fuzz
 # 5 minutes at twice the measured saturation rate against the real server

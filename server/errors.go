@@ -84,8 +84,13 @@ func asErr(err error, target any) bool { return errors.As(err, target) }
 //	TEI       {"error": "...", "error_type": "Validation"}
 //	Jina      {"detail": "..."}                                (FastAPI style)
 //	Cohere    {"message": "..."}
+//	Weaviate, Open Inference Protocol  {"error": "..."}
 func (e *apiError) body() any {
 	switch e.Form {
+	case FormWeaviate, FormOIP:
+		return struct {
+			Error string `json:"error"`
+		}{e.Message}
 	case FormTEI:
 		return struct {
 			Error     string `json:"error"`

@@ -292,3 +292,51 @@ func TestRealBatchMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerCohereSDK runs the official Cohere Python SDK, ClientV2.rerank
+// (POST /v2/rerank) and the v1 Client.rerank (POST /v1/rerank), against
+// the server with a model name it does not serve ("rerank-v3.5", the SDK
+// documentation's): one model served answers any name. The SDK sends the
+// API key as a bearer token, so auth is on. It needs a Python with cohere,
+// named by CROSSRANK_PEER_PYTHON (make test-peers installs it).
+func TestPeerCohereSDK(t *testing.T) {
+	py := os.Getenv("CROSSRANK_PEER_PYTHON")
+	if py == "" {
+		t.Skip("CROSSRANK_PEER_PYTHON (a python with cohere) is not set; see make test-peers")
+	}
+	bert, _ := realModels(t)
+	const key = "peer-test-key"
+	_, ts := newTestServer(t, Config{APIKey: key}, "BAAI/bge-reranker-base", bert)
+	docs := corpusTexts(t, 12)
+	query := "what is a cross-encoder?"
+	in, _ := json.Marshal(map[string]any{"query": query, "documents": docs, "model": "rerank-v3.5", "top_n": 4})
+	cmd := exec.Command(py, "testdata/cohere_client.py", ts.URL, key)
+	cmd.Stdin = bytes.NewReader(in)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("cohere client: %v", err)
+	}
+	var got struct {
+		V2 [][2]float64 `json:"v2"`
+		V1 [][3]any     `json:"v1"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("cohere client printed %q: %v", out, err)
+	}
+	want := libRanking(t, bert, query, docs, rerank.RerankOptions{TopK: 4}, false)
+	if len(got.V2) != len(want) || len(got.V1) != len(want) {
+		t.Fatalf("v2 %d and v1 %d results, library %d: %s", len(got.V2), len(got.V1), len(want), out)
+	}
+	for i, w := range want {
+		if int(got.V2[i][0]) != w.index || got.V2[i][1] != w.score {
+			t.Errorf("ClientV2 result %d: %v, library %+v", i, got.V2[i], w)
+		}
+		idx, _ := got.V1[i][0].(float64)
+		score, _ := got.V1[i][1].(float64)
+		text, _ := got.V1[i][2].(string)
+		if int(idx) != w.index || score != w.score || text != docs[w.index] {
+			t.Errorf("Client (v1) result %d: %v, library %+v", i, got.V1[i], w)
+		}
+	}
+}

@@ -26,6 +26,16 @@ const (
 	// FormCohere is Cohere's POST /v2/rerank: {model, query, documents,
 	// top_n, max_tokens_per_doc}.
 	FormCohere
+	// FormWeaviate is what Weaviate's reranker-transformers module sends to
+	// its inference container, POST /weaviate/rerank: {query, documents,
+	// property}, answered with {query, scores: [{document, score}]} in
+	// document order.
+	FormWeaviate
+	// FormOIP is the Open Inference Protocol v2 (KServe, Triton), POST
+	// /v2/models/{name}/infer: BYTES tensors `query` [1] and `documents`
+	// [N] in, FP32 `scores` [N] (document order) and INT64 `indices`
+	// (best first) out.
+	FormOIP
 )
 
 func (f Form) String() string {
@@ -38,6 +48,10 @@ func (f Form) String() string {
 		return "jina"
 	case FormCohere:
 		return "cohere"
+	case FormWeaviate:
+		return "weaviate"
+	case FormOIP:
+		return "oip"
 	}
 	return fmt.Sprintf("Form(%d)", int(f))
 }
@@ -47,9 +61,12 @@ func (f Form) String() string {
 type endpoint int
 
 const (
-	epRerank endpoint = iota // /rerank: infinity or TEI
-	epJina                   // /v1/rerank
-	epCohere                 // /v2/rerank
+	epRerank   endpoint = iota // /rerank: infinity or TEI
+	epJina                     // /v1/rerank
+	epCohere                   // /v2/rerank
+	epWeaviate                 // /weaviate/rerank
+	epOIP                      // /v2/models/{name}/infer
+	numEndpoints
 )
 
 // defaultModelName is what infinity's schema fills in when a client sends no
@@ -73,6 +90,13 @@ type rankRequest struct {
 	// MaxTokensPerDoc, if > 0, cuts every document to that many tokens
 	// (Cohere's max_tokens_per_doc).
 	MaxTokensPerDoc int
+	// Single is Weaviate's one-pair form: {query, property} without
+	// documents, answered with one score.
+	Single bool
+	// ID is the request id an OIP client sent, echoed in the answer.
+	ID string
+	// Outputs are the OIP outputs asked for by name; nil means all.
+	Outputs []string
 }
 
 // Limits bound what one request may carry. Zero fields take the defaults
@@ -142,6 +166,9 @@ func decodeObject(form Form, body []byte) (map[string]json.RawMessage, *apiError
 // Unknown fields are ignored, as infinity (pydantic) and TEI (serde) do, so
 // that newer clients keep working; known fields must have their type.
 func decodeRequest(ep endpoint, body []byte, lim Limits) (*rankRequest, *apiError) {
+	if ep == epOIP {
+		return decodeOIP(body, lim)
+	}
 	form := formOf(ep)
 	if ep == epRerank && bytes.Contains(body, []byte(`"texts"`)) && !bytes.Contains(body, []byte(`"documents"`)) {
 		// Until the body is decoded this is a guess, but it lets a
@@ -170,6 +197,17 @@ func decodeRequest(ep endpoint, body []byte, lim Limits) (*rankRequest, *apiErro
 
 	r.Query = d.str("query", true)
 	switch form {
+	case FormWeaviate:
+		// The module always sends documents (and an empty property); the
+		// container it was written for also scores one {query, property}.
+		if _, ok := present(fields, "documents"); ok {
+			r.Docs = d.texts("documents", false)
+			d.strOpt("property")
+		} else if p, ok := d.strOpt("property"); ok {
+			r.Docs, r.Single = []string{p}, true
+		} else if d.err == nil {
+			d.fail(invalid(form, "`documents` is required"))
+		}
 	case FormTEI:
 		r.Docs = d.texts("texts", false)
 		if t, ok := d.boolean("truncate"); ok {
@@ -212,36 +250,44 @@ func decodeRequest(ep endpoint, body []byte, lim Limits) (*rankRequest, *apiErro
 	if d.err != nil {
 		return nil, d.err
 	}
-
-	// Checks across fields, after the types are right.
-	if strings.TrimSpace(r.Query) == "" {
-		return nil, invalid(form, "`query` must not be empty")
-	}
-	if len(r.Query) > lim.MaxDocumentBytes {
-		return nil, invalid(form, "`query` is %d bytes, more than the limit of %d", len(r.Query), lim.MaxDocumentBytes)
-	}
-	if strings.IndexByte(r.Query, 0) >= 0 {
-		return nil, invalid(form, "`query` contains a NUL character")
-	}
 	docField := "documents"
 	if form == FormTEI {
 		docField = "texts"
 	}
+	if aerr := checkRequest(r, lim, docField); aerr != nil {
+		return nil, aerr
+	}
+	return r, nil
+}
+
+// checkRequest applies the checks across fields, after the types are right,
+// that every form shares: a query, documents within the limits, no NUL.
+func checkRequest(r *rankRequest, lim Limits, docField string) *apiError {
+	form := r.Form
+	if strings.TrimSpace(r.Query) == "" {
+		return invalid(form, "`query` must not be empty")
+	}
+	if len(r.Query) > lim.MaxDocumentBytes {
+		return invalid(form, "`query` is %d bytes, more than the limit of %d", len(r.Query), lim.MaxDocumentBytes)
+	}
+	if strings.IndexByte(r.Query, 0) >= 0 {
+		return invalid(form, "`query` contains a NUL character")
+	}
 	if len(r.Docs) == 0 {
-		return nil, invalid(form, "`%s` must not be empty", docField)
+		return invalid(form, "`%s` must not be empty", docField)
 	}
 	if len(r.Docs) > lim.MaxDocuments {
-		return nil, invalid(form, "`%s` has %d entries, more than the limit of %d per request; split the request", docField, len(r.Docs), lim.MaxDocuments)
+		return invalid(form, "`%s` has %d entries, more than the limit of %d per request; split the request", docField, len(r.Docs), lim.MaxDocuments)
 	}
 	for i, t := range r.Docs {
 		if len(t) > lim.MaxDocumentBytes {
-			return nil, invalid(form, "`%s[%d]` is %d bytes, more than the limit of %d per document", docField, i, len(t), lim.MaxDocumentBytes)
+			return invalid(form, "`%s[%d]` is %d bytes, more than the limit of %d per document", docField, i, len(t), lim.MaxDocumentBytes)
 		}
 		if strings.IndexByte(t, 0) >= 0 {
-			return nil, invalid(form, "`%s[%d]` contains a NUL character", docField, i)
+			return invalid(form, "`%s[%d]` contains a NUL character", docField, i)
 		}
 	}
-	return r, nil
+	return nil
 }
 
 func formOf(ep endpoint) Form {
@@ -250,6 +296,10 @@ func formOf(ep endpoint) Form {
 		return FormJina
 	case epCohere:
 		return FormCohere
+	case epWeaviate:
+		return FormWeaviate
+	case epOIP:
+		return FormOIP
 	}
 	return FormInfinity
 }

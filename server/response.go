@@ -90,8 +90,26 @@ type cohereMeta struct {
 	} `json:"tokens"`
 }
 
+// weaviateResponse is the answer of the inference container Weaviate's
+// reranker-transformers module was written for (CrossEncoderResponse):
+// pydantic writes its unset optional fields as null.
+type weaviateResponse struct {
+	Query    string          `json:"query"`
+	Scores   []weaviateScore `json:"scores"`
+	Property *string         `json:"property"`
+	Score    *json.Number    `json:"score"`
+}
+
+type weaviateScore struct {
+	Document string      `json:"document"`
+	Score    json.Number `json:"score"`
+}
+
 // encodeResponse builds req's answer from results, best first.
-func encodeResponse(req *rankRequest, model string, results []rerank.Result, tokens int) (any, *apiError) {
+func encodeResponse(req *rankRequest, model string, results []rerank.Result, tokens, truncated int) (any, *apiError) {
+	if req.Form == FormOIP {
+		return encodeOIP(req, model, results, tokens, truncated)
+	}
 	scores := make([]json.Number, len(results))
 	for i, r := range results {
 		n, ok := scoreNumber(r, req.RawScores)
@@ -115,6 +133,18 @@ func encodeResponse(req *rankRequest, model string, results []rerank.Result, tok
 		return &docText{req.Docs[results[i].Index]}
 	}
 	switch req.Form {
+	case FormWeaviate:
+		// Weaviate pairs scores[i] with its i-th document: document order.
+		out := weaviateResponse{Query: req.Query}
+		if req.Single {
+			out.Property, out.Score = &req.Docs[0], &scores[0]
+			return out, nil
+		}
+		out.Scores = make([]weaviateScore, len(req.Docs))
+		for i, r := range results {
+			out.Scores[r.Index] = weaviateScore{Document: req.Docs[r.Index], Score: scores[i]}
+		}
+		return out, nil
 	case FormTEI:
 		out := make([]teiRank, len(results))
 		for i, r := range results {

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"runtime"
 	"runtime/debug"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,9 +55,17 @@ type Config struct {
 	// RequestTimeout bounds a request's queueing and scoring (default 60s);
 	// a request that runs out gets 503 with Retry-After.
 	RequestTimeout time.Duration
-	// APIKey, if set, is the bearer token every endpoint except /health
-	// requires. It is compared in constant time and never logged.
+	// APIKey, if set, is the bearer token every endpoint except the
+	// probes requires (/health, /livez, /readyz, /v2/health/live and
+	// /ready, /weaviate/.well-known/live and /ready). It is compared in
+	// constant time and never logged.
 	APIKey string
+	// StrictModelNames refuses a model name that is not served with 404
+	// even when only one model is served. By default a server with one
+	// model answers every name with it (and names it in the answer), as
+	// text-embeddings-inference and llama.cpp do: the Cohere SDK and most
+	// RAG frameworks always send some name ("rerank-v3.5").
+	StrictModelNames bool
 	// Logger receives one line per request; nil means slog.Default().
 	Logger *slog.Logger
 	// Version is reported by /info.
@@ -241,31 +248,60 @@ func (s *Server) releaseWhenIdle(ctx context.Context, idle time.Duration) {
 	}
 }
 
+// rankPaths are the paths of the re-rank routes, for logs and metrics.
+var rankPaths = [numEndpoints]string{
+	epRerank: "/rerank", epJina: "/v1/rerank", epCohere: "/v2/rerank",
+	epWeaviate: weaviatePrefix + "/rerank", epOIP: "/v2/models/{name}/infer",
+}
+
+// weaviatePrefix is where Weaviate's reranker-transformers form is served:
+// its RERANKER_INFERENCE_API is http://HOST:PORT/weaviate.
+const weaviatePrefix = "/weaviate"
+
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /rerank", s.rankHandler(epRerank))
 	mux.Handle("POST /v1/rerank", s.rankHandler(epJina))
 	mux.Handle("POST /v2/rerank", s.rankHandler(epCohere))
 	s.embedRoutes(mux) // embed.go
+	mux.Handle("POST "+weaviatePrefix+"/rerank", s.rankHandler(epWeaviate))
+	mux.HandleFunc("GET "+weaviatePrefix+"/.well-known/live", s.weaviateLive)
+	mux.HandleFunc("GET "+weaviatePrefix+"/.well-known/ready", s.weaviateReady)
+	mux.HandleFunc("GET "+weaviatePrefix+"/meta", s.weaviateMeta)
+	mux.HandleFunc("GET /v2", s.oipServerMetadata)
+	mux.HandleFunc("GET /v2/health/live", s.oipLive)
+	mux.HandleFunc("GET /v2/health/ready", s.oipReady)
+	mux.HandleFunc("GET /v2/models/", s.oipModel)
+	mux.Handle("POST /v2/models/", s.oipInfer())
+	mux.HandleFunc("GET /v1/models", s.listModels)
+	mux.HandleFunc("GET /models", s.listModels)
 	mux.HandleFunc("GET /health", s.health)
+	mux.HandleFunc("GET /livez", s.livez)
+	mux.HandleFunc("GET /readyz", s.health)
 	mux.HandleFunc("GET /info", s.info)
 	mux.HandleFunc("GET /openapi.json", serveOpenAPI)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, newErr(FormInfinity, http.StatusNotFound, kindNotFound,
+		writeError(w, newErr(formOfPath(r.URL.Path), http.StatusNotFound, kindNotFound,
 			"no endpoint %s %s; see GET /openapi.json", r.Method, r.URL.Path))
 	})
 	return s.auth(mux)
 }
 
-// auth requires the bearer token on every path but /health (which load
-// balancers probe without credentials).
+// probes answer without the API key: orchestrators and load balancers
+// (and Weaviate, whose module sends no credentials) probe without one.
+var probes = map[string]bool{
+	"/health": true, "/livez": true, "/readyz": true, "/v2/health/live": true, "/v2/health/ready": true,
+	weaviatePrefix + "/.well-known/live": true, weaviatePrefix + "/.well-known/ready": true,
+}
+
+// auth requires the bearer token on every path but the probes.
 func (s *Server) auth(next http.Handler) http.Handler {
 	if s.keyHash == [sha256.Size]byte{} {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/health" {
+		if probes[r.URL.Path] {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -293,20 +329,36 @@ func (s *Server) auth(next http.Handler) http.Handler {
 func routeLabel(p string) string {
 	switch p {
 	case "/rerank", "/v1/rerank", "/v2/rerank", "/health", "/info", "/metrics", "/openapi.json",
-		"/embed", "/v1/embeddings", "/embeddings":
+		"/embed", "/v1/embeddings", "/embeddings",
+		"/livez", "/readyz", "/v1/models", "/models", "/v2", "/v2/health/live", "/v2/health/ready",
+		weaviatePrefix + "/rerank", weaviatePrefix + "/meta", weaviatePrefix + "/.well-known/live", weaviatePrefix + "/.well-known/ready":
 		return p
+	}
+	if strings.HasPrefix(p, "/v2/models/") {
+		switch _, action := oipPath(p); action {
+		case "infer":
+			return rankPaths[epOIP]
+		case "ready":
+			return "/v2/models/{name}/ready"
+		default:
+			return "/v2/models/{name}"
+		}
 	}
 	return "other"
 }
 
 func formOfPath(p string) Form {
-	switch p {
-	case "/v1/rerank":
+	switch {
+	case p == "/v1/rerank":
 		return FormJina
-	case "/v2/rerank":
+	case p == "/v2/rerank":
 		return FormCohere
-	case "/embed":
+	case p == "/embed":
 		return FormTEI
+	case strings.HasPrefix(p, weaviatePrefix+"/"):
+		return FormWeaviate
+	case p == "/v2" || strings.HasPrefix(p, "/v2/models/") || strings.HasPrefix(p, "/v2/health/"):
+		return FormOIP
 	}
 	return FormInfinity
 }
@@ -365,7 +417,8 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// model finds the Ranker a request names; "" is the default model.
+// model finds the Ranker a request names; "" is the default model. With
+// one model served and StrictModelNames unset, every name finds it.
 func (s *Server) model(form Form, name string) (string, Ranker, *apiError) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -379,17 +432,19 @@ func (s *Server) model(form Form, name string) (string, Ranker, *apiError) {
 	if !ok && s.isEmbedder(name) {
 		return "", nil, invalid(form, "`model`: %q is an embedding model, which gives vectors, not scores; POST /v1/embeddings (or /embed, /embeddings) for it, or name a re-ranking model", name)
 	}
+	if !ok && len(s.names) == 1 && !s.cfg.StrictModelNames {
+		name = s.names[0]
+		r, ok = s.models[name]
+	}
 	if !ok {
-		names := append([]string(nil), s.names...)
-		sort.Strings(names)
 		return "", nil, newErr(form, http.StatusNotFound, kindNotFound,
-			"model %q is not served here; served: %s", name, strings.Join(names, ", "))
+			"model %q is not served here; served: %s", name, strings.Join(sortedNames(s.names), ", "))
 	}
 	return name, r, nil
 }
 
 func (s *Server) rankHandler(ep endpoint) http.Handler {
-	path := map[endpoint]string{epRerank: "/rerank", epJina: "/v1/rerank", epCohere: "/v2/rerank"}[ep]
+	path := rankPaths[ep]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := &reqState{form: formOf(ep)}
 		s.serveCounted(w, r, path, st, func() *apiError { return s.rank(w, r, ep, st) })
@@ -466,9 +521,15 @@ func (s *Server) rank(w http.ResponseWriter, r *http.Request, ep endpoint, st *r
 	if aerr != nil {
 		return aerr
 	}
+	if ep == epOIP && r.Header.Get("Inference-Header-Content-Length") != "" {
+		return badRequest(form, "the binary tensor extension is not supported; send the tensors' data as JSON")
+	}
 	req, aerr := decodeRequest(ep, body, s.cfg.Limits)
 	if aerr != nil {
 		return aerr
+	}
+	if ep == epOIP {
+		req.Model, _ = oipPath(r.URL.Path)
 	}
 	st.form = req.Form
 	form = req.Form
@@ -515,10 +576,10 @@ func (s *Server) rank(w http.ResponseWriter, r *http.Request, ep endpoint, st *r
 	s.metrics.pairs.WithLabelValues(name).Add(float64(len(results)))
 	s.metrics.tokens.WithLabelValues(name).Add(float64(tokens))
 	s.metrics.truncated.WithLabelValues(name).Add(float64(truncated))
-	if req.TopN > 0 && req.TopN < len(results) {
+	if req.TopN > 0 && req.TopN < len(results) && req.Form != FormOIP {
 		results = results[:req.TopN]
 	}
-	resp, aerr := encodeResponse(req, name, results, tokens)
+	resp, aerr := encodeResponse(req, name, results, tokens, truncated)
 	if aerr != nil {
 		return aerr
 	}

@@ -385,6 +385,12 @@ func TestErrors(t *testing.T) {
 func errorMessage(t *testing.T, path, reqBody string, body []byte) string {
 	t.Helper()
 	switch {
+	case strings.HasPrefix(path, "/weaviate/") || strings.HasPrefix(path, "/v2/models/"):
+		var e struct {
+			Error string `json:"error"`
+		}
+		strict(t, body, &e)
+		return e.Error
 	case path == "/v1/rerank":
 		var e struct {
 			Detail string `json:"detail"`
@@ -565,6 +571,10 @@ func TestOpenAPI(t *testing.T) {
 		"/rerank": "post", "/v1/rerank": "post", "/v2/rerank": "post",
 		"/health": "get", "/info": "get", "/metrics": "get", "/openapi.json": "get",
 		"/embed": "post", "/v1/embeddings": "post", "/embeddings": "post",
+		"/livez": "get", "/readyz": "get", "/v1/models": "get", "/models": "get",
+		"/weaviate/rerank": "post", "/weaviate/.well-known/live": "get", "/weaviate/.well-known/ready": "get", "/weaviate/meta": "get",
+		"/v2": "get", "/v2/health/live": "get", "/v2/health/ready": "get", "/v2/models/{name}": "get",
+		"/v2/models/{name}/ready": "get", "/v2/models/{name}/infer": "post", "/v2/models/{name}/versions/{version}/infer": "post",
 	}
 	if len(doc.Paths) != len(routes) {
 		t.Errorf("openapi.json has %d paths, the server %d", len(doc.Paths), len(routes))
@@ -573,7 +583,8 @@ func TestOpenAPI(t *testing.T) {
 		if _, ok := doc.Paths[p][m]; !ok {
 			t.Errorf("openapi.json lacks %s %s", m, p)
 		}
-		if r := do(t, mustReq(strings.ToUpper(m), ts.URL+p, `{"query":"q","documents":["a"]}`)); r.status == 404 {
+		path := strings.NewReplacer("{name}", "m", "{version}", "1").Replace(p)
+		if r := do(t, mustReq(strings.ToUpper(m), ts.URL+path, `{"query":"q","documents":["a"]}`)); r.status == 404 {
 			t.Errorf("%s %s is in openapi.json but not served", m, p)
 		}
 	}

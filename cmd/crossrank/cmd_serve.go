@@ -32,19 +32,26 @@ Serves the models over HTTP. Existing clients work unchanged:
                     raw_scores} (what the seed's rerank_remote sends), or
                     text-embeddings-inference's {query, texts, truncate, raw_scores, return_text}
   POST /v1/rerank   Jina's form;   POST /v2/rerank   Cohere v2's form
+  POST /weaviate/rerank   Weaviate's reranker-transformers module
+                    (RERANKER_INFERENCE_API=http://HOST:PORT/weaviate)
+  POST /v2/models/NAME/infer   the Open Inference Protocol v2 (KServe, Triton)
   POST /v1/embeddings  OpenAI's form {input, model, encoding_format, dimensions};
   POST /embed       TEI's {inputs, normalize, truncate, truncation_direction, prompt_name};
   POST /embeddings  infinity's (the OpenAI form): for embedding models
-  GET  /health      200 once every model is loaded, 503 before and while shutting down
+  GET  /health, /readyz   200 once every model is loaded, 503 before and while shutting down
+  GET  /livez       200 while the process runs;   GET /v1/models, /models   the served models
   GET  /metrics     Prometheus;    GET /openapi.json   every endpoint;   GET /info
-Each --model is served under NAME (default: MODEL as written); a request's
+Each --model is served under NAME (default: MODEL as written; without --model,
+$CROSSRANK_MODEL, a comma-separated list, else ` + defaultModel + `); a request's
 "model" field picks one, and the first of each kind is the default. The kind
 is read from the checkpoint: a sentence-transformers folder (modules.json) or
 a BertModel / XLMRobertaModel checkpoint is an embedding model, served on the
-embedding routes; a cross-encoder is served on the re-rank routes. Requests over the limits
+embedding routes; a cross-encoder is served on the re-rank routes. With one
+re-ranking model, any name is answered by it (--strict-model-names: 404
+instead). Requests over the limits
 get 413/422; a full queue 429, a timeout 503, both with Retry-After. SIGTERM
 drains: new requests get 503, those in flight finish within --grace.
-With --api-key (or CROSSRANK_API_KEY) every endpoint but /health needs
+With --api-key (or CROSSRANK_API_KEY) every endpoint but the probes needs
 "Authorization: Bearer KEY".
 
 flags:
@@ -82,6 +89,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	grace := fs.Duration("grace", 30*time.Second, "how long SIGTERM waits for requests in flight")
 	release := fs.Duration("release-memory-after", 10*time.Second, "return a burst's memory to the OS after this long idle (negative: never)")
 	logFormat := fs.String("log-format", "text", "log `format`: text or json")
+	strictNames := fs.Bool("strict-model-names", false, "refuse a model name that is not served (404) even when one model is served")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, serveUsage)
 		fs.PrintDefaults()
@@ -111,6 +119,15 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(2, "--log-format %q: want text or json", *logFormat)
 	}
 	log := slog.New(handler)
+	if len(models) == 0 {
+		// Containers name their model in the environment (the image's
+		// with-model variant, a Deployment's env).
+		for _, m := range strings.Split(os.Getenv("CROSSRANK_MODEL"), ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				models = append(models, m)
+			}
+		}
+	}
 	if len(models) == 0 {
 		models = modelList{defaultModel}
 	}
@@ -143,6 +160,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		RequestTimeout:     *timeout,
 		ReleaseMemoryAfter: *release,
 		APIKey:             key,
+		StrictModelNames:   *strictNames,
 		Logger:             log,
 		Version:            version,
 	})

@@ -172,3 +172,17 @@ func TestServeFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestServeModelFromEnv: without --model, $CROSSRANK_MODEL (a
+// comma-separated list) names the models; --model wins over it.
+func TestServeModelFromEnv(t *testing.T) {
+	t.Setenv("CROSSRANK_MODEL", "a=x, a=y")
+	var errb strings.Builder
+	if rc := runMain([]string{"serve"}, nil, io.Discard, &errb); rc == 0 || !strings.Contains(errb.String(), `the name "a" is given twice`) {
+		t.Errorf("from the environment: rc %d, stderr %q", rc, errb.String())
+	}
+	errb.Reset()
+	if rc := runMain([]string{"serve", "--model", "=x"}, nil, io.Discard, &errb); rc == 0 || !strings.Contains(errb.String(), "want MODEL or NAME=MODEL") {
+		t.Errorf("--model over the environment: rc %d, stderr %q", rc, errb.String())
+	}
+}
