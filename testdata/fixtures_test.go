@@ -189,7 +189,7 @@ func TestManifestFilesPresentAndUnchanged(t *testing.T) {
 			t.Errorf("%s: sha256 %s, manifest says %s (edited by hand? rerun make fixtures)", f.Path, got, f.Sha256)
 		}
 		switch f.Schema {
-		case "corpus", "tokens", "logits", "rank", "hidden", "model", "tokenizer":
+		case "corpus", "tokens", "logits", "rank", "hidden", "model", "tokenizer", "qwen3":
 		default:
 			t.Errorf("%s: unknown schema %q", f.Path, f.Schema)
 		}

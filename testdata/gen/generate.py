@@ -36,6 +36,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus as corpus_mod  # noqa: E402
+import qwen3 as qwen3_mod  # noqa: E402
 
 SEED = 20261126
 CORPUS_SEED = 1234
@@ -712,6 +713,8 @@ def sha256(path):
 
 def schema_of(rel):
     base = os.path.basename(rel)
+    if base.startswith("qwen3") and rel.startswith("golden/"):
+        return "qwen3"  # testdata/gen/qwen3.py's goldens
     if rel == "corpus.jsonl":
         return "corpus"
     for prefix in ("tokens", "logits", "rank", "hidden"):
@@ -796,7 +799,7 @@ def step_manifest(out):
 
 # ---------------------------------------------------------------- main
 
-STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "logits", "rank", "hidden", "real", "manifest"]
+STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "logits", "rank", "hidden", "real", "qwen3", "manifest"]
 
 
 def main():
@@ -840,6 +843,8 @@ def main():
             step_real_tokenizer(out)
         if "real" in steps or "realmodel" in steps:
             step_real_model(out, args.cache)
+        if "qwen3" in steps:
+            qwen3_mod.step(out)
         if "manifest" in steps:
             step_manifest(out)
     finally:
