@@ -106,4 +106,3 @@ func checkLayerCount(names []string, layers int) error {
 	}
 	return nil
 }
-
