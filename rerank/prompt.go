@@ -118,8 +118,8 @@ type instructed interface {
 	tokenizeQuery(query, instruction string) ([]int32, error)
 }
 
-// errNoInstruction is what an instruction given to a model without one gets.
-var errNoInstruction = errors.New("rerank: this model takes no instruction (only decoder re-rankers such as Qwen3-Reranker do)")
+// ErrNoInstruction is what an instruction given to a model without one gets.
+var ErrNoInstruction = errors.New("rerank: this model takes no instruction (only decoder re-rankers such as Qwen3-Reranker do)")
 
 // queryIDs tokenizes a call's query: with the instruction for a prompt
 // model, alone otherwise.
@@ -128,7 +128,7 @@ func (r *Reranker) queryIDs(query, instruction string) ([]int32, error) {
 		return p.tokenizeQuery(query, instruction)
 	}
 	if instruction != "" {
-		return nil, errNoInstruction
+		return nil, ErrNoInstruction
 	}
 	return r.enc.tokenize(query)
 }

@@ -117,7 +117,7 @@ func newReranker(eng engine, opts Options) (*Reranker, error) {
 		return nil, fmt.Errorf("MaxLength %d leaves no room beside the %d special tokens", r.maxLen, eng.enc.specials())
 	}
 	if _, ok := eng.enc.(instructed); opts.Instruction != "" && !ok {
-		return nil, errNoInstruction
+		return nil, ErrNoInstruction
 	}
 	if !utf8.ValidString(opts.Instruction) {
 		return nil, fmt.Errorf("Instruction: %w", ErrInvalidUTF8)
@@ -340,7 +340,7 @@ func (r *Reranker) checkCall(query string, n int, o RerankOptions) error {
 	}
 	if o.Instruction != "" {
 		if _, ok := r.enc.(instructed); !ok {
-			return errNoInstruction
+			return ErrNoInstruction
 		}
 		if !utf8.ValidString(o.Instruction) {
 			return fmt.Errorf("rerank: instruction: %w", ErrInvalidUTF8)

@@ -73,6 +73,10 @@ type rankRequest struct {
 	// MaxTokensPerDoc, if > 0, cuts every document to that many tokens
 	// (Cohere's max_tokens_per_doc).
 	MaxTokensPerDoc int
+	// Instruction, if not "", is the task a decoder re-ranker
+	// (Qwen3-Reranker) is told in its prompt; crossrank's field, in every
+	// form.
+	Instruction string
 }
 
 // Limits bound what one request may carry. Zero fields take the defaults
@@ -159,6 +163,7 @@ func decodeRequest(ep endpoint, body []byte, lim Limits) (*rankRequest, *apiErro
 	d := fieldDecoder{form: form, fields: fields}
 
 	r.Query = d.str("query", true)
+	r.Instruction, _ = d.strOpt("instruction")
 	switch form {
 	case FormTEI:
 		r.Docs = d.texts("texts", false)
@@ -212,6 +217,12 @@ func decodeRequest(ep endpoint, body []byte, lim Limits) (*rankRequest, *apiErro
 	}
 	if strings.IndexByte(r.Query, 0) >= 0 {
 		return nil, invalid(form, "`query` contains a NUL character")
+	}
+	if len(r.Instruction) > lim.MaxDocumentBytes {
+		return nil, invalid(form, "`instruction` is %d bytes, more than the limit of %d", len(r.Instruction), lim.MaxDocumentBytes)
+	}
+	if strings.IndexByte(r.Instruction, 0) >= 0 {
+		return nil, invalid(form, "`instruction` contains a NUL character")
 	}
 	docField := "documents"
 	if form == FormTEI {

@@ -129,13 +129,14 @@ func runRerank(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // modelFlags are the flags rerank and search share about the model and
 // scoring.
 type modelFlags struct {
-	topK      int
-	minScore  float64
-	minLogit  float64
-	maxLength int
-	longDocs  bool
-	batchSize int
-	precision string
+	topK        int
+	minScore    float64
+	minLogit    float64
+	maxLength   int
+	longDocs    bool
+	batchSize   int
+	precision   string
+	instruction string
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
@@ -146,14 +147,18 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&m.longDocs, "long-docs", false, "score a document too long for the model window by window (its best window's score) instead of cutting it")
 	fs.IntVar(&m.batchSize, "batch-size", 0, "pairs per forward pass (0: 32)")
 	fs.StringVar(&m.precision, "precision", "fp32", precisionUsage)
+	fs.StringVar(&m.instruction, "instruction", "", instructionUsage)
 }
+
+// instructionUsage documents --instruction (rerank, search, serve).
+const instructionUsage = "the task a decoder re-ranker (Qwen3-Reranker) is told in its prompt (default: the model card's \"" + rerank.DefaultInstruction + "\"); other models take none"
 
 // precisionUsage documents --precision (rerank, search, serve, score, bench).
 const precisionUsage = "arithmetic of the matrix products: fp32, bf16 or int8 (bf16/int8 on the CPU's AVX512_BF16/VNNI kernels; fp32 where it has none)"
 
 // options are the rerank.Options the flags ask for.
 func (m *modelFlags) options() rerank.Options {
-	o := rerank.Options{MaxLength: m.maxLength, BatchSize: m.batchSize, Precision: m.precision}
+	o := rerank.Options{MaxLength: m.maxLength, BatchSize: m.batchSize, Precision: m.precision, Instruction: m.instruction}
 	if m.longDocs {
 		o.LongDocs = &rerank.Windows{}
 	}
