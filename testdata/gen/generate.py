@@ -378,12 +378,29 @@ def step_checkpoint(out, name, src_dirs):
         kw["max_shard_size"] = spec["max_shard_size"]
     model.save_pretrained(dest, **kw)
     save_tokenizer(tok, dest, family, src, with_spm=(name == "xlmr"))
+    link_shared_tokenizer(out, name, family)
     info = {}
     if family == "xlmr":
         info = check_xlmr_tokenizer_json(dest)
     if "max_shard_size" in spec:
         assert os.path.exists(os.path.join(dest, "model.safetensors.index.json")), "no shard index"
     log(f"saved checkpoint {name}: vocab {len(tok)} {sorted(os.listdir(dest))} {info}")
+
+
+def link_shared_tokenizer(out, name, family):
+    """Every checkpoint of a family has the same tokenizer.json (575 KB for XLM-R):
+    the family's first checkpoint keeps the file and the others link to it, which
+    keeps four copies out of the size budget. A link is only made when the bytes
+    are identical, so a tokenizer that differs stays a file of its own."""
+    if name == family:
+        return
+    own = os.path.join(model_dir(out, name), "tokenizer.json")
+    shared = os.path.join(model_dir(out, family), "tokenizer.json")
+    with open(own, "rb") as a, open(shared, "rb") as b:
+        if a.read() != b.read():
+            return
+    os.remove(own)
+    os.symlink(os.path.join("..", family, "tokenizer.json"), own)
 
 
 def load_model(out, name):
