@@ -247,6 +247,15 @@ def build_checkpoints(out, hf_tok):
     seq.save_pretrained(dest)
     hf_tok.save_pretrained(dest)
     log(f"saved {SEQ_CLS}: {sorted(os.listdir(dest))}")
+    # The same tokenizer.json in all three: the others link to qwen3-tied's
+    # (as generate.py's link_shared_tokenizer does for each family).
+    first = os.path.join(out, "models", "qwen3-tied", "tokenizer.json")
+    for name in ("qwen3-untied", SEQ_CLS):
+        own = os.path.join(out, "models", name, "tokenizer.json")
+        with open(own, "rb") as x, open(first, "rb") as y:
+            assert x.read() == y.read(), f"{name}: tokenizer.json differs from qwen3-tied's"
+        os.remove(own)
+        os.symlink(os.path.join("..", "qwen3-tied", "tokenizer.json"), own)
     return yes, no
 
 
