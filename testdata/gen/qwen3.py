@@ -54,6 +54,7 @@ HIDDEN_ROWS = 8  # hidden goldens keep each layer's last rows (causal: they see 
 QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
                  r"|\s*[\r\n]+|\s+(?!\S)|\s+")
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+THINK = ["<think>", "</think>"]
 
 # The model card of Qwen/Qwen3-Reranker-0.6B.
 INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query"
@@ -130,7 +131,9 @@ def train_tokenizer(lines):
     extra = ["yes", "no"] * 200
     tok.train_from_iterator(list(lines) + extra, trainer=trainer)
     tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in SPECIALS])
-    for w in ("yes", "no"):
+    # Qwen3's tokenizer has the think tags as added tokens that are not special.
+    tok.add_tokens([AddedToken(s, special=False, normalized=False) for s in THINK])
+    for w in ["yes", "no"] + SPECIALS + THINK:
         assert tok.token_to_id(w) is not None, f"{w!r} is not a token"
         assert tok.encode(w, add_special_tokens=False).ids == [tok.token_to_id(w)], w
     return tok
