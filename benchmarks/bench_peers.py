@@ -12,6 +12,18 @@ Contenders (each run in its own process by run.py, so peak RSS is its own):
   ort-fp32    ONNX Runtime (CPU provider, intra-op threads = cores) on
               onnx/model.onnx, same batching.
   ort-int8    the same on onnx/model.int8.onnx (dynamic int8 quantisation).
+  ov-fp32     OpenVINO's CPU plugin on onnx/model.onnx, same batching,
+              PERFORMANCE_HINT LATENCY, INFERENCE_PRECISION_HINT f32.
+  ov-bf16     the same at the plugin's default precision: bf16 where the CPU
+              has AMX or AVX512-BF16 (the row records what the plugin reports
+              in "inference_precision"; fp32 where it reports f32).
+  ov-int8     NNCF static int8 (nncf.quantize, ModelType.TRANSFORMER, as
+              sentence-transformers' export_static_quantized_openvino_model
+              does) calibrated on this set's own batches, compiled at the
+              plugin's default precision. XLM-R: the embedding lookups
+              (Gather) are left in float, without which the plugin fails to
+              compile the quantised model. Quantised in a child process and
+              kept beside the ONNX export, so the row's peak RSS is serving's.
 
 Every contender is fed the workload's input_ids directly (no tokenizer runs,
 as for crossrank's library contender). The figures are written as one JSON
@@ -24,6 +36,7 @@ import argparse
 import json
 import os
 import resource
+import subprocess
 import sys
 import time
 
@@ -34,6 +47,9 @@ CONTENDERS = {
     "st-bf16": ("sentence-transformers", "bf16-autocast"),
     "ort-fp32": ("onnxruntime", "fp32"),
     "ort-int8": ("onnxruntime", "int8"),
+    "ov-fp32": ("openvino", "fp32"),
+    "ov-bf16": ("openvino", "bf16"),  # what the plugin reports replaces it
+    "ov-int8": ("openvino", "int8"),
 }
 
 
@@ -111,6 +127,98 @@ def make_ort(model_dir, int8):
     return run, os.cpu_count()
 
 
+def peak_rss_mb():
+    """This process's peak resident set (VmHWM), in MB, as the Go contenders
+    report it. Not ru_maxrss: Linux carries the parent's high-water mark
+    through fork and exec into it, so every peer started by run.py (torch and
+    transformers imported, GBs after a model export) would report at least
+    run.py's own peak."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def ov_int8_dir(model_dir, set_name, n, batch):
+    """Where ov-int8's quantised model for this set and batching is kept:
+    beside the ONNX export, named by the calibration data and the versions
+    that made it (a version bump quantises afresh)."""
+    import openvino
+
+    v = openvino.get_version().split("-")[0]
+    return os.path.join(model_dir, "openvino", f"int8-{set_name}-n{n}-b{batch}-ov{v}-nncf{nncf_version()}")
+
+
+def nncf_version():
+    # Not `import nncf`: it imports torch, whose memory would land in the
+    # serving process's peak RSS.
+    from importlib.metadata import version
+
+    return version("nncf")
+
+
+def ov_feed(names, ids, mask, types):
+    feed = {"input_ids": ids, "attention_mask": mask}
+    if "token_type_ids" in names:
+        feed["token_type_ids"] = types
+    return feed
+
+
+def quantize_ov(model_dir, family, bs, out):
+    """NNCF static int8 of onnx/model.onnx, calibrated on the request's own
+    batches (every one of them), saved as OpenVINO IR in out/."""
+    import nncf
+    import openvino as ov
+
+    core = ov.Core()
+    model = core.read_model(os.path.join(model_dir, "onnx", "model.onnx"))
+    names = {i.get_any_name() for i in model.inputs}
+    data = [ov_feed(names, ids, mask, types) for _, ids, mask, types in bs]
+    kw = {}
+    if family == "xlmr":
+        # Quantised embedding lookups make the CPU plugin's constant folding
+        # fail to compile the XLM-R graph; leaving every Gather in float
+        # fixes it (the matrix products are quantised either way).
+        kw["ignored_scope"] = nncf.IgnoredScope(types=["Gather"])
+    t0 = time.perf_counter()
+    q = nncf.quantize(model, nncf.Dataset(data), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(data), **kw)
+    tmp = out + ".tmp"
+    ov.save_model(q, os.path.join(tmp, "model.xml"), compress_to_fp16=False)
+    os.replace(tmp, out)
+    print(f"ov-int8: quantised {os.path.basename(os.path.normpath(model_dir))} in {time.perf_counter() - t0:.0f}s into {out}", flush=True)
+
+
+def make_ov(model_dir, contender, int8_dir):
+    import openvino as ov
+
+    core = ov.Core()
+    path = os.path.join(int8_dir, "model.xml") if contender == "ov-int8" else os.path.join(model_dir, "onnx", "model.onnx")
+    model = core.read_model(path)
+    names = {i.get_any_name() for i in model.inputs}
+    config = {"PERFORMANCE_HINT": "LATENCY"}
+    if contender == "ov-fp32":
+        config["INFERENCE_PRECISION_HINT"] = "f32"
+    compiled = core.compile_model(model, "CPU", config)
+    req = compiled.create_infer_request()
+    port = compiled.output(0)
+
+    def run(ids, mask, types):
+        return np.asarray(req.infer(ov_feed(names, ids, mask, types))[port])[:, 0].astype(np.float32)
+
+    hint = compiled.get_property("INFERENCE_PRECISION_HINT")
+    reported = hint.get_type_name() if hasattr(hint, "get_type_name") else str(hint)
+    return run, int(compiled.get_property("INFERENCE_NUM_THREADS")), reported
+
+
+# The OpenVINO element type names INFERENCE_PRECISION_HINT reports, as the
+# precision column spells them.
+OV_PRECISION = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--contender", required=True, choices=sorted(CONTENDERS))
@@ -123,6 +231,7 @@ def main():
     ap.add_argument("--min-reps", type=int, default=5)
     ap.add_argument("--max-reps", type=int, default=200)
     ap.add_argument("--json", required=True)
+    ap.add_argument("--quantize-only", action="store_true", help=argparse.SUPPRESS)  # ov-int8's child process
     args = ap.parse_args()
 
     with open(os.path.join(args.model, "config.json")) as f:
@@ -134,11 +243,28 @@ def main():
         sys.exit("bench_peers: workload ids beyond the model's vocab")
 
     kind, precision = CONTENDERS[args.contender]
+    bs = batches(pairs, args.batch, cfg.get("pad_token_id") or 0)
+    extra = {}
     if kind == "sentence-transformers":
         run, threads = make_torch(args.model, args.contender == "st-bf16", family)
-    else:
+    elif kind == "onnxruntime":
         run, threads = make_ort(args.model, args.contender == "ort-int8")
-    bs = batches(pairs, args.batch, cfg.get("pad_token_id") or 0)
+    else:
+        int8_dir = ov_int8_dir(args.model, args.set, args.n, args.batch) if args.contender == "ov-int8" else ""
+        if args.quantize_only:
+            quantize_ov(args.model, family, bs, int8_dir)
+            return
+        if int8_dir and not os.path.exists(os.path.join(int8_dir, "model.xml")):
+            # NNCF's own memory (GBs on the large shapes) stays out of this
+            # process's peak RSS.
+            subprocess.run([sys.executable] + sys.argv + ["--quantize-only"], check=True)
+        run, threads, reported = make_ov(args.model, args.contender, int8_dir)
+        extra["inference_precision"] = reported
+        if args.contender == "ov-bf16":
+            precision = OV_PRECISION.get(reported, reported)
+        kind = f"openvino {__import__('openvino').get_version().split('-')[0]}, INFERENCE_PRECISION_HINT {reported}"
+        if int8_dir:
+            kind += f"; nncf {nncf_version()} static int8 calibrated on this set" + (", Gather left in float" if family == "xlmr" else "")
 
     def request():
         out = np.zeros(len(pairs), dtype=np.float32)
@@ -172,7 +298,7 @@ def main():
         "pairs_per_s": args.n * len(lat) / elapsed,
         "latency_p50_ms": pct(50),
         "latency_p95_ms": pct(95),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "max_abs_logit_diff": None,
         "set": args.set,
         "tokens": sum(len(p["input_ids"]) for p in pairs),
@@ -183,6 +309,7 @@ def main():
         "batch": args.batch,
         "notes": f"{kind}; batch {args.batch}, longest first, padded to each batch's longest",
         "logits": [float(x) for x in logits],
+        **extra,
     }
     with open(args.json, "w") as f:
         json.dump(res, f)

@@ -12,8 +12,11 @@ import (
 // Result is one contender's figures on one model and set: the fields of
 // results.json (the peers' scripts write the same object).
 type Result struct {
-	Contender       string   `json:"contender"`
-	Precision       string   `json:"precision"`
+	Contender string `json:"contender"`
+	Precision string `json:"precision"`
+	// Backend is "reference" when the reference backend ran; empty for
+	// the default (package cpu).
+	Backend         string   `json:"backend,omitempty"`
 	Model           string   `json:"model"`
 	N               int      `json:"n"`
 	PairsPerS       float64  `json:"pairs_per_s"`

@@ -11,11 +11,14 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
-	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/cpu"
 	"github.com/crossrank/crossrank/internal/gemm"
+	"github.com/crossrank/crossrank/ml"
+	"github.com/crossrank/crossrank/reference"
 	"github.com/crossrank/crossrank/rerank"
 	"github.com/crossrank/crossrank/server"
 	"github.com/crossrank/crossrank/weights"
@@ -37,9 +40,13 @@ const (
 type Options struct {
 	Contender string // Library (default) or HTTP
 	// Precision is the engine's arithmetic: "fp32" (default), "bf16" or
-	// "int8" (bert.CPUOptions). A precision this CPU has no fast kernel
+	// "int8" (cpu.Options). A precision this CPU has no fast kernel
 	// for is refused, so that a row never carries a name that did not run.
 	Precision string
+	// Backend is "cpu" (the default: package cpu) or "reference" (package
+	// reference, fp32 only: plain loops at a few percent of the CPU's peak,
+	// to see what the fast backend saves).
+	Backend string
 	// BatchSize is the most pairs in one forward pass (default 32, the
 	// re-ranker's and sentence-transformers' default).
 	BatchSize int
@@ -119,11 +126,23 @@ func Run(ctx context.Context, dir string, set *Set, opts Options) (*Result, erro
 	if set.Family != fam {
 		return nil, fmt.Errorf("bench: set %s is for %s models; %s is %s", set.Key(), set.Family, dir, fam)
 	}
-	be, err := cpuBackend(opts.Precision)
-	if err != nil {
-		return nil, err
+	var be ml.Backend
+	switch opts.Backend {
+	case "", "cpu":
+		pb, err := cpuBackend(opts.Precision)
+		if err != nil {
+			return nil, err
+		}
+		opts.Precision = pb.Precision()
+		be = pb
+	case "reference":
+		if opts.Precision != "fp32" {
+			return nil, fmt.Errorf("bench: the reference backend runs fp32 only, not %s", opts.Precision)
+		}
+		be = reference.New()
+	default:
+		return nil, fmt.Errorf("bench: backend %q: want cpu or reference", opts.Backend)
 	}
-	opts.Precision = be.Precision()
 	opts.Progress("loading "+filepath.Base(dir), 0)
 	var sc scorer
 	switch opts.Contender {
@@ -143,6 +162,7 @@ func Run(ctx context.Context, dir string, set *Set, opts Options) (*Result, erro
 		Contender: opts.Contender,
 		Precision: opts.Precision,
 		Model:     filepath.Base(filepath.Clean(dir)),
+		Backend:   strings.TrimPrefix(opts.Backend, "cpu"),
 		N:         set.N,
 		Set:       set.Name,
 		Tokens:    set.Tokens(),
@@ -232,14 +252,14 @@ func cmpErr(first, err error) error {
 
 // library is the Library contender.
 type library struct {
-	m     *bert.Model
-	seqs  []bert.Sequence
+	m     ml.Model
+	seqs  []ml.Sequence
 	batch int
 }
 
 // precisionBackend is the fast CPU backend, which says what it runs.
 type precisionBackend interface {
-	bert.Backend
+	ml.Backend
 	Precision() string
 }
 
@@ -247,7 +267,7 @@ type precisionBackend interface {
 // prec is unknown or this CPU has no fast kernel for it (the backend would
 // run fp32).
 func cpuBackend(prec string) (precisionBackend, error) {
-	b, err := bert.NewCPUWithOptions(bert.CPUOptions{Precision: prec, Logger: slog.New(slog.DiscardHandler)})
+	b, err := cpu.New(cpu.Options{Precision: prec, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
@@ -255,15 +275,15 @@ func cpuBackend(prec string) (precisionBackend, error) {
 	if !ok {
 		return nil, fmt.Errorf("bench: the CPU backend does not say its precision")
 	}
-	// NewCPUWithOptions accepted prec, so it parses.
+	// cpu.New accepted prec, so it parses.
 	if want, _ := gemm.ParsePrecision(prec); pb.Precision() != want.String() {
 		return nil, fmt.Errorf("bench: precision %s: the backend would run %s", prec, pb.Name())
 	}
 	return pb, nil
 }
 
-func newLibrary(ctx context.Context, dir string, set *Set, batch int, be bert.Backend) (*library, error) {
-	m, err := bert.Load(ctx, dir, bert.Options{Backend: be})
+func newLibrary(ctx context.Context, dir string, set *Set, batch int, be ml.Backend) (*library, error) {
+	m, err := ml.Load(ctx, dir, be)
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +318,7 @@ type httpContender struct {
 	client *http.Client
 }
 
-func newHTTP(ctx context.Context, dir string, set *Set, opts Options, be bert.Backend) (*httpContender, error) {
+func newHTTP(ctx context.Context, dir string, set *Set, opts Options, be ml.Backend) (*httpContender, error) {
 	r, err := rerank.New(ctx, dir, rerank.Options{BatchSize: opts.BatchSize, Logger: opts.Logger, Backend: be})
 	if err != nil {
 		return nil, err

@@ -35,7 +35,7 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no __pycache__ in the repository
 import gen_models  # noqa: E402
 
-ALL = ["crossrank", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int8", "hugot"]
+ALL = ["crossrank", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int8", "ov-fp32", "ov-bf16", "ov-int8", "hugot"]
 # crossrank's reduced-precision rows (issue 12), run on request until the
 # engine has them: `--contenders crossrank,crossrank-bf16,...`.
 # hugot-ort needs cgo, cargo and crates.io to build (make bench-peers,
@@ -45,9 +45,22 @@ OPTIONAL = ["crossrank-bf16", "crossrank-int8", "hugot-ort"]
 # RESULTS.md reports per model. hugot's pure-Go backend is on request
 # (--contenders ...,hugot): about 36 s a request on MiniLM-L6 at N=20, so
 # hours on the bge shapes.
-DEFAULT = ["crossrank", "crossrank-bf16", "crossrank-int8", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int8", "hugot-ort"]
-PEERS = ["st-fp32", "st-bf16", "ort-fp32", "ort-int8", "hugot", "hugot-ort"]
-FP32_PEERS = ["st-fp32", "ort-fp32", "hugot", "hugot-ort"]
+DEFAULT = ["crossrank", "crossrank-bf16", "crossrank-int8", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int8",
+           "ov-fp32", "ov-bf16", "ov-int8", "hugot-ort"]
+PEERS = ["st-fp32", "st-bf16", "ort-fp32", "ort-int8", "ov-fp32", "ov-bf16", "ov-int8", "hugot", "hugot-ort"]
+# The order of contenders in RESULTS.md's tables and the chart's legend.
+ORDER = ["crossrank", "crossrank-bf16", "crossrank-int8", "crossrank-http"] + PEERS
+
+# RESULTS.md's name for each machine family (family_of), else the key.
+FAMILY_TITLES = {
+    "amd-zen4": "AMD EPYC Zen 4",
+    "amd-zen5": "AMD EPYC Zen 5",
+    "intel-amx": "Intel Xeon with AMX",
+    "intel-avx512": "Intel Xeon with AVX-512, no AMX",
+}
+# Features recorded per run (from /proc/cpuinfo's flags), in this order.
+FEATURES = ["avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+            "amx_tile", "amx_bf16", "amx_int8", "hypervisor"]
 
 
 def cache():
@@ -72,18 +85,22 @@ def sh(cmd, **kw):
 
 
 def machine():
-    cpu = ""
+    """The CPU this run is on: model name, vendor, family and model numbers,
+    the features that decide which kernels run (FEATURES), cores, memory,
+    OS, and the machine family its rows are filed under (family_of)."""
+    info = {}
     flags = set()
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name") and not cpu:
-                    cpu = line.split(":", 1)[1].strip()
-                if line.startswith("flags") and not flags:
-                    flags = set(line.split(":", 1)[1].split())
+                k, _, v = line.partition(":")
+                k, v = k.strip(), v.strip()
+                if k == "flags" and not flags:
+                    flags = set(v.split())
+                elif k in ("model name", "vendor_id", "cpu family", "model", "stepping", "microcode") and k not in info:
+                    info[k] = v
     except OSError:
         pass
-    isa = [f for f in ["avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8"] if f in flags]
     mem = ""
     try:
         with open("/proc/meminfo") as f:
@@ -91,7 +108,53 @@ def machine():
             mem = f"{kb / 2**20:.0f} GiB"
     except (OSError, ValueError, IndexError):
         pass
-    return {"cpu": cpu or platform.processor(), "cores": os.cpu_count(), "memory": mem, "isa": isa, "os": platform.platform()}
+
+    def num(k):
+        try:
+            return int(info[k], 0)
+        except (KeyError, ValueError):
+            return None
+
+    m = {
+        "cpu": info.get("model name") or platform.processor(),
+        "vendor": info.get("vendor_id", ""),
+        "cpu_family": num("cpu family"),
+        "cpu_model": num("model"),
+        "stepping": num("stepping"),
+        "microcode": info.get("microcode", ""),
+        "cores": os.cpu_count(),
+        "memory": mem,
+        "isa": [f for f in FEATURES if f in flags],
+        "os": platform.platform(),
+    }
+    m["family"] = family_of(m)
+    return m
+
+
+def family_of(m):
+    """The machine family a run's rows are filed under: speed ratios differ
+    between families (AMX, or a second FMA port, change who is fastest), so
+    RESULTS.md gives each its own section and never compares across them.
+    m is machine()'s dict; rows from before the vendor was recorded (only
+    "cpu" and "isa") are placed by the name and features."""
+    isa = set(m.get("isa", []))
+    vendor = m.get("vendor") or ("AuthenticAMD" if "AMD" in m.get("cpu", "") else "GenuineIntel" if "Intel" in m.get("cpu", "") else "")
+    if vendor == "AuthenticAMD":
+        fam = m.get("cpu_family")
+        if fam == 26:
+            return "amd-zen5"
+        if "avx512f" in isa and fam in (25, None):  # family 25 with AVX-512 is Zen 4 (Zen 3 has none)
+            return "amd-zen4"
+        return "amd-avx512" if "avx512f" in isa else "amd-avx2"
+    if vendor == "GenuineIntel":
+        if isa & {"amx_tile", "amx_bf16", "amx_int8"}:
+            return "intel-amx"
+        return "intel-avx512" if "avx512f" in isa else "intel-avx2"
+    return platform.machine().lower() or "unknown"
+
+
+def family_title(fam):
+    return FAMILY_TITLES.get(fam, fam)
 
 
 def flops(cfg, lengths):
@@ -120,16 +183,12 @@ def main():
     ap.add_argument("--out", default=HERE)
     ap.add_argument("--crossrank-bin", default="", help="use this crossrank binary instead of building ./cmd/crossrank")
     ap.add_argument("--merge", action="store_true", help="keep the rows of results.json that this run does not redo (their commands stay in the header)")
-    ap.add_argument("--render", action="store_true", help="only rewrite RESULTS.md and the chart from results.json and results.meta.json")
+    ap.add_argument("--render", action="store_true", help="only rewrite RESULTS.md, the README's speed table and the chart from results.json and results.meta.json")
+    ap.add_argument("--family", default="", help="file this run's rows under this machine family instead of the one /proc/cpuinfo gives (see family_of)")
     args = ap.parse_args()
     if args.render:
-        with open(os.path.join(args.out, "results.json")) as f:
-            rows = json.load(f)
-        with open(os.path.join(args.out, "results.meta.json")) as f:
-            meta = json.load(f)
-        write_rows(args.out, rows)
-        write_markdown(os.path.join(args.out, "RESULTS.md"), rows, meta)
-        draw(args.out)
+        rows, metas = load_results(args.out)
+        write_all(args.out, rows, metas)
         return
     command = "python benchmarks/run.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
@@ -175,7 +234,7 @@ def main():
     rows = []
     missing = []
     for model in models:
-        mdir = gen_models.generate(model, onnx=any(c.startswith("ort") or c.startswith("hugot") for c in contenders))
+        mdir = gen_models.generate(model, onnx=any(c.split("-")[0] in ("ort", "ov", "hugot") for c in contenders))
         with open(os.path.join(mdir, "config.json")) as f:
             cfg = json.load(f)
         cells = [("short", n) for n in ns]
@@ -248,9 +307,13 @@ def main():
                     r["logit_reference"] = other["contender"]
             rows.extend(cell)
 
+    mach = machine()
+    if args.family:
+        mach["family"] = args.family
+    fam = mach["family"]
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": machine(),
+        "machine": mach,
         "commands": [command],
         "preliminary": args.preliminary,
         "budget_s": args.budget,
@@ -260,25 +323,75 @@ def main():
     }
     if args.crossrank_bin:
         meta["versions"]["crossrank"] = f"binary {args.crossrank_bin} (given with --crossrank-bin; tree at {meta['versions'].get('crossrank', '?')})"
-    clean = [dict({k: v for k, v in r.items() if k != "logits"}, date=meta["date"]) for r in rows]
-    if args.merge and os.path.exists(os.path.join(args.out, "results.meta.json")):
-        with open(os.path.join(args.out, "results.json")) as f:
-            old = json.load(f)
-        with open(os.path.join(args.out, "results.meta.json")) as f:
-            old_meta = json.load(f)
+    clean = [dict({k: v for k, v in r.items() if k != "logits"}, date=meta["date"], family=fam, cpu=mach["cpu"]) for r in rows]
+    old, metas = load_results(args.out)
+    # A run replaces rows of its own machine family only: all of them, or
+    # with --merge the ones it redoes. Other families' rows and headers stay
+    # as they are, and no ratio ever takes numbers from two families.
+    before = metas.get(fam)
+    if args.merge and before:
         redone = {(r["contender"], r["model"], r["set"], r["n"]) for r in clean}
-        clean = [r for r in old if (r["contender"], r["model"], r["set"], r["n"]) not in redone] + clean
-        meta["commands"] = old_meta.get("commands", []) + meta["commands"]
-        meta["missing"] = old_meta.get("missing", []) + missing
-        meta["date"] = old_meta["date"].split(" to ")[0] + " to " + meta["date"]
+        keep = [r for r in old if r["family"] != fam or (r["contender"], r["model"], r["set"], r["n"]) not in redone]
+        meta["commands"] = before.get("commands", []) + meta["commands"]
+        meta["missing"] = before.get("missing", []) + missing
+        meta["date"] = before["date"].split(" to ")[0] + " to " + meta["date"]
         if not args.preliminary:
-            meta["preliminary"] = old_meta.get("preliminary", "")
-    write_rows(args.out, clean)
-    with open(os.path.join(args.out, "results.meta.json"), "w") as f:
-        json.dump(meta, f, indent=1)
+            meta["preliminary"] = before.get("preliminary", "")
+        # The header names the first run's machine; a merged run on another
+        # machine of the same family is named too.
+        meta["machine"] = before["machine"]
+        meta["other_machines"] = before.get("other_machines", [])
+        if not same_machine(before["machine"], mach) and not any(same_machine(o, mach) for o in meta["other_machines"]):
+            meta["other_machines"].append(mach)
+        if not meta["other_machines"]:
+            del meta["other_machines"]
+    else:
+        keep = [r for r in old if r["family"] != fam]
+    metas[fam] = meta
+    write_all(args.out, keep + clean, metas)
+
+
+def same_machine(a, b):
+    return a.get("cpu") == b.get("cpu") and a.get("isa") == b.get("isa") and a.get("cores") == b.get("cores")
+
+
+def load_results(out):
+    """results.json's rows and results.meta.json's headers, one per machine
+    family ({"families": {family: header}}). Files from before families (one
+    header, rows without "family") are read as one family, the one their
+    machine gives."""
+    rows, metas = [], {}
+    if os.path.exists(os.path.join(out, "results.meta.json")):
+        with open(os.path.join(out, "results.meta.json")) as f:
+            meta = json.load(f)
+        if "families" in meta:
+            metas = meta["families"]
+        else:
+            metas = {family_of(meta["machine"]): meta}
+    if os.path.exists(os.path.join(out, "results.json")):
+        with open(os.path.join(out, "results.json")) as f:
+            rows = json.load(f)
+    legacy = next(iter(metas), "unknown") if len(metas) == 1 else "unknown"
+    for r in rows:
+        r.setdefault("family", legacy)
+    return rows, metas
+
+
+def write_all(out, rows, metas):
+    # Families in a fixed order (their names), so that a rerun on one
+    # machine does not move the other's section.
+    rows = sorted(rows, key=lambda r: r["family"])  # stable: run order within a family
+    metas = dict(sorted(metas.items()))
+    write_rows(out, rows)
+    with open(os.path.join(out, "results.meta.json"), "w") as f:
+        json.dump({"families": metas}, f, indent=1)
         f.write("\n")
-    write_markdown(os.path.join(args.out, "RESULTS.md"), clean, meta)
-    draw(args.out)
+    notes = load_notes()
+    write_markdown(os.path.join(out, "RESULTS.md"), rows, metas, notes)
+    if os.path.abspath(out) == HERE:
+        # Only the committed results rebuild the README's table.
+        write_readme(rows, metas, notes)
+    draw(out)
 
 
 def draw(out):
@@ -290,7 +403,7 @@ def draw(out):
 
 def versions():
     v = {"python": platform.python_version()}
-    for mod in ["torch", "transformers", "sentence_transformers", "onnxruntime"]:
+    for mod in ["torch", "transformers", "sentence_transformers", "onnxruntime", "openvino", "nncf"]:
         try:
             v[mod] = __import__(mod).__version__
         except Exception:  # noqa: BLE001 (a missing peer is not an error here)
@@ -316,6 +429,7 @@ def fmt(x, nd=1):
 # sums in another order); 1e-3 leaves room for any summation order and is
 # still far below the logits' spread (several units).
 FP32_AGREE = 1e-3
+CROSSRANK_PRECISIONS = ["crossrank", "crossrank-bf16", "crossrank-int8"]
 
 
 def agrees(r):
@@ -323,17 +437,22 @@ def agrees(r):
     return d is None or r["precision"] != "fp32" or d <= FP32_AGREE
 
 
+def cell_key(r):
+    # One family's model, set and N: the only rows a ratio may combine.
+    return (r["family"], r["model"], r["set"], r["n"])
+
+
 def set_ratios(rows):
     """Sets each row's "ratio": its pairs/s over the fastest peer's in the
-    same model, set and N, peers that compute another function (agrees)
-    excluded; None where no peer ran. RESULTS.md and the chart read it."""
+    same machine family, model, set and N, peers that compute another
+    function (agrees) excluded; None where no peer ran. RESULTS.md and the
+    chart read it."""
     best = {}
     for r in rows:
         if r["contender"] in PEERS and agrees(r):
-            k = (r["model"], r["set"], r["n"])
-            best[k] = max(best.get(k, 0), r["pairs_per_s"])
+            best[cell_key(r)] = max(best.get(cell_key(r), 0), r["pairs_per_s"])
     for r in rows:
-        b = best.get((r["model"], r["set"], r["n"]))
+        b = best.get(cell_key(r))
         r["ratio"] = r["pairs_per_s"] / b if b else None
 
 
@@ -344,14 +463,127 @@ def write_rows(out, rows):
         f.write("\n")
 
 
-def write_markdown(path, rows, meta):
-    m = meta["machine"]
+def standing(cell):
+    """Where crossrank stands in one cell (rows of one family, model, set
+    and N): the fastest peer at any precision against crossrank's fastest
+    precision, and the fastest fp32 peer against crossrank fp32. None
+    without a peer or a crossrank row."""
+    peers = [r for r in cell if r["contender"] in PEERS and agrees(r)]
+    crs = [r for r in cell if r["contender"] in CROSSRANK_PRECISIONS]
+    if not peers or not crs:
+        return None
+    bp = max(peers, key=lambda r: r["pairs_per_s"])
+    top = max(crs, key=lambda r: r["pairs_per_s"])
+    st = {"peer": bp, "top": top, "ratio": top["pairs_per_s"] / bp["pairs_per_s"], "peer32": None, "cr32": None, "ratio32": None}
+    p32 = [r for r in peers if r["precision"] == "fp32"]
+    cr32 = next((r for r in crs if r["contender"] == "crossrank"), None)
+    if p32 and cr32:
+        st["peer32"] = max(p32, key=lambda r: r["pairs_per_s"])
+        st["cr32"] = cr32
+        st["ratio32"] = cr32["pairs_per_s"] / st["peer32"]["pairs_per_s"]
+    # --merge can put rows of several runs in one cell; a ratio between
+    # them is said to be one.
+    st["runs"] = sorted({r["date"] for r in (bp, top, st["peer32"], st["cr32"]) if r and r.get("date")})
+    return st
+
+
+def across_runs(st):
+    return f" (**across runs**: {', '.join(st['runs'])})" if len(st["runs"]) > 1 else ""
+
+
+def verdict(st):
+    """Plain words for crossrank's fastest precision against the fastest peer."""
+    if st["ratio"] >= 1:
+        return "ahead"
+    return f"**behind** ({st['peer']['contender']} {1 / st['ratio']:.2f}x faster)"
+
+
+def load_notes():
+    """benchmarks/notes.json: what people wrote about each family's figures
+    (why crossrank is behind where it is; a note on one run; a table quoted
+    from elsewhere, shown while the family has no harness rows). Never
+    written by run.py."""
+    p = os.path.join(HERE, "notes.json")
+    if not os.path.exists(p):
+        return {}
+    with open(p) as f:
+        return {k: v for k, v in json.load(f).items() if not k.startswith("_")}
+
+
+def quoted_cells(q):
+    """A quoted table's cells as rows that standing() reads."""
+    out = []
+    for qr in q["rows"]:
+        cell = [{"contender": c, "precision": q["precision"][c], "pairs_per_s": v, "family": "quoted",
+                 "model": qr["model"], "set": qr["set"], "n": qr["n"]}
+                for c, v in qr["pairs_per_s"].items() if v is not None]
+        out.append(((qr["model"], qr["set"], qr["n"]), cell))
+    return out
+
+
+def family_cells(rows, fam):
+    cells = {}
+    for r in rows:
+        if r["family"] == fam:
+            cells.setdefault((r["model"], r["set"], r["n"]), []).append(r)
+    return cells
+
+
+def contender_order(c):
+    return ORDER.index(c) if c in ORDER else len(ORDER)
+
+
+def write_markdown(path, rows, metas, notes):
     L = []
     L.append("# crossrank benchmark results\n")
+    fams = sorted(set(metas) | {f for f, n in notes.items() if n.get("quoted")})
+    L.append("One section per machine family (the CPU decides who is fastest: AMX, VNNI, how many FMA ports). "
+             "**Every ratio compares rows of one section, and within it rows of one model, set and N**; no figure is "
+             "compared across families or across runs of different dates. Sections: "
+             + ", ".join(f"[{family_title(f)}](#{anchor(f)})" for f in fams) + ".")
+    L.append("")
+    L.append("Models are **shape-exact stand-ins**: the published config.json of each model with seeded random "
+             "weights (benchmarks/gen_models.py); speed does not depend on the weights' values. The workload "
+             "(benchmarks/workload.json) fixes the token ids, so **tokenization is not timed**, except for "
+             "crossrank-http (which receives text) and hugot / hugot-ort (text only; the text tokenizes to the same ids).")
+    L.append("")
+    L.append("Columns: *ratio* = pairs/s over the fastest peer's pairs/s in the same family, model and N (peers: "
+             "sentence-transformers, ONNX Runtime, OpenVINO, hugot, hugot-ort); *GFLOP/s* counts the forward pass on the real tokens "
+             "only (padding a peer computes is not credited; *tokens computed* shows it: real tokens, or the padded batches' size); *% peak* is that over the FP32 FMA peak measured by "
+             "`crossrank bench --peak 1s` just before the contender ran (for crossrank, averaged with the one its own process measured after its runs; the FP32 peak does not bound the bf16 and int8 rows, which can pass 100%); *max |Δlogit|* is against crossrank's library logits on the "
+             "same checkpoint (crossrank's own row: against sentence-transformers fp32); an fp32 peer more than "
+             f"{FP32_AGREE:g} from crossrank computes another function: its row is marked **differs** and left out of the ratios. "
+             "OpenVINO's rows give the precision its CPU plugin reports (INFERENCE_PRECISION_HINT) in *precision*.")
+    L.append("")
+    for fam in fams:
+        L.extend(family_markdown(fam, rows, metas.get(fam), notes.get(fam, {})))
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+
+
+def anchor(fam):
+    # GitHub's heading anchor of family_markdown's "## title (fam)".
+    t = f"{family_title(fam)} ({fam})".lower()
+    return "".join(c for c in t.replace(" ", "-") if c.isalnum() or c in "-_")
+
+
+def family_markdown(fam, rows, meta, note):
+    L = [f"## {family_title(fam)} ({fam})\n"]
+    cells = family_cells(rows, fam)
+    if not cells and note.get("quoted"):
+        return L + quoted_markdown(note["quoted"], note)
+    if meta is None:
+        return L + ["No harness run on this family.", ""]
+    m = meta["machine"]
+    current = note.get("for_date") == meta["date"]
+    if note.get("run_note") and current:
+        L.append(f"> {note['run_note']}\n")
     if meta["preliminary"]:
         L.append(f"> **PRELIMINARY: {meta['preliminary']}**\n")
     L.append(f"- Date: {meta['date']}")
-    L.append(f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory']}; {', '.join(m['isa'])}; {m['os']}")
+    L.append(f"- Machine: {machine_line(m)}")
+    for o in meta.get("other_machines", []):
+        L.append(f"- Also (a --merge run): {machine_line(o)}")
     L.append(f"- Versions: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}")
     cmds = meta.get("commands") or [meta.get("command", "")]
     L.append("- Commands (from the repository root, after `make bench-peers`; `make bench` runs run.py): "
@@ -360,74 +592,199 @@ def write_markdown(path, rows, meta):
              "(at least --min-reps; the last command's figures: each command gives its own); the Go contenders then run "
              "GOMAXPROCS requests at once for as long (not in commands with --concurrency 1), and pairs/s is the "
              "better of the two. Each contender runs in its own process.")
-    L.append("")
-    L.append("Models are **shape-exact stand-ins**: the published config.json of each model with seeded random "
-             "weights (benchmarks/gen_models.py); speed does not depend on the weights' values. The workload "
-             "(benchmarks/workload.json) fixes the token ids, so **tokenization is not timed**, except for "
-             "crossrank-http (which receives text) and hugot / hugot-ort (text only; the text tokenizes to the same ids).")
-    L.append("")
-    L.append("Columns: *ratio* = pairs/s over the fastest peer's pairs/s in the same model and N (peers: "
-             "sentence-transformers, ONNX Runtime, hugot, hugot-ort); *GFLOP/s* counts the forward pass on the real tokens "
-             "only (padding a peer computes is not credited; *tokens computed* shows it: real tokens, or the padded batches' size); *% peak* is that over the FP32 FMA peak measured by "
-             "`crossrank bench --peak 1s` just before the contender ran (for crossrank, averaged with the one its own process measured after its runs; the FP32 peak does not bound the bf16 and int8 rows, which can pass 100%); *max |Δlogit|* is against crossrank's library logits on the "
-             "same checkpoint (crossrank's own row: against sentence-transformers fp32); an fp32 peer more than "
-             f"{FP32_AGREE:g} from crossrank computes another function: its row is marked **differs** and left out of the ratios.")
+    ran = sorted({r["contender"] for rs in cells.values() for r in rs}, key=contender_order)
+    L.append(f"- Contenders: {', '.join(ran)}")
+    absent = [c for c in DEFAULT if c not in ran]
+    if absent:
+        L.append(f"- Not run on this family: {', '.join(absent)}")
+    # Contenders that ran on some cells of this family but not all, grouped
+    # by the cells they lack.
+    lacking = {}
+    for c in ran:
+        miss = tuple(f"{model} {set_name} N={n}" for (model, set_name, n), rs in cells.items() if c not in {r["contender"] for r in rs})
+        if miss:
+            lacking.setdefault(miss, []).append(c)
+    for miss, cs in lacking.items():
+        L.append(f"- {', '.join(cs)} not on: {'; '.join(miss)} (on request, or see Left out)")
     L.append("")
     summary = []
-    for model in dict.fromkeys(r["model"] for r in rows):
-        L.append(f"## {model}\n")
+    for model in dict.fromkeys(k[0] for k in cells):
+        L.append(f"### {model}\n")
         L.append("| set | N | contender | precision | p50 ms | p95 ms | reps | pairs/s | ratio | tokens computed | GFLOP/s | % peak | peak RSS MB | max abs Δlogit |")
         L.append("|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for key in dict.fromkeys((r["set"], r["n"]) for r in rows if r["model"] == model):
-            order = ALL + OPTIONAL
-            cell = sorted((r for r in rows if r["model"] == model and (r["set"], r["n"]) == key),
-                          key=lambda r: order.index(r["contender"]) if r["contender"] in order else len(order))
-            # A peer whose logits are not crossrank's (fp32 beyond FP32_AGREE)
-            # computes another function: shown, flagged, not a baseline.
-            off = [r for r in cell if r["contender"] in PEERS and not agrees(r)]
-            peers = [r for r in cell if r["contender"] in PEERS and agrees(r)]
-            best = max((r["pairs_per_s"] for r in peers), default=None)
-            best32 = max((r["pairs_per_s"] for r in peers if r["contender"] in FP32_PEERS), default=None)
+        for key in [k for k in cells if k[0] == model]:
+            cell = sorted(cells[key], key=lambda r: contender_order(r["contender"]))
             for r in cell:
                 d = r.get("max_abs_logit_diff")
                 diff = "" if d is None else f"{d:.2g}"
                 frac = r.get("fraction_of_peak")
                 name = r["contender"] + (f" (batch {r['batch']})" if r.get("batch") not in (None, 32) else "")
-                name += " (**differs**: not in the ratios)" if r in off else ""
+                name += " (**differs**: not in the ratios)" if r["contender"] in PEERS and not agrees(r) else ""
                 L.append(
                     f"| {r['set']} | {r['n']} | {name} | {r['precision']} | {fmt(r['latency_p50_ms'])} | "
                     f"{fmt(r['latency_p95_ms'])} | {r.get('reps', '')} | {fmt(r['pairs_per_s'], 2)} | "
                     f"{fmt(r.get('ratio'), 2)} | {r.get('padded_tokens') or r['tokens']} | {fmt(r.get('gflops'))} | {fmt(100 * frac if frac else None)} | "
                     f"{fmt(r['peak_rss_mb'], 0)} | {diff} |"
                 )
-            cr = next((r for r in cell if r["contender"] == "crossrank"), None)
-            if cr and best:
-                bp = max(peers, key=lambda r: r["pairs_per_s"])
-                s = f"- {model}, {key[0]} N={key[1]}: crossrank {cr['pairs_per_s'] / best:.2f}x the fastest peer's pairs/s ({bp['contender']})"
-                if best32:
-                    bp32 = max((r for r in peers if r["contender"] in FP32_PEERS), key=lambda r: r["pairs_per_s"])
-                    s += (f", {cr['pairs_per_s'] / best32:.2f}x the fastest fp32 peer's ({bp32['contender']}); "
-                          f"median latency {cr['latency_p50_ms']:.0f} ms against its {bp32['latency_p50_ms']:.0f} ms")
-                if cr.get("fraction_of_peak"):
-                    s += f"; {100 * cr['fraction_of_peak']:.0f}% of the FP32 peak on real tokens"
-                # The fastest crossrank precision beside fp32, compared with the
-                # fastest peer at any precision (the peers' best is not fp32 either).
-                crs = [r for r in cell if r["contender"].startswith("crossrank") and r["contender"] != "crossrank-http"]
-                top = max(crs, key=lambda r: r["pairs_per_s"])
-                if top is not cr:
-                    s += (f"; fastest crossrank precision ({top['precision']}): {top['pairs_per_s'] / best:.2f}x "
-                          f"the fastest peer's pairs/s ({bp['contender']})")
-                summary.append(s + ".")
+            st = standing(cell)
+            if st:
+                summary.append(standing_line(model, key, st))
         L.append("")
     if meta.get("missing"):
-        L.append("## Left out\n")
-        L.extend(f"- {m}" for m in meta["missing"])
+        L.append("### Left out\n")
+        L.extend(f"- {x}" for x in meta["missing"])
         L.append("")
-    L.append("## Where crossrank stands\n")
+    L.append("### Where crossrank stands\n")
     L.extend(summary or ["- no crossrank rows"])
     L.append("")
-    with open(path, "w") as f:
-        f.write("\n".join(L))
+    if note.get("why"):
+        L.append("### Why, where crossrank is behind\n")
+        if not current:
+            L.append(f"*Written for the run of {note.get('for_date')}, not this one: check it against the tables above.*\n")
+        L.extend(f"- {w}" for w in note["why"])
+        L.append("")
+    return L
+
+
+def machine_line(m):
+    ids = ""
+    if m.get("cpu_family") is not None:
+        ids = f" (vendor {m.get('vendor')}, family {m['cpu_family']}, model {m.get('cpu_model')}, stepping {m.get('stepping')})"
+    return f"{m['cpu']}{ids}, {m['cores']} cores, {m['memory']}; {', '.join(m['isa'])}; {m['os']}"
+
+
+def standing_line(model, key, st):
+    top, bp = st["top"], st["peer"]
+    s = (f"- {model}, {key[1]} N={key[2]}: fastest peer {bp['contender']} ({bp['precision']}); "
+         f"crossrank's fastest precision ({top['precision']}) {st['ratio']:.2f}x its pairs/s: {verdict(st)}")
+    if st["ratio32"] is not None:
+        cr, p32 = st["cr32"], st["peer32"]
+        s += f". crossrank fp32 {st['ratio32']:.2f}x the fastest fp32 peer's ({p32['contender']})"
+        if cr.get("latency_p50_ms") and p32.get("latency_p50_ms"):
+            s += f"; median latency {cr['latency_p50_ms']:.0f} ms against its {p32['latency_p50_ms']:.0f} ms"
+        if cr.get("fraction_of_peak"):
+            s += f"; {100 * cr['fraction_of_peak']:.0f}% of the FP32 peak on real tokens"
+    return s + across_runs(st) + "."
+
+
+def quoted_markdown(q, note):
+    L = [f"> **Quoted, not harness output.** {q['source']} No harness run on this family has been recorded yet; "
+         "this table is not in results.json or the chart, and nothing in it is compared with another section.\n"]
+    L.append(f"- Measured: {q['date']}, {q['machine']}")
+    L.append(f"- How: {q['how']}")
+    L.append(f"- Contenders: {', '.join(q['contenders'])} (precisions: "
+             + ", ".join(f"{c} {q['precision'][c]}" for c in q["contenders"]) + ")")
+    if q.get("absent"):
+        L.append(f"- Not run: {q['absent']}")
+    if q.get("logits"):
+        L.append(f"- Logits: {q['logits']}")
+    if q.get("memory"):
+        L.append(f"- Peak RSS: {q['memory']}")
+    L.append("")
+    L.append("| model | set | N | " + " | ".join(q["contenders"]) + " |")
+    L.append("|---|---|---:|" + "---:|" * len(q["contenders"]))
+    for qr in q["rows"]:
+        L.append(f"| {qr['model']} | {qr['set']} | {qr['n']} | "
+                 + " | ".join(fmt(qr["pairs_per_s"].get(c)) or "-" for c in q["contenders"]) + " |")
+    L.append("")
+    L.append("pairs/s. Within the table (one run):\n")
+    for (model, set_name, n), cell in quoted_cells(q):
+        st = standing(cell)
+        if st:
+            L.append(standing_line(model, (model, set_name, n), st))
+    L.append("")
+    if note.get("why"):
+        L.append("### Why, where crossrank is behind\n")
+        L.extend(f"- {w}" for w in note["why"])
+        L.append("")
+    return L
+
+
+SHORT_NAMES = {
+    "ms-marco-MiniLM-L-6-v2": "MiniLM-L6",
+    "ms-marco-MiniLM-L-12-v2": "MiniLM-L12",
+}
+README_BEGIN = "<!-- speed-table: written by benchmarks/run.py from benchmarks/results.json and notes.json; edit those, not this -->"
+README_END = "<!-- /speed-table -->"
+
+
+def long_range():
+    with open(os.path.join(HERE, "workload.json")) as f:
+        sets = [s for s in json.load(f)["sets"] if s["name"] == "long"]
+    ls = [len(p["input_ids"]) for s in sets for p in s["pairs"]]
+    return f"{min(ls):,}-{max(ls):,}" if ls else ""
+
+
+def readme_table(cells, note_short):
+    L = ["| model shape, documents | fastest peer | crossrank's fastest precision / fastest peer | crossrank fp32 / fastest fp32 peer | crossrank fp32, % of FP32 peak |",
+         "|---|---|---|---|---:|"]
+    for (model, set_name, n), cell in cells:
+        st = standing(cell)
+        if not st:
+            continue
+        docs = f"{n}" if set_name == "short" else f"{n} long documents ({long_range()} tokens a pair)"
+        bp = st["peer"]
+        words = f"{st['top']['precision']} {st['ratio']:.2f}x: {verdict(st)}{across_runs(st)}"
+        if st["ratio"] < 1 and note_short:
+            words += f"; {note_short}"
+        r32 = f"{st['ratio32']:.2f}x ({st['peer32']['contender']})" if st["ratio32"] is not None else "no fp32 peer ran"
+        cr = next((r for r in cell if r["contender"] == "crossrank"), {})
+        frac = f"{100 * cr['fraction_of_peak']:.0f}%" if cr.get("fraction_of_peak") else "not recorded"
+        L.append(f"| {SHORT_NAMES.get(model, model)}, {docs} | {bp['contender']} ({bp['precision']}) | {words} | {r32} | {frac} |")
+    return L
+
+
+def readme_block(rows, metas, notes):
+    fams = sorted(set(metas) | {f for f, n in notes.items() if n.get("quoted")})
+    L = [README_BEGIN, ""]
+    L.append("Scoring the same token ids as sentence-transformers (PyTorch), ONNX Runtime and OpenVINO, in pairs/s, "
+             "each family's figures from one machine; crossrank's fastest precision against the fastest peer at any "
+             "precision, crossrank fp32 against the fastest fp32 peer. Ratios never cross families.")
+    L.append("")
+    for fam in fams:
+        note = notes.get(fam, {})
+        cells = family_cells(rows, fam)
+        if cells:
+            meta = metas[fam]
+            m = meta["machine"]
+            ran = {r["contender"] for rs in cells.values() for r in rs}
+            absent = [c for c in DEFAULT if c not in ran]
+            head = f"**{family_title(fam)}**: {m['cpu']}, {m['cores']} cores, harness run of {meta['date'].split(' ')[0]}"
+            if absent:
+                head += f"; not run on it yet: {', '.join(absent)}"
+            L.append(head + ".")
+            L.append("")
+            L.extend(readme_table(sorted(cells.items(), key=lambda kv: cell_order(kv[0])), note.get("readme")))
+        elif note.get("quoted"):
+            q = note["quoted"]
+            L.append(f"**{family_title(fam)}**: quoted, not harness output: one session's table, measured {q['date']} on "
+                     f"{q['machine']} (contenders: {', '.join(q['contenders'])}); see RESULTS.md.")
+            L.append("")
+            L.extend(readme_table(quoted_cells(q), note.get("readme")))
+        L.append("")
+    L.append(README_END)
+    return "\n".join(L)
+
+
+def cell_order(k):
+    model, set_name, n = k
+    names = list(gen_models.MODELS)
+    return (names.index(model) if model in names else len(names), set_name != "short", n)
+
+
+def write_readme(rows, metas, notes):
+    p = os.path.join(ROOT, "README.md")
+    with open(p) as f:
+        text = f.read()
+    i, j = text.find(README_BEGIN), text.find(README_END)
+    if i < 0 or j < i:
+        print("run.py: README.md has no speed-table markers; its table is not rewritten", file=sys.stderr)
+        return
+    new = text[:i] + readme_block(rows, metas, notes) + text[j + len(README_END):]
+    if new != text:
+        with open(p, "w") as f:
+            f.write(new)
+        print("run.py: README.md speed table rewritten", flush=True)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/ml"
 )
 
 //go:embed workload.json
@@ -124,10 +124,10 @@ func (w *Workload) Find(name, family string, n int) (*Set, error) {
 }
 
 // Sequences are the set's pairs as the model's input.
-func (s *Set) Sequences() []bert.Sequence {
-	out := make([]bert.Sequence, len(s.Pairs))
+func (s *Set) Sequences() []ml.Sequence {
+	out := make([]ml.Sequence, len(s.Pairs))
 	for i, p := range s.Pairs {
-		out[i] = bert.Sequence{IDs: p.InputIDs, TypeIDs: p.TokenTypeIDs}
+		out[i] = ml.Sequence{IDs: p.InputIDs, TypeIDs: p.TokenTypeIDs}
 	}
 	return out
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/crossrank/crossrank/ml"
 )
 
 // Tests against the goldens that transformers computed for the fixture
@@ -125,9 +127,9 @@ func checkLogits(t *testing.T, name string, m *Model, recs []logitRecord, tol fl
 		t.Fatalf("%s: %d records", name, len(recs))
 	}
 	ctx := context.Background()
-	seqs := make([]Sequence, len(recs))
+	seqs := make([]ml.Sequence, len(recs))
 	for i, r := range recs {
-		seqs[i] = Sequence{IDs: r.InputIDs, TypeIDs: r.TokenTypeIDs}
+		seqs[i] = ml.Sequence{IDs: r.InputIDs, TypeIDs: r.TokenTypeIDs}
 	}
 
 	alone := make([][]float32, len(recs))

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/crossrank/crossrank/ml"
 )
 
 // hiddenRecord is one input of hidden-<model>.jsonl.gz: transformers'
@@ -27,7 +29,7 @@ func compareHidden(m *Model, rec hiddenRecord, tol float64) string {
 	var got [][]float32
 	mm := *m // a copy, so that observing does not touch a shared model
 	mm.observe = func(layer int, h []float32) { got = append(got, h) }
-	if _, err := mm.Forward(context.Background(), []Sequence{{IDs: rec.InputIDs, TypeIDs: rec.TokenTypeIDs}}); err != nil {
+	if _, err := mm.Forward(context.Background(), []ml.Sequence{{IDs: rec.InputIDs, TypeIDs: rec.TokenTypeIDs}}); err != nil {
 		return err.Error()
 	}
 	if len(got) != len(rec.HiddenStates) {
@@ -84,7 +86,7 @@ func TestHiddenStatesNameTheLayer(t *testing.T) {
 	recs := readJSONL[hiddenRecord](t, filepath.Join(testdata, "golden", "hidden-"+name+".jsonl.gz"))
 	broken := *m
 	broken.encoder.Layer = append([]Layer(nil), m.encoder.Layer...)
-	broken.encoder.Layer[1].Intermediate.Act = ActReLU // the checkpoint says gelu
+	broken.encoder.Layer[1].Intermediate.Act = ml.ActReLU // the checkpoint says gelu
 	msg := compareHidden(&broken, recs[0], 1e-4)
 	if !strings.Contains(msg, "first diverging layer: encoder layer 1 ") {
 		t.Errorf("layer 1 broken: %q", msg)

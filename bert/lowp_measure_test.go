@@ -12,6 +12,7 @@ import (
 
 	"github.com/crossrank/crossrank/benchmarks"
 	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/cpu"
 )
 
 // TestMeasurePrecisionMiniLM measures the fast CPU backend in fp32, bf16
@@ -36,7 +37,7 @@ func TestMeasurePrecisionMiniLM(t *testing.T) {
 	precs := []string{"fp32", "bf16", "int8"}
 	models := make([]*bert.Model, len(precs))
 	for i, p := range precs {
-		be, err := bert.NewCPUWithOptions(bert.CPUOptions{Precision: p})
+		be, err := cpu.New(cpu.Options{Precision: p})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,7 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crossrank/crossrank/internal/gemm"
+	"github.com/crossrank/crossrank/cpu"
+	"github.com/crossrank/crossrank/ml"
 )
 
 // The bf16 and int8 paths of the fast CPU backend against transformers'
@@ -50,9 +51,9 @@ var fixtureLowpBounds = map[string]lowpBound{
 	"int8": {1.0, 0.3},
 }
 
-func newLowpBackend(t testing.TB, prec string) Backend {
+func newLowpBackend(t testing.TB, prec string) ml.Backend {
 	t.Helper()
-	be, err := NewCPUWithOptions(CPUOptions{Precision: prec})
+	be, err := cpu.New(cpu.Options{Precision: prec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,9 +68,9 @@ func newLowpBackend(t testing.TB, prec string) Backend {
 // golden logits (their standard deviation) for scale.
 func lowpErrors(t testing.TB, m *Model, recs []logitRecord) (maxErr, meanErr, spread float64) {
 	t.Helper()
-	seqs := make([]Sequence, len(recs))
+	seqs := make([]ml.Sequence, len(recs))
 	for i, r := range recs {
-		seqs[i] = Sequence{IDs: r.InputIDs, TypeIDs: r.TokenTypeIDs}
+		seqs[i] = ml.Sequence{IDs: r.InputIDs, TypeIDs: r.TokenTypeIDs}
 	}
 	var sum, n, s1, s2 float64
 	for b := 0; b < len(seqs); b += goldenBatch {
@@ -120,53 +121,6 @@ func TestLowPrecisionGoldens(t *testing.T) {
 					t.Errorf("%s %s: |logit error| max %.3g mean %.3g, bounds %g and %g", prec, gm.name, maxErr, meanErr, bound.max, bound.mean)
 				}
 			})
-		}
-	}
-}
-
-func TestCPUOptions(t *testing.T) {
-	if _, err := NewCPUWithOptions(CPUOptions{Precision: "fp16"}); err == nil || !strings.Contains(err.Error(), "fp16") {
-		t.Errorf("precision fp16: err %v, want one naming fp16", err)
-	}
-	for _, tc := range []struct{ in, prec, name string }{
-		{"", "fp32", "cpu"}, {"FP32", "fp32", "cpu"}, {"bf16", "bf16", "cpu (bf16, "}, {"int8", "int8", "cpu (int8, "},
-	} {
-		be, err := NewCPUWithOptions(CPUOptions{Precision: tc.in})
-		if err != nil {
-			t.Fatalf("%q: %v", tc.in, err)
-		}
-		got := be.(interface{ Precision() string }).Precision()
-		if fallback := strings.Contains(be.Name(), "fp32:"); fallback {
-			if got != "fp32" || !strings.Contains(be.Name(), tc.prec) {
-				t.Errorf("%q falls back: Precision %q, Name %q; want fp32 and a name saying %s is missing", tc.in, got, be.Name(), tc.prec)
-			}
-			continue
-		}
-		if got != tc.prec || !strings.HasPrefix(be.Name(), tc.name) || strings.Contains(be.Name(), "go)") {
-			t.Errorf("%q: Precision %q, Name %q; want %q, %q...", tc.in, got, be.Name(), tc.prec, tc.name)
-		}
-	}
-}
-
-// TestPrecisionPlan: a precision whose kernel would be the portable Go
-// one (a CPU without AVX512_BF16 or VNNI) runs as fp32, and Name says so.
-func TestPrecisionPlan(t *testing.T) {
-	for _, tc := range []struct {
-		prec     gemm.Precision
-		kernel   string
-		run      gemm.Precision
-		name     string
-		fellBack bool
-	}{
-		{gemm.FP32, "avx512", gemm.FP32, "cpu", false},
-		{gemm.BF16, "avx512bf16", gemm.BF16, "cpu (bf16, avx512bf16)", false},
-		{gemm.Int8, "avx512vnni", gemm.Int8, "cpu (int8, avx512vnni)", false},
-		{gemm.BF16, "go", gemm.FP32, "cpu (fp32: no bf16 kernel on this CPU)", true},
-		{gemm.Int8, "go", gemm.FP32, "cpu (fp32: no int8 kernel on this CPU)", true},
-	} {
-		run, name, fb := precisionPlan(tc.prec, tc.kernel)
-		if run != tc.run || name != tc.name || fb != tc.fellBack {
-			t.Errorf("%v on %q: %v %q %v; want %v %q %v", tc.prec, tc.kernel, run, name, fb, tc.run, tc.name, tc.fellBack)
 		}
 	}
 }

@@ -7,28 +7,40 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/crossrank/crossrank/cpu"
+	"github.com/crossrank/crossrank/ml"
 	"github.com/crossrank/crossrank/weights"
 )
 
-// Sequence is one tokenized input: a query-document pair as the tokenizer
-// encodes it, without padding. TypeIDs may be nil (all zeros, as
-// transformers assumes when token_type_ids is not given).
-type Sequence struct {
-	IDs, TypeIDs []int32
+func init() {
+	// The architectures this package implements, by config.json's
+	// architectures entries and model_type, for ml.Load.
+	for _, name := range []string{
+		"BertForSequenceClassification", "bert",
+		"XLMRobertaForSequenceClassification", "xlm-roberta",
+	} {
+		ml.Register(name, newRegistered)
+	}
+}
+
+func newRegistered(ctx context.Context, cfg *weights.Config, src ml.TensorSource, b ml.Backend) (ml.Model, error) {
+	return New(ctx, cfg, src, b)
 }
 
 // Options configure Load.
 type Options struct {
-	// Backend runs the model; nil means the CPU backend (NewCPU). A backend
-	// passed here stays the caller's: Model.Close does not close it.
-	Backend Backend
+	// Backend runs the model; nil means the CPU backend in fp32
+	// (cpu.Default). Pass cpu.New(cpu.Options{Precision: "int8"}),
+	// reference.New() or cuda.New(...) to choose another. A backend passed
+	// here stays the caller's: Model.Close does not close it.
+	Backend ml.Backend
 }
 
-// Model is a loaded cross-encoder. It is safe for concurrent use: weights
-// are read-only after load and every Forward takes its own Run.
+// Model is a loaded cross-encoder (an ml.Model). It is safe for concurrent
+// use: weights are read-only after load and every Forward takes its own Run.
 type Model struct {
 	cfg        *weights.Config
-	backend    Backend
+	backend    ml.Backend
 	ownBackend bool
 	maxTokens  int
 	embeddings Embeddings
@@ -44,6 +56,7 @@ type Model struct {
 // Load reads dir/config.json and the checkpoint's safetensors file(s) and
 // prepares the weights on opts.Backend (the CPU when nil). fp16 and bf16
 // checkpoints are widened to float32 at load and computed in float32.
+// (ml.Load does the same for any registered architecture, given a backend.)
 func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
 	cfg, err := weights.LoadConfig(dir)
 	if err != nil {
@@ -56,11 +69,22 @@ func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
 	// The backends copy what they keep, so the mapping can go once the
 	// model is built.
 	defer ckpt.Close()
-	b, own := opts.Backend, false
-	if b == nil {
-		b, own = NewCPU(), true
+	return New(ctx, cfg, ckpt, opts.Backend)
+}
+
+// New builds a model from a parsed config and its weights (an open
+// *weights.Checkpoint, which may be closed afterwards), prepared on b. When
+// b is nil New makes the CPU backend (cpu.Default) and Close closes it; a
+// backend passed stays the caller's.
+func New(ctx context.Context, cfg *weights.Config, src ml.TensorSource, b ml.Backend) (*Model, error) {
+	if c, isCkpt := src.(*weights.Checkpoint); src == nil || isCkpt && c == nil {
+		return nil, errors.New("bert: nil checkpoint")
 	}
-	m, err := newModel(ctx, cfg, ckpt, b)
+	own := b == nil
+	if own {
+		b = cpu.Default()
+	}
+	m, err := newModel(ctx, cfg, src, b)
 	if err != nil {
 		if own {
 			b.Close()
@@ -71,34 +95,15 @@ func Load(ctx context.Context, dir string, opts Options) (*Model, error) {
 	return m, nil
 }
 
-// New builds a model from a parsed config and an open checkpoint, with its
-// weights prepared on b (the CPU when nil; a backend passed stays the
-// caller's). The checkpoint may be closed afterwards.
-func New(cfg *weights.Config, ckpt *weights.Checkpoint, b Backend) (*Model, error) {
-	if ckpt == nil {
-		return nil, errors.New("bert: nil checkpoint")
-	}
-	own := b == nil
-	if own {
-		b = NewCPU()
-	}
-	m, err := newModel(context.Background(), cfg, ckpt, b)
-	if err != nil {
-		return nil, err
-	}
-	m.ownBackend = own
-	return m, nil
-}
-
 // hiddenActs maps config.json's hidden_act to an Activation.
-var hiddenActs = map[string]Activation{
-	"gelu":              ActGELU,
-	"gelu_new":          ActGELUNew,
-	"gelu_pytorch_tanh": ActGELUNew,
-	"relu":              ActReLU,
+var hiddenActs = map[string]ml.Activation{
+	"gelu":              ml.ActGELU,
+	"gelu_new":          ml.ActGELUNew,
+	"gelu_pytorch_tanh": ml.ActGELUNew,
+	"relu":              ml.ActReLU,
 }
 
-func newModel(ctx context.Context, cfg *weights.Config, src tensorSource, b Backend) (*Model, error) {
+func newModel(ctx context.Context, cfg *weights.Config, src ml.TensorSource, b ml.Backend) (*Model, error) {
 	if cfg == nil || b == nil {
 		return nil, errors.New("bert: nil config or backend")
 	}
@@ -143,12 +148,12 @@ func newModel(ctx context.Context, cfg *weights.Config, src tensorSource, b Back
 			return nil, err
 		}
 	}
-	bd := &binder{
-		ctx:     ctx,
-		backend: b,
-		src:     src,
-		eps:     float32(cfg.LayerNormEps),
-		dims: map[string]int{
+	bd := &ml.Binder{
+		Ctx:     ctx,
+		Backend: b,
+		Src:     src,
+		Eps:     float32(cfg.LayerNormEps),
+		Dims: map[string]int{
 			"hidden":       cfg.HiddenSize,
 			"intermediate": cfg.IntermediateSize,
 			"vocab":        cfg.VocabSize,
@@ -163,24 +168,23 @@ func newModel(ctx context.Context, cfg *weights.Config, src tensorSource, b Back
 		headPrefix = "classifier"
 	}
 	bindAll := func() error {
-		if err := bd.bind(prefix+".embeddings", &m.embeddings); err != nil {
+		if err := bd.Bind(prefix+".embeddings", &m.embeddings); err != nil {
 			return err
 		}
-		if err := bd.bind(prefix+".encoder", &m.encoder); err != nil {
+		if err := bd.Bind(prefix+".encoder", &m.encoder); err != nil {
 			return err
 		}
-		return bd.bind(headPrefix, m.head)
+		return bd.Bind(headPrefix, m.head)
 	}
 	// Binding reads the memory-mapped checkpoint: a file truncated on disk
 	// while we read it must fail the load with an error, not kill the
 	// process (weights.Checkpoint.Guard).
 	if g, ok := src.(interface{ Guard(func() error) error }); ok {
-		err := g.Guard(bindAll)
-		if err != nil {
-			return nil, err
+		if err := g.Guard(bindAll); err != nil {
+			return nil, fmt.Errorf("bert: %w", err)
 		}
 	} else if err := bindAll(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bert: %w", err)
 	}
 	if err := checkLayerCount(src, cfg.NumHiddenLayers); err != nil {
 		return nil, err
@@ -193,7 +197,7 @@ func newModel(ctx context.Context, cfg *weights.Config, src tensorSource, b Back
 // so binding succeeds, but the model would silently skip the extra layers.
 // (Other unused tensors, such as an MLM head or an old position_ids buffer,
 // are harmless and ignored, as transformers ignores them.)
-func checkLayerCount(src tensorSource, layers int) error {
+func checkLayerCount(src ml.TensorSource, layers int) error {
 	lister, ok := src.(interface{ Names() []string })
 	if !ok {
 		return nil
@@ -220,7 +224,7 @@ func (m *Model) Config() *weights.Config { return m.cfg }
 func (m *Model) MaxTokens() int { return m.maxTokens }
 
 // Backend is the backend the model runs on.
-func (m *Model) Backend() Backend { return m.backend }
+func (m *Model) Backend() ml.Backend { return m.backend }
 
 // Close releases the backend when Load made it.
 func (m *Model) Close() error {
@@ -234,7 +238,7 @@ func (m *Model) Close() error {
 // Forward returns the classification logits (num_labels of them) of each
 // sequence. The sequences are packed into one batch with no padding, so a
 // sequence's logits do not depend on the others.
-func (m *Model) Forward(ctx context.Context, seqs []Sequence) ([][]float32, error) {
+func (m *Model) Forward(ctx context.Context, seqs []ml.Sequence) ([][]float32, error) {
 	if len(seqs) == 0 {
 		return nil, nil
 	}
@@ -249,9 +253,9 @@ func (m *Model) Forward(ctx context.Context, seqs []Sequence) ([][]float32, erro
 	defer r.Close()
 
 	x := m.embeddings.Forward(r, b.ids, b.typeIDs, b.positions)
-	var observe func(int, Tensor)
+	var observe func(int, ml.Tensor)
 	if m.observe != nil {
-		observe = func(layer int, x Tensor) { m.observe(layer, r.Read(x)) }
+		observe = func(layer int, x ml.Tensor) { m.observe(layer, r.Read(x)) }
 		observe(0, x)
 	}
 	x = m.encoder.Forward(r, x, b.offsets, observe)
@@ -280,7 +284,7 @@ type batch struct {
 
 // pack checks the sequences against the model's tables and lays them out
 // as one batch.
-func (m *Model) pack(seqs []Sequence) (*batch, error) {
+func (m *Model) pack(seqs []ml.Sequence) (*batch, error) {
 	total := 0
 	for i, s := range seqs {
 		if err := m.check(i, s); err != nil {
@@ -312,7 +316,7 @@ func (m *Model) pack(seqs []Sequence) (*batch, error) {
 }
 
 // check rejects what would index outside the model's tables.
-func (m *Model) check(i int, s Sequence) error {
+func (m *Model) check(i int, s ml.Sequence) error {
 	n := len(s.IDs)
 	switch {
 	case n == 0:

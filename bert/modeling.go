@@ -1,8 +1,10 @@
 package bert
 
+import "github.com/crossrank/crossrank/ml"
+
 // The modules of BertForSequenceClassification and
 // XLMRobertaForSequenceClassification, one Go type per Hugging Face module,
-// each with the weights it binds (see bind.go) and a Forward that calls only
+// each with the weights it binds (see package ml's binder) and a Forward that calls only
 // the backend's Run operations. Links are to transformers v5.24.0, the
 // version the golden files were made with:
 //
@@ -17,10 +19,10 @@ package bert
 // XLMRobertaEmbeddings (modeling_xlm_roberta.py#L57): word + token type +
 // position embeddings, then LayerNorm.
 type Embeddings struct {
-	WordEmbeddings      Embedding `hf:"word_embeddings" dims:"vocab,hidden"`
-	PositionEmbeddings  Embedding `hf:"position_embeddings" dims:"positions,hidden"`
-	TokenTypeEmbeddings Embedding `hf:"token_type_embeddings" dims:"types,hidden"`
-	LayerNorm           LayerNorm `hf:"LayerNorm" dims:"hidden"`
+	WordEmbeddings      ml.Embedding `hf:"word_embeddings" dims:"vocab,hidden"`
+	PositionEmbeddings  ml.Embedding `hf:"position_embeddings" dims:"positions,hidden"`
+	TokenTypeEmbeddings ml.Embedding `hf:"token_type_embeddings" dims:"types,hidden"`
+	LayerNorm           ml.LayerNorm `hf:"LayerNorm" dims:"hidden"`
 
 	// PaddingIdx is XLM-R's padding_idx (pad_token_id): its position ids
 	// start at PaddingIdx+1. -1 for BERT, whose positions start at 0.
@@ -30,7 +32,7 @@ type Embeddings struct {
 // Forward embeds the tokens of a packed batch, adding in the order
 // transformers adds (word + token type, then position) so that rounding
 // agrees.
-func (e *Embeddings) Forward(r Run, ids, typeIDs, positions []int32) Tensor {
+func (e *Embeddings) Forward(r ml.Run, ids, typeIDs, positions []int32) ml.Tensor {
 	x := r.Gather(e.WordEmbeddings.Weight, ids)
 	r.AddGather(x, e.TokenTypeEmbeddings.Weight, typeIDs)
 	r.AddGather(x, e.PositionEmbeddings.Weight, positions)
@@ -67,34 +69,34 @@ func (e *Embeddings) positionIDs(dst, ids []int32) []int32 {
 // the tokens of its own sequence. This is the one place attention happens;
 // the backend's Run.Attention holds the maths.
 type SelfAttention struct {
-	Query Linear `hf:"query" dims:"hidden,hidden"`
-	Key   Linear `hf:"key" dims:"hidden,hidden"`
-	Value Linear `hf:"value" dims:"hidden,hidden"`
-	Heads int    // num_attention_heads
+	Query ml.Linear `hf:"query" dims:"hidden,hidden"`
+	Key   ml.Linear `hf:"key" dims:"hidden,hidden"`
+	Value ml.Linear `hf:"value" dims:"hidden,hidden"`
+	Heads int       // num_attention_heads
 }
 
 // Forward attends within each sequence of the packed batch (offsets), which
 // is what the padding mask does in the padded batches of transformers.
-func (a *SelfAttention) Forward(r Run, x Tensor, offsets []int32) Tensor {
+func (a *SelfAttention) Forward(r ml.Run, x ml.Tensor, offsets []int32) ml.Tensor {
 	q := a.Query.Forward(r, x)
 	k := a.Key.Forward(r, x)
 	v := a.Value.Forward(r, x)
 	ctx := r.Attention(q, k, v, a.Heads, offsets)
-	Release(r, q, k, v)
+	ml.Release(r, q, k, v)
 	return ctx
 }
 
 // SelfOutput is BertSelfOutput (modeling_bert.py#L283): dense, then
 // LayerNorm with the residual.
 type SelfOutput struct {
-	Dense     Linear    `hf:"dense" dims:"hidden,hidden"`
-	LayerNorm LayerNorm `hf:"LayerNorm" dims:"hidden"`
+	Dense     ml.Linear    `hf:"dense" dims:"hidden,hidden"`
+	LayerNorm ml.LayerNorm `hf:"LayerNorm" dims:"hidden"`
 }
 
-func (o *SelfOutput) Forward(r Run, x, input Tensor) Tensor {
+func (o *SelfOutput) Forward(r ml.Run, x, input ml.Tensor) ml.Tensor {
 	d := o.Dense.Forward(r, x)
 	y := o.LayerNorm.Forward(r, d, input)
-	Release(r, d)
+	ml.Release(r, d)
 	return y
 }
 
@@ -104,35 +106,35 @@ type Attention struct {
 	Output SelfOutput    `hf:"output"`
 }
 
-func (a *Attention) Forward(r Run, x Tensor, offsets []int32) Tensor {
+func (a *Attention) Forward(r ml.Run, x ml.Tensor, offsets []int32) ml.Tensor {
 	s := a.Self.Forward(r, x, offsets)
 	y := a.Output.Forward(r, s, x)
-	Release(r, s)
+	ml.Release(r, s)
 	return y
 }
 
 // Intermediate is BertIntermediate (modeling_bert.py#L327): dense, then the
 // config's hidden_act.
 type Intermediate struct {
-	Dense Linear     `hf:"dense" dims:"intermediate,hidden"`
-	Act   Activation // hidden_act
+	Dense ml.Linear     `hf:"dense" dims:"intermediate,hidden"`
+	Act   ml.Activation // hidden_act
 }
 
-func (m *Intermediate) Forward(r Run, x Tensor) Tensor {
-	return LinearAct(r, x, m.Dense.Weight, m.Dense.Bias, m.Act)
+func (m *Intermediate) Forward(r ml.Run, x ml.Tensor) ml.Tensor {
+	return ml.LinearAct(r, x, m.Dense.Weight, m.Dense.Bias, m.Act)
 }
 
 // Output is BertOutput (modeling_bert.py#L342): dense back to hidden_size,
 // then LayerNorm with the residual.
 type Output struct {
-	Dense     Linear    `hf:"dense" dims:"hidden,intermediate"`
-	LayerNorm LayerNorm `hf:"LayerNorm" dims:"hidden"`
+	Dense     ml.Linear    `hf:"dense" dims:"hidden,intermediate"`
+	LayerNorm ml.LayerNorm `hf:"LayerNorm" dims:"hidden"`
 }
 
-func (o *Output) Forward(r Run, h, input Tensor) Tensor {
+func (o *Output) Forward(r ml.Run, h, input ml.Tensor) ml.Tensor {
 	d := o.Dense.Forward(r, h)
 	y := o.LayerNorm.Forward(r, d, input)
-	Release(r, d)
+	ml.Release(r, d)
 	return y
 }
 
@@ -144,11 +146,11 @@ type Layer struct {
 	Output       Output       `hf:"output"`
 }
 
-func (l *Layer) Forward(r Run, x Tensor, offsets []int32) Tensor {
+func (l *Layer) Forward(r ml.Run, x ml.Tensor, offsets []int32) ml.Tensor {
 	a := l.Attention.Forward(r, x, offsets)
 	h := l.Intermediate.Forward(r, a)
 	y := l.Output.Forward(r, h, a)
-	Release(r, h, a)
+	ml.Release(r, h, a)
 	return y
 }
 
@@ -161,10 +163,10 @@ type Encoder struct {
 // layer's output (tests compare them with transformers' hidden states).
 // Each layer's input is released once the next layer has run, x included:
 // the caller must not use x after Forward.
-func (e *Encoder) Forward(r Run, x Tensor, offsets []int32, observe func(layer int, x Tensor)) Tensor {
+func (e *Encoder) Forward(r ml.Run, x ml.Tensor, offsets []int32, observe func(layer int, x ml.Tensor)) ml.Tensor {
 	for i := range e.Layer {
 		y := e.Layer[i].Forward(r, x, offsets)
-		Release(r, x)
+		ml.Release(r, x)
 		x = y
 		if r.Err() != nil {
 			break // a cancelled context or a backend failure: stop here
@@ -179,31 +181,31 @@ func (e *Encoder) Forward(r Run, x Tensor, offsets []int32, observe func(layer i
 // Pooler is BertPooler (modeling_bert.py#L455): dense + tanh on the first
 // token ([CLS]).
 type Pooler struct {
-	Dense Linear `hf:"dense" dims:"hidden,hidden"`
+	Dense ml.Linear `hf:"dense" dims:"hidden,hidden"`
 }
 
 // Forward takes the [CLS] rows, one per sequence.
-func (p *Pooler) Forward(r Run, cls Tensor) Tensor {
+func (p *Pooler) Forward(r ml.Run, cls ml.Tensor) ml.Tensor {
 	h := p.Dense.Forward(r, cls)
-	r.Activate(h, ActTanh)
+	r.Activate(h, ml.ActTanh)
 	return h
 }
 
 // head is the classification head on top of the encoder: the rows of the
 // first token of each sequence in, logits out.
 type head interface {
-	Forward(r Run, first Tensor) Tensor
+	Forward(r ml.Run, first ml.Tensor) ml.Tensor
 }
 
 // BertClassifier is the head of BertForSequenceClassification
 // (modeling_bert.py#L1070): the pooler, then the classifier. The pooler
 // lives inside BertModel, hence its name "bert.pooler".
 type BertClassifier struct {
-	Pooler     Pooler `hf:"bert.pooler"`
-	Classifier Linear `hf:"classifier" dims:"labels,hidden"`
+	Pooler     Pooler    `hf:"bert.pooler"`
+	Classifier ml.Linear `hf:"classifier" dims:"labels,hidden"`
 }
 
-func (h *BertClassifier) Forward(r Run, cls Tensor) Tensor {
+func (h *BertClassifier) Forward(r ml.Run, cls ml.Tensor) ml.Tensor {
 	return h.Classifier.Forward(r, h.Pooler.Forward(r, cls))
 }
 
@@ -211,12 +213,12 @@ func (h *BertClassifier) Forward(r Run, cls Tensor) Tensor {
 // (modeling_xlm_roberta.py#L885): dense + tanh on <s>, then out_proj.
 // XLMRobertaForSequenceClassification has no pooler.
 type RobertaClassificationHead struct {
-	Dense   Linear `hf:"dense" dims:"hidden,hidden"`
-	OutProj Linear `hf:"out_proj" dims:"labels,hidden"`
+	Dense   ml.Linear `hf:"dense" dims:"hidden,hidden"`
+	OutProj ml.Linear `hf:"out_proj" dims:"labels,hidden"`
 }
 
-func (h *RobertaClassificationHead) Forward(r Run, s Tensor) Tensor {
+func (h *RobertaClassificationHead) Forward(r ml.Run, s ml.Tensor) ml.Tensor {
 	x := h.Dense.Forward(r, s)
-	r.Activate(x, ActTanh)
+	r.Activate(x, ml.ActTanh)
 	return h.OutProj.Forward(r, x)
 }

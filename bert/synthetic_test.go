@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crossrank/crossrank/cpu"
+	"github.com/crossrank/crossrank/ml"
 	"github.com/crossrank/crossrank/weights"
 )
 
@@ -112,10 +114,10 @@ func randomCheckpoint(cfg *weights.Config, seed uint64) mapSource {
 	return src
 }
 
-func randomSequences(rng *rand.Rand, cfg *weights.Config, lens ...int) []Sequence {
-	seqs := make([]Sequence, len(lens))
+func randomSequences(rng *rand.Rand, cfg *weights.Config, lens ...int) []ml.Sequence {
+	seqs := make([]ml.Sequence, len(lens))
 	for i, n := range lens {
-		s := Sequence{IDs: make([]int32, n), TypeIDs: make([]int32, n)}
+		s := ml.Sequence{IDs: make([]int32, n), TypeIDs: make([]int32, n)}
 		for j := range s.IDs {
 			s.IDs[j] = int32(rng.IntN(cfg.VocabSize))
 			if j > n/2 {
@@ -130,7 +132,7 @@ func randomSequences(rng *rand.Rand, cfg *weights.Config, lens ...int) []Sequenc
 func TestRandomModelBatchInvariance(t *testing.T) {
 	for _, js := range []string{tinyBert, tinyXLMR} {
 		cfg := testConfig(t, js)
-		m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 7), NewCPU())
+		m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 7), cpu.Default())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +144,7 @@ func TestRandomModelBatchInvariance(t *testing.T) {
 		}
 		worst := 0.0
 		for i, s := range seqs {
-			alone, err := m.Forward(context.Background(), []Sequence{s})
+			alone, err := m.Forward(context.Background(), []ml.Sequence{s})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -190,7 +192,7 @@ func TestLoadErrors(t *testing.T) {
 			if tt.change != nil {
 				tt.change(src)
 			}
-			_, err := newModel(context.Background(), tt.cfg, src, NewCPU())
+			_, err := newModel(context.Background(), tt.cfg, src, cpu.Default())
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one containing %s", err, tt.want)
 			}
@@ -199,38 +201,38 @@ func TestLoadErrors(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := newModel(ctx, cfg, randomCheckpoint(cfg, 1), NewCPU()); !errors.Is(err, context.Canceled) {
+	if _, err := newModel(ctx, cfg, randomCheckpoint(cfg, 1), cpu.Default()); !errors.Is(err, context.Canceled) {
 		t.Errorf("load with a cancelled context: %v", err)
 	}
 }
 
 func TestForwardErrors(t *testing.T) {
 	bcfg, xcfg := testConfig(t, tinyBert), testConfig(t, tinyXLMR)
-	bm, err := newModel(context.Background(), bcfg, randomCheckpoint(bcfg, 1), NewCPU())
+	bm, err := newModel(context.Background(), bcfg, randomCheckpoint(bcfg, 1), cpu.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
-	xm, err := newModel(context.Background(), xcfg, randomCheckpoint(xcfg, 1), NewCPU())
+	xm, err := newModel(context.Background(), xcfg, randomCheckpoint(xcfg, 1), cpu.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if bm.MaxTokens() != 20 || xm.MaxTokens() != 20-1-1 {
 		t.Fatalf("MaxTokens: bert %d (want 20), xlmr %d (want 18: positions start after pad_token_id 1)", bm.MaxTokens(), xm.MaxTokens())
 	}
-	ok := Sequence{IDs: []int32{2, 5, 3}}
+	ok := ml.Sequence{IDs: []int32{2, 5, 3}}
 	tests := []struct {
 		name string
 		m    *Model
-		seqs []Sequence
+		seqs []ml.Sequence
 		want string
 	}{
-		{"too long", bm, []Sequence{ok, {IDs: make([]int32, 21)}}, "sequence 1 has 21 tokens, more than the 20"},
-		{"too long xlmr", xm, []Sequence{{IDs: make([]int32, 19)}}, "sequence 0 has 19 tokens, more than the 18"},
-		{"id outside vocab", bm, []Sequence{ok, ok, {IDs: []int32{2, 50}}}, "sequence 2, token 1: id 50 is outside the vocabulary [0, 50)"},
-		{"negative id", bm, []Sequence{{IDs: []int32{-1}}}, "id -1 is outside"},
-		{"type id", bm, []Sequence{{IDs: []int32{2, 3}, TypeIDs: []int32{0, 2}}}, "sequence 0, token 1: type id 2 is outside [0, 2)"},
-		{"type ids length", bm, []Sequence{{IDs: []int32{2, 3}, TypeIDs: []int32{0}}}, "2 ids and 1 type ids"},
-		{"empty", bm, []Sequence{ok, {}}, "sequence 1 is empty"},
+		{"too long", bm, []ml.Sequence{ok, {IDs: make([]int32, 21)}}, "sequence 1 has 21 tokens, more than the 20"},
+		{"too long xlmr", xm, []ml.Sequence{{IDs: make([]int32, 19)}}, "sequence 0 has 19 tokens, more than the 18"},
+		{"id outside vocab", bm, []ml.Sequence{ok, ok, {IDs: []int32{2, 50}}}, "sequence 2, token 1: id 50 is outside the vocabulary [0, 50)"},
+		{"negative id", bm, []ml.Sequence{{IDs: []int32{-1}}}, "id -1 is outside"},
+		{"type id", bm, []ml.Sequence{{IDs: []int32{2, 3}, TypeIDs: []int32{0, 2}}}, "sequence 0, token 1: type id 2 is outside [0, 2)"},
+		{"type ids length", bm, []ml.Sequence{{IDs: []int32{2, 3}, TypeIDs: []int32{0}}}, "2 ids and 1 type ids"},
+		{"empty", bm, []ml.Sequence{ok, {}}, "sequence 1 is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -241,12 +243,12 @@ func TestForwardErrors(t *testing.T) {
 		})
 	}
 	// The longest allowed sequence works.
-	if _, err := xm.Forward(context.Background(), []Sequence{{IDs: make([]int32, 18)}}); err != nil {
+	if _, err := xm.Forward(context.Background(), []ml.Sequence{{IDs: make([]int32, 18)}}); err != nil {
 		t.Errorf("18 tokens on xlmr: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := bm.Forward(ctx, []Sequence{ok}); !errors.Is(err, context.Canceled) {
+	if _, err := bm.Forward(ctx, []ml.Sequence{ok}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled Forward: %v, want context.Canceled", err)
 	}
 }
@@ -270,7 +272,7 @@ func TestXLMRPositionIDs(t *testing.T) {
 // Forward takes its own Run) with the results of serial calls.
 func TestConcurrentForward(t *testing.T) {
 	cfg := testConfig(t, tinyXLMR)
-	m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 11), NewCPU())
+	m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 11), cpu.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +304,7 @@ func TestConcurrentForward(t *testing.T) {
 // sequence, never panic.
 func FuzzForward(f *testing.F) {
 	cfg := testConfig(f, tinyXLMR)
-	m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 21), NewCPU())
+	m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 21), cpu.Default())
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -310,11 +312,11 @@ func FuzzForward(f *testing.F) {
 	f.Add([]byte{1, 1, 1}, []byte{1, 1, 1})
 	f.Add([]byte{200, 3}, []byte{0, 2})
 	f.Fuzz(func(t *testing.T, ids, splits []byte) {
-		var seqs []Sequence
+		var seqs []ml.Sequence
 		rest := ids
 		for _, s := range splits {
 			n := min(int(s)%24, len(rest))
-			seq := Sequence{IDs: make([]int32, n)}
+			seq := ml.Sequence{IDs: make([]int32, n)}
 			for i, b := range rest[:n] {
 				seq.IDs[i] = int32(b) - 4 // some negative, some past vocab_size 50
 			}

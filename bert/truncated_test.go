@@ -1,11 +1,15 @@
 package bert
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/crossrank/crossrank/cpu"
+	"github.com/crossrank/crossrank/ml"
+	"github.com/crossrank/crossrank/reference"
 	"github.com/crossrank/crossrank/weights"
 )
 
@@ -37,8 +41,8 @@ func TestNewTruncatedCheckpoint(t *testing.T) {
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
 	}
-	for name, b := range map[string]Backend{"reference": NewReferenceCPU(), "fast": NewCPU()} {
-		m, err := New(cfg, ckpt, b)
+	for name, b := range map[string]ml.Backend{"reference": reference.New(), "fast": cpu.Default()} {
+		m, err := New(context.Background(), cfg, ckpt, b)
 		if err == nil {
 			m.Close()
 			t.Fatalf("%s: New on a truncated checkpoint succeeded", name)

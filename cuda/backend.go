@@ -14,9 +14,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/crossrank/crossrank/ml"
 	"github.com/x448/float16"
-
-	"github.com/crossrank/crossrank/bert"
 )
 
 // Available opens the first GPU and reports its name, or why there is none
@@ -33,7 +32,7 @@ func Available() (name string, err error) {
 // New opens the GPU opts.Device and returns a backend that runs there. The
 // error wraps ErrNoDevice when there is no usable device; NewOrCPU turns that
 // into a CPU fallback.
-func New(opts Options) (bert.Backend, error) {
+func New(opts Options) (ml.Backend, error) {
 	if opts.Precision < FP32 || opts.Precision > BF16 {
 		return nil, fmt.Errorf("cuda: unknown precision %v", opts.Precision)
 	}
@@ -151,7 +150,7 @@ type table struct {
 	rows, cols int
 }
 
-func (b *backend) Matrix(name string, data []float32, out, in int) (bert.Weight, error) {
+func (b *backend) Matrix(name string, data []float32, out, in int) (ml.Weight, error) {
 	if out <= 0 || in <= 0 || len(data) != out*in {
 		return nil, fmt.Errorf("cuda: matrix %q: %d values for [%d %d]", name, len(data), out, in)
 	}
@@ -162,7 +161,7 @@ func (b *backend) Matrix(name string, data []float32, out, in int) (bert.Weight,
 	return &matrix{name: name, p: p, out: out, in: in}, nil
 }
 
-func (b *backend) Vector(name string, data []float32) (bert.Weight, error) {
+func (b *backend) Vector(name string, data []float32) (ml.Weight, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("cuda: vector %q is empty", name)
 	}
@@ -173,7 +172,7 @@ func (b *backend) Vector(name string, data []float32) (bert.Weight, error) {
 	return &vector{name: name, p: p, n: len(data)}, nil
 }
 
-func (b *backend) Table(name string, data []float32, rows, cols int) (bert.Weight, error) {
+func (b *backend) Table(name string, data []float32, rows, cols int) (ml.Weight, error) {
 	if rows <= 0 || cols <= 0 || len(data) != rows*cols {
 		return nil, fmt.Errorf("cuda: table %q: %d values for [%d %d]", name, len(data), rows, cols)
 	}
@@ -380,7 +379,7 @@ func (b *backend) putWorker(w *worker) {
 	b.workers = append(b.workers, w)
 }
 
-func (b *backend) NewRun(ctx context.Context, tokens int) (bert.Run, error) {
+func (b *backend) NewRun(ctx context.Context, tokens int) (ml.Run, error) {
 	if tokens <= 0 {
 		return nil, fmt.Errorf("cuda: run of %d tokens", tokens)
 	}

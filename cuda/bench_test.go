@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/ml"
 )
 
 // TestDeviceBench times whole re-rank requests on the GPU for gpu-check.sh.
@@ -40,8 +41,8 @@ const benchQueryTokens = 12
 // would: [CLS] q [SEP] d [SEP] with type ids 0/1 for BERT, <s> q </s></s> d
 // </s> for XLM-R. The ids are arbitrary in-vocabulary tokens: timing does not
 // depend on them.
-func benchSequences(xlmr bool, n int) []bert.Sequence {
-	seqs := make([]bert.Sequence, n)
+func benchSequences(xlmr bool, n int) []ml.Sequence {
+	seqs := make([]ml.Sequence, n)
 	id := int32(1000)
 	next := func() int32 { id = 1000 + (id*7919+13)%20000; return id }
 	for i, dl := range benchmarkLengths(n) {
@@ -72,7 +73,7 @@ func benchSequences(xlmr bool, n int) []bert.Sequence {
 				types = append(types, 1)
 			}
 		}
-		seqs[i] = bert.Sequence{IDs: ids, TypeIDs: types}
+		seqs[i] = ml.Sequence{IDs: ids, TypeIDs: types}
 	}
 	return seqs
 }
@@ -174,7 +175,7 @@ func TestDeviceBench(t *testing.T) {
 
 // timeRequests sends the same request from conc goroutines for about d after
 // a warm-up, and reports the latency median and p90 and documents per second.
-func timeRequests(t *testing.T, m *bert.Model, seqs []bert.Sequence, conc int, d time.Duration) benchResult {
+func timeRequests(t *testing.T, m *bert.Model, seqs []ml.Sequence, conc int, d time.Duration) benchResult {
 	ctx := context.Background()
 	for range 3 { // warm-up: JIT, cuBLAS heuristics, buffer cache
 		if _, err := m.Forward(ctx, seqs); err != nil {

@@ -1,4 +1,4 @@
-// Package cuda is crossrank's CUDA backend: the bert.Backend seam implemented
+// Package cuda is crossrank's CUDA backend: the ml.Backend seam implemented
 // on an NVIDIA GPU, so the whole forward pass of a cross-encoder runs there.
 //
 // Build it with the tag: `go build -tags cuda`. Without the tag this package
@@ -44,7 +44,8 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/cpu"
+	"github.com/crossrank/crossrank/ml"
 )
 
 // ErrNoDevice means there is no usable GPU: no NVIDIA driver, no device, a
@@ -100,14 +101,14 @@ type Options struct {
 // NewOrCPU returns the CUDA backend on device 0 in opts' precision when a
 // usable GPU is there, else the CPU backend; either way it logs which one and
 // why. logger may be nil.
-func NewOrCPU(logger *slog.Logger, opts Options) bert.Backend {
+func NewOrCPU(logger *slog.Logger, opts Options) ml.Backend {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	b, err := New(opts)
 	if err != nil {
 		logger.Warn("cuda: falling back to the CPU backend", "reason", err.Error())
-		return bert.NewCPU()
+		return cpu.Default()
 	}
 	logger.Info("cuda: using the GPU backend", "backend", b.Name())
 	return b

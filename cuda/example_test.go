@@ -7,6 +7,7 @@ import (
 
 	"github.com/crossrank/crossrank/bert"
 	"github.com/crossrank/crossrank/cuda"
+	"github.com/crossrank/crossrank/ml"
 )
 
 // A model on the GPU in fp16 when there is one (a binary built with
@@ -20,7 +21,7 @@ func ExampleNewOrCPU() {
 		return
 	}
 	defer model.Close()
-	logits, err := model.Forward(context.Background(), []bert.Sequence{{IDs: []int32{2, 1276, 1131, 3}}})
+	logits, err := model.Forward(context.Background(), []ml.Sequence{{IDs: []int32{2, 1276, 1131, 3}}})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -12,7 +12,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/cpu"
+	"github.com/crossrank/crossrank/ml"
 )
 
 // The kernels against the bert package's CPU backend (plain loops: the
@@ -107,13 +108,13 @@ type pair struct {
 	t      *testing.T
 	p      Precision
 	gb     *backend
-	cb     bert.Backend
-	gr, cr bert.Run
+	cb     ml.Backend
+	gr, cr ml.Run
 }
 
 func newPair(t *testing.T, p Precision, tokens int) *pair {
 	gb := testBackend(t, p)
-	cb := bert.NewCPU()
+	cb := cpu.Default()
 	gr, err := gb.NewRun(context.Background(), tokens)
 	if err != nil {
 		t.Fatal(err)
@@ -126,8 +127,8 @@ func newPair(t *testing.T, p Precision, tokens int) *pair {
 	return &pair{t: t, p: p, gb: gb, cb: cb, gr: gr, cr: cr}
 }
 
-type w2 struct{ g, c bert.Weight }
-type t2 struct{ g, c bert.Tensor }
+type w2 struct{ g, c ml.Weight }
+type t2 struct{ g, c ml.Tensor }
 
 func (q *pair) matrix(data []float32, out, in int) w2 {
 	data = rounded(q.p, data)
@@ -216,7 +217,7 @@ func TestGather(t *testing.T) {
 }
 
 func TestLinearActivate(t *testing.T) {
-	acts := []bert.Activation{bert.ActNone, bert.ActGELU, bert.ActGELUNew, bert.ActReLU, bert.ActTanh}
+	acts := []ml.Activation{ml.ActNone, ml.ActGELU, ml.ActGELUNew, ml.ActReLU, ml.ActTanh}
 	forPrecisions(t, func(t *testing.T, p Precision) {
 		rng := rand.New(rand.NewPCG(2, uint64(p)))
 		for _, shape := range [][3]int{{37, 384, 1536}, {300, 768, 768}, {5, 64, 1}, {3, 16, 7}} { // even and odd widths
@@ -343,7 +344,7 @@ func testAttentionKernelsAgree(t *testing.T, p Precision) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in := func() bert.Tensor {
+		in := func() ml.Tensor {
 			tb, err := b.Table("x", randn(rng, tokens*cols, 1.5), tokens, cols)
 			if err != nil {
 				t.Fatal(err)
@@ -397,7 +398,7 @@ func TestErrorsAreErrors(t *testing.T) {
 	if r.Err() == nil {
 		t.Fatal("id 9 into a table of 8 rows: no error")
 	}
-	r.Activate(x, bert.ActGELU) // no-op after the error, no panic
+	r.Activate(x, ml.ActGELU) // no-op after the error, no panic
 	if got := r.Read(x); got != nil {
 		t.Fatalf("Read after an error returned %v", got)
 	}
@@ -472,7 +473,7 @@ func TestConcurrentRuns(t *testing.T) {
 		x := r.Gather(tb, ids)
 		for range 4 {
 			y := r.Linear(x, w, bias)
-			r.Activate(y, bert.ActGELU)
+			r.Activate(y, ml.ActGELU)
 			a := r.Attention(y, y, y, 4, []int32{0, 50, 51, rows})
 			x = r.AddLayerNorm(a, x, g, beta, 1e-5)
 		}

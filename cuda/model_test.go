@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/ml"
 )
 
 // The fixture checkpoints through bert.Load with this backend, against the
@@ -116,9 +117,9 @@ func TestFixtureLogits(t *testing.T) {
 				}
 				defer m.Close()
 				recs := readGolden(t, name)
-				seqs := make([]bert.Sequence, len(recs))
+				seqs := make([]ml.Sequence, len(recs))
 				for i, r := range recs {
-					seqs[i] = bert.Sequence{IDs: r.InputIDs, TypeIDs: r.TokenTypeIDs}
+					seqs[i] = ml.Sequence{IDs: r.InputIDs, TypeIDs: r.TokenTypeIDs}
 				}
 				tol := fixtureTolerance(t, name, p)
 				worstAlone, worstBatched, worstAt := 0.0, 0.0, 0

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/ml"
 )
 
 // run is one forward pass on one worker's stream. Every operation only
@@ -115,7 +115,7 @@ func (r *run) newTensor(rows, cols int) *tensor {
 
 // Release hands t's buffer back for reuse by later operations of this run.
 // Optional: a run that never calls it just holds more memory until Close.
-func (r *run) Release(x bert.Tensor) {
+func (r *run) Release(x ml.Tensor) {
 	t, ok := x.(*tensor)
 	if !ok || t.r != r || t.p == 0 {
 		return
@@ -232,7 +232,7 @@ func biasArg(v *vector) uint64 {
 // Argument checks. A wrong weight or tensor type is a bug in the caller, but
 // still an error, not a panic.
 
-func (r *run) tensor(op string, x bert.Tensor) *tensor {
+func (r *run) tensor(op string, x ml.Tensor) *tensor {
 	t, ok := x.(*tensor)
 	if !ok || t == nil || t.r != r {
 		r.failf("%s: tensor %T is not from this CUDA run", op, x)
@@ -245,7 +245,7 @@ func (r *run) tensor(op string, x bert.Tensor) *tensor {
 	return t
 }
 
-func (r *run) vector(op string, w bert.Weight, n int) *vector {
+func (r *run) vector(op string, w ml.Weight, n int) *vector {
 	v, ok := w.(*vector)
 	if !ok || v == nil {
 		r.failf("%s: weight %T is not a CUDA vector", op, w)
@@ -258,7 +258,7 @@ func (r *run) vector(op string, w bert.Weight, n int) *vector {
 	return v
 }
 
-func (r *run) table(op string, w bert.Weight) *table {
+func (r *run) table(op string, w ml.Weight) *table {
 	t, ok := w.(*table)
 	if !ok || t == nil {
 		r.failf("%s: weight %T is not a CUDA table", op, w)
@@ -272,11 +272,11 @@ func (r *run) settle(t *tensor) {
 	if t.bias == nil || r.err != nil {
 		return
 	}
-	r.biasAct(t, bert.ActNone)
+	r.biasAct(t, ml.ActNone)
 }
 
 // biasAct applies t's pending bias and act in one pass.
-func (r *run) biasAct(t *tensor, act bert.Activation) {
+func (r *run) biasAct(t *tensor, act ml.Activation) {
 	if t.rows == 0 || t.cols == 0 {
 		t.bias = nil
 		return
@@ -302,7 +302,7 @@ func (r *run) checkIDs(op string, ids []int32, limit int, what string) bool {
 	return true
 }
 
-func (r *run) Gather(tw bert.Weight, ids []int32) bert.Tensor {
+func (r *run) Gather(tw ml.Weight, ids []int32) ml.Tensor {
 	t := r.table("Gather", tw)
 	if t == nil || !r.ok() {
 		return r.dead(len(ids), 0)
@@ -323,7 +323,7 @@ func (r *run) Gather(tw bert.Weight, ids []int32) bert.Tensor {
 	return out
 }
 
-func (r *run) AddGather(xt bert.Tensor, tw bert.Weight, ids []int32) {
+func (r *run) AddGather(xt ml.Tensor, tw ml.Weight, ids []int32) {
 	x, t := r.tensor("AddGather", xt), r.table("AddGather", tw)
 	if x == nil || t == nil || !r.ok() {
 		return
@@ -348,7 +348,7 @@ func (r *run) AddGather(xt bert.Tensor, tw bert.Weight, ids []int32) {
 // column-major by cuBLAS, yᵀ[out, rows] = W · xᵀ with W (stored [out, in]
 // row-major, i.e. column-major [in, out]) transposed. The bias is left
 // pending on the result.
-func (r *run) Linear(xt bert.Tensor, w, b bert.Weight) bert.Tensor {
+func (r *run) Linear(xt ml.Tensor, w, b ml.Weight) ml.Tensor {
 	x := r.tensor("Linear", xt)
 	m, ok := w.(*matrix)
 	if !ok || m == nil {
@@ -392,16 +392,16 @@ func (r *run) Linear(xt bert.Tensor, w, b bert.Weight) bert.Tensor {
 	return y
 }
 
-func (r *run) Activate(xt bert.Tensor, act bert.Activation) {
+func (r *run) Activate(xt ml.Tensor, act ml.Activation) {
 	x := r.tensor("Activate", xt)
 	if x == nil || !r.ok() {
 		return
 	}
-	if act < bert.ActNone || act > bert.ActTanh {
+	if act < ml.ActNone || act > ml.ActTanh {
 		r.failf("Activate: unknown activation %d", act)
 		return
 	}
-	if act == bert.ActNone && x.bias == nil {
+	if act == ml.ActNone && x.bias == nil {
 		return
 	}
 	r.biasAct(x, act)
@@ -410,7 +410,7 @@ func (r *run) Activate(xt bert.Tensor, act bert.Activation) {
 // maxLayerNormCols bounds a row kept in 48 KB of shared memory.
 const maxLayerNormCols = 48 << 10 / 4
 
-func (r *run) AddLayerNorm(xt, rt bert.Tensor, gamma, beta bert.Weight, eps float32) bert.Tensor {
+func (r *run) AddLayerNorm(xt, rt ml.Tensor, gamma, beta ml.Weight, eps float32) ml.Tensor {
 	x := r.tensor("AddLayerNorm", xt)
 	if x == nil || !r.ok() {
 		return r.dead(dims(xt))
@@ -452,7 +452,7 @@ func (r *run) AddLayerNorm(xt, rt bert.Tensor, gamma, beta bert.Weight, eps floa
 	return out
 }
 
-func (r *run) Attention(qt, kt, vt bert.Tensor, heads int, offsets []int32) bert.Tensor {
+func (r *run) Attention(qt, kt, vt ml.Tensor, heads int, offsets []int32) ml.Tensor {
 	q, k, v := r.tensor("Attention q", qt), r.tensor("Attention k", kt), r.tensor("Attention v", vt)
 	if q == nil || k == nil || v == nil || !r.ok() {
 		return r.dead(dims(qt))
@@ -528,7 +528,7 @@ func (r *run) Attention(qt, kt, vt bert.Tensor, heads int, offsets []int32) bert
 }
 
 // dims is x's shape, or 0 x 0 for a nil tensor.
-func dims(x bert.Tensor) (int, int) {
+func dims(x ml.Tensor) (int, int) {
 	if x == nil {
 		return 0, 0
 	}
@@ -542,7 +542,7 @@ func short(o []int32) []int32 {
 	return o
 }
 
-func (r *run) Rows(xt bert.Tensor, idx []int32) bert.Tensor {
+func (r *run) Rows(xt ml.Tensor, idx []int32) ml.Tensor {
 	x := r.tensor("Rows", xt)
 	if x == nil || !r.ok() {
 		_, c := dims(xt)
@@ -566,7 +566,7 @@ func (r *run) Rows(xt bert.Tensor, idx []int32) bert.Tensor {
 	return out
 }
 
-func (r *run) Read(xt bert.Tensor) []float32 {
+func (r *run) Read(xt ml.Tensor) []float32 {
 	x := r.tensor("Read", xt)
 	if x == nil || !r.ok() {
 		return nil

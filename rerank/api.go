@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/ml"
 )
 
 // Options configure a Reranker when it is created. The zero value is ready
@@ -47,13 +47,21 @@ type Options struct {
 	// MaxLength window by window instead of truncating it; the document
 	// gets its best window's score. nil means truncate.
 	LongDocs *Windows
-	// Backend runs the forward pass. nil means automatic: CUDA when the
-	// binary was built with the cuda tag and a GPU is present, else CPU.
-	Backend bert.Backend
+	// Backend runs the forward pass: a backend of the caller's (which the
+	// Reranker leaves open), e.g. cpu.New(...) or reference.New(). nil
+	// means the one BackendName names.
+	Backend ml.Backend
+	// BackendName chooses the backend when Backend is nil: "" or "auto"
+	// (CUDA when the binary was built with the cuda tag and a GPU is
+	// present, else CPU), "cpu", "cuda", or "reference": the plain-loop
+	// oracle on gorgonia.org/tensor, fp32 only and slow (gonum's sgemm,
+	// about 4% of the CPU's peak), there to check a surprising score
+	// against the plain definition of the forward pass. See NewBackend.
+	BackendName string
 	// Precision is the arithmetic of the model's matrix products when
 	// Backend is nil: "" or "fp32" (the default), "bf16" or "int8". On the
 	// CPU, bf16 and int8 run the Linear layers on AVX512_BF16 / VNNI
-	// kernels with everything else in fp32 (bert.CPUOptions), and fall back
+	// kernels with everything else in fp32 (cpu.Options), and fall back
 	// to fp32, with a warning, on a CPU without them. In a cuda build,
 	// "bf16" (and "fp16") is the GPU's storage type, and "int8", which has
 	// no GPU path, runs on the CPU. Info.Precision says what runs.

@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/cpu"
 	"github.com/crossrank/crossrank/cuda"
+	"github.com/crossrank/crossrank/ml"
+	"github.com/crossrank/crossrank/reference"
 	"github.com/crossrank/crossrank/tokenizer"
 	"github.com/crossrank/crossrank/weights"
 )
@@ -33,19 +35,20 @@ func loadEngine(ctx context.Context, dir string, opts Options) (engine, error) {
 	}
 	backend, owned := opts.Backend, false
 	if backend == nil {
-		if backend, err = autoBackend(log, opts.Precision); err != nil {
+		if backend, err = NewBackend(opts.BackendName, opts.Precision, log); err != nil {
 			return engine{}, fmt.Errorf("rerank: %w", err)
 		}
 		owned = true
 	}
-	m, err := bert.Load(ctx, dir, bert.Options{Backend: backend})
+	// Any architecture a package has registered (models.go imports them).
+	m, err := ml.Load(ctx, dir, backend)
 	if err != nil {
 		if owned {
 			backend.Close()
 		}
 		return engine{}, err
 	}
-	bm := &bertModel{m: m}
+	bm := &mlModel{m: m}
 	if owned {
 		bm.backend = backend
 	}
@@ -69,9 +72,48 @@ func loadEngine(ctx context.Context, dir string, opts Options) (engine, error) {
 	return engine{enc: enc, mdl: bm, info: info, act: act}, nil
 }
 
+// Backend names for Options.BackendName, NewBackend and the command's
+// --backend flag.
+const (
+	BackendAuto      = "auto"      // CUDA in a cuda build with a GPU present, else CPU (also "")
+	BackendCPU       = "cpu"       // package cpu: the fast CPU backend
+	BackendReference = "reference" // package reference: plain loops, the oracle; slow
+	BackendCUDA      = "cuda"      // package cuda: the GPU, or an error
+)
+
+// NewBackend makes the backend named name (BackendAuto when "") in
+// precision prec (Options.Precision); log, when not nil, hears which one
+// auto chose and why. The caller closes it. The reference backend runs
+// fp32 only: it exists to check a surprising score against the plain
+// definition of the forward pass, at about 4% of the CPU's peak (gonum's
+// sgemm), not to be fast.
+func NewBackend(name, prec string, log *slog.Logger) (ml.Backend, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	switch strings.ToLower(name) {
+	case "", BackendAuto:
+		return autoBackend(log, prec)
+	case BackendCPU:
+		return cpu.New(cpu.Options{Precision: prec, Logger: log})
+	case BackendReference:
+		if p := strings.ToLower(prec); p != "" && p != "fp32" {
+			return nil, fmt.Errorf("the reference backend runs fp32 only, not %s", prec)
+		}
+		return reference.New(), nil
+	case BackendCUDA:
+		cp, err := cuda.ParsePrecision(prec)
+		if err != nil {
+			return nil, err
+		}
+		return cuda.New(cuda.Options{Precision: cp})
+	}
+	return nil, fmt.Errorf("backend %q: want auto, cpu, reference or cuda", name)
+}
+
 // autoBackend is CUDA when this binary was built with it and a GPU is
 // present, else the CPU; prec is Options.Precision.
-func autoBackend(log *slog.Logger, prec string) (bert.Backend, error) {
+func autoBackend(log *slog.Logger, prec string) (ml.Backend, error) {
 	if cudaBuilt && !strings.EqualFold(prec, "int8") {
 		cp, err := cuda.ParsePrecision(prec)
 		if err != nil {
@@ -88,7 +130,7 @@ func autoBackend(log *slog.Logger, prec string) (bert.Backend, error) {
 			prec = "fp32"
 		}
 	}
-	return bert.NewCPUWithOptions(bert.CPUOptions{Precision: prec, Logger: log})
+	return cpu.New(cpu.Options{Precision: prec, Logger: log})
 }
 
 // defaultResolve resolves Hub references through the Hugging Face cache.
@@ -117,24 +159,25 @@ func configActivation(cfg *weights.Config) (Activation, error) {
 	return Default, fmt.Errorf("config.json names the activation %q, which crossrank does not implement; set Options.Activation", path)
 }
 
-// bertModel is package bert's Model as the batcher's model.
-type bertModel struct {
-	m       *bert.Model
-	backend bert.Backend // closed with the model when the Reranker made it
+// mlModel is a registered architecture's model (ml.Model) as the
+// batcher's model.
+type mlModel struct {
+	m       ml.Model
+	backend ml.Backend // closed with the model when the Reranker made it
 }
 
-func (b *bertModel) forward(ctx context.Context, batch []seq) ([][]float32, error) {
-	seqs := make([]bert.Sequence, len(batch))
+func (b *mlModel) forward(ctx context.Context, batch []seq) ([][]float32, error) {
+	seqs := make([]ml.Sequence, len(batch))
 	for i, s := range batch {
-		seqs[i] = bert.Sequence{IDs: s.ids, TypeIDs: s.typeIDs}
+		seqs[i] = ml.Sequence{IDs: s.ids, TypeIDs: s.typeIDs}
 	}
 	return b.m.Forward(ctx, seqs)
 }
 
-func (b *bertModel) maxTokens() int { return b.m.MaxTokens() }
-func (b *bertModel) numLabels() int { return b.m.Config().NumLabels }
+func (b *mlModel) maxTokens() int { return b.m.MaxTokens() }
+func (b *mlModel) numLabels() int { return b.m.Config().NumLabels }
 
-func (b *bertModel) close() error {
+func (b *mlModel) close() error {
 	err := b.m.Close()
 	if b.backend != nil {
 		err = errors.Join(err, b.backend.Close())

@@ -1,5 +1,6 @@
 // Command chart draws benchmarks/results.png from benchmarks/results.json:
-// per model and N, one bar per contender, its pairs/s over the fastest
+// one panel per machine family, and in it per model and N one bar per
+// contender, its pairs/s over the fastest
 // peer's in that group (the RESULTS.md "ratio" column: 1 = the fastest peer).
 // Raw pairs/s span three orders of magnitude from MiniLM-L6 to the long
 // set, so on one linear axis the large models' bars vanish; the ratio keeps
@@ -21,6 +22,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 type row struct {
@@ -28,13 +31,15 @@ type row struct {
 	Model     string   `json:"model"`
 	N         int      `json:"n"`
 	Set       string   `json:"set"`
-	Ratio     *float64 `json:"ratio"` // pairs/s over the fastest peer's (run.py set_ratios)
+	Family    string   `json:"family"` // machine family (run.py family_of): one panel each
+	CPU       string   `json:"cpu"`
+	Ratio     *float64 `json:"ratio"` // pairs/s over the fastest peer's in its family (run.py set_ratios)
 }
 
 func main() {
 	in := flag.String("in", "results.json", "results.json written by run.py")
 	out := flag.String("out", "results.png", "PNG to write")
-	title := flag.String("title", "pairs/s over the fastest peer's in each group (1 = fastest of PyTorch, ONNX Runtime, hugot; higher is better)", "chart title")
+	title := flag.String("title", "pairs/s over the fastest peer's in each group (1 = fastest of PyTorch, ONNX Runtime, OpenVINO, hugot; higher is better)", "chart title")
 	flag.Parse()
 	raw, err := os.ReadFile(*in)
 	if err != nil {
@@ -47,37 +52,104 @@ func main() {
 	if len(rows) == 0 {
 		log.Fatalf("%s: no results", *in)
 	}
-	var groups, contenders []string
+	// One panel per machine family, in name order: a ratio never leaves its
+	// family, so neither does a bar. Every panel has the same contenders in
+	// the same order and colours, so that the families read side by side.
+	var families []string
+	var contenders []string
+	for _, r := range rows {
+		if !slices.Contains(families, r.Family) {
+			families = append(families, r.Family)
+		}
+		if !slices.Contains(contenders, r.Contender) {
+			contenders = append(contenders, r.Contender)
+		}
+	}
+	slices.Sort(families)
+	slices.SortStableFunc(contenders, func(a, b string) int { return rank(a) - rank(b) })
+
+	var plots []*plot.Plot
+	width := 6 * vg.Inch
+	for i, fam := range families {
+		var fr []row
+		for _, r := range rows {
+			if r.Family == fam {
+				fr = append(fr, r)
+			}
+		}
+		t := familyLabel(fam, fr)
+		if i == 0 {
+			t = *title + "\n" + t
+		}
+		p, w, err := panel(fr, contenders, t)
+		if err != nil {
+			log.Fatal(err)
+		}
+		plots = append(plots, p)
+		width = max(width, w)
+	}
+	height := 4.5 * vg.Inch * vg.Length(len(plots))
+	img := vgimg.New(width, height)
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: len(plots), Cols: 1, PadY: vg.Points(12)}
+	for i, p := range plots {
+		p.Draw(tiles.At(dc, 0, i))
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		log.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("wrote", *out)
+}
+
+// The driver's contender order, crossrank first; others after, as met.
+var order = []string{"crossrank", "crossrank-bf16", "crossrank-int8", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int8", "ov-fp32", "ov-bf16", "ov-int8", "hugot", "hugot-ort"}
+
+func rank(c string) int {
+	if i := slices.Index(order, c); i >= 0 {
+		return i
+	}
+	return len(order)
+}
+
+func familyLabel(fam string, rows []row) string {
+	if fam == "" {
+		fam = "machine family not recorded"
+	}
+	if len(rows) > 0 && rows[0].CPU != "" {
+		return fmt.Sprintf("%s (%s)", fam, rows[0].CPU)
+	}
+	return fam
+}
+
+// panel draws one family's groups (model, set, N), one bar per contender;
+// it returns the plot and the width its groups need.
+func panel(rows []row, contenders []string, title string) (*plot.Plot, vg.Length, error) {
+	var groups []string
 	val := map[[2]string]float64{}
 	for _, r := range rows {
 		g := fmt.Sprintf("%s\n%s N=%d", shortName(r.Model), r.Set, r.N)
 		if !slices.Contains(groups, g) {
 			groups = append(groups, g)
 		}
-		if !slices.Contains(contenders, r.Contender) {
-			contenders = append(contenders, r.Contender)
-		}
 		if r.Ratio != nil { // no peer in the group: nothing to compare with
 			val[[2]string{g, r.Contender}] = *r.Ratio
 		}
 	}
-
-	// The driver's contender order, crossrank first; others after, as met.
-	order := []string{"crossrank", "crossrank-bf16", "crossrank-int8", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int8", "hugot", "hugot-ort"}
-	rank := func(c string) int {
-		if i := slices.Index(order, c); i >= 0 {
-			return i
-		}
-		return len(order)
-	}
-	slices.SortStableFunc(contenders, func(a, b string) int { return rank(a) - rank(b) })
 	top := 0.0
 	for _, v := range val {
 		top = max(top, v)
 	}
 
 	p := plot.New()
-	p.Title.Text = *title
+	p.Title.Text = title
 	p.Y.Label.Text = "pairs/s / fastest peer's"
 	p.Legend.Top = true
 	p.Legend.Left = true
@@ -95,7 +167,7 @@ func main() {
 		}
 		bars, err := plotter.NewBarChart(v, w)
 		if err != nil {
-			log.Fatal(err)
+			return nil, 0, err
 		}
 		bars.LineStyle.Width = 0
 		bars.Color = colorOf(c, i)
@@ -104,15 +176,12 @@ func main() {
 		p.Legend.Add(c, bars)
 	}
 	p.NominalX(groups...)
-	width := max(6*vg.Inch, groupWidth*vg.Length(len(groups))+vg.Inch)
-	if err := p.Save(width, 4.5*vg.Inch, *out); err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println("wrote", *out)
+	return p, groupWidth*vg.Length(len(groups)) + vg.Inch, nil
 }
 
 // palette gives every known contender its own colour: crossrank's family in
-// blues and greens, the peers in warm colours, hugot in grey and olive.
+// blues and greens, the peers in warm colours (OpenVINO in browns and
+// pinks), hugot in grey and olive.
 var palette = map[string]color.Color{
 	"crossrank":      color.RGBA{R: 31, G: 119, B: 180, A: 255},
 	"crossrank-bf16": color.RGBA{R: 23, G: 190, B: 207, A: 255},
@@ -122,6 +191,9 @@ var palette = map[string]color.Color{
 	"st-bf16":        color.RGBA{R: 255, G: 152, B: 150, A: 255},
 	"ort-fp32":       color.RGBA{R: 255, G: 127, B: 14, A: 255},
 	"ort-int8":       color.RGBA{R: 148, G: 103, B: 189, A: 255},
+	"ov-fp32":        color.RGBA{R: 140, G: 86, B: 75, A: 255},
+	"ov-bf16":        color.RGBA{R: 196, G: 156, B: 148, A: 255},
+	"ov-int8":        color.RGBA{R: 227, G: 119, B: 194, A: 255},
 	"hugot":          color.RGBA{R: 127, G: 127, B: 127, A: 255},
 	"hugot-ort":      color.RGBA{R: 188, G: 189, B: 34, A: 255},
 }

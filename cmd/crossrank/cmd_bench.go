@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/crossrank/crossrank/benchmarks"
+	"github.com/crossrank/crossrank/rerank"
 	"github.com/crossrank/crossrank/weights"
 )
 
@@ -39,6 +40,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	conc := fs.Int("concurrency", 0, "concurrent requests in the throughput phase (0: GOMAXPROCS; 1: skip it)")
 	batch := fs.Int("batch", 32, "pairs per forward pass")
 	precision := fs.String("precision", "fp32", precisionUsage+"; refused where this CPU has no fast kernel for it")
+	backend := fs.String("backend", rerank.BackendCPU, "cpu, or reference: plain loops on gorgonia.org/tensor, fp32 only and slow (gonum's sgemm, about 4% of the CPU's peak), to check a surprising score against the plain definition of the forward pass")
 	workload := fs.String("workload", "", "workload file (default: the one built in, benchmarks/workload.json)")
 	jsonOut := fs.String("json", "", "also write the results, one JSON object a line with every pair's logit, to this file")
 	quiet := fs.Bool("q", false, "no progress bar")
@@ -149,7 +151,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		for _, c := range strings.Split(*contenders, ",") {
 			c = strings.TrimSpace(c)
 			opts := benchmarks.Options{
-				Contender: c, Precision: *precision, BatchSize: *batch, MinReps: *minReps, MaxReps: *maxReps,
+				Contender: c, Precision: *precision, Backend: *backend, BatchSize: *batch, MinReps: *minReps, MaxReps: *maxReps,
 				Budget: *budget, Concurrency: *conc,
 			}
 			if bar != nil {
@@ -176,8 +178,12 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "contender\tprecision\tn\ttokens\tp50 ms\tp95 ms\treps\tpairs/s\tat conc\tGFLOP/s\tpeak\tof peak\tRSS MB\t")
 	for _, r := range results {
+		contender := r.Contender
+		if r.Backend != "" {
+			contender += "/" + r.Backend
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%.1f\t%d\t%.1f\t%d\t%.1f\t%.0f\t%.1f%%\t%.0f\t\n",
-			r.Contender, r.Precision, r.N, r.Tokens, r.LatencyP50Ms, r.LatencyP95Ms, r.Reps, r.PairsPerS, r.Concurrency,
+			contender, r.Precision, r.N, r.Tokens, r.LatencyP50Ms, r.LatencyP95Ms, r.Reps, r.PairsPerS, r.Concurrency,
 			r.GFLOPS, r.PeakGFLOPS, 100*r.FractionOfPeak, r.PeakRSSMB)
 	}
 	tw.Flush()

@@ -136,6 +136,7 @@ type modelFlags struct {
 	longDocs    bool
 	batchSize   int
 	precision   string
+	backend     string
 	instruction string
 }
 
@@ -147,6 +148,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&m.longDocs, "long-docs", false, "score a document too long for the model window by window (its best window's score) instead of cutting it")
 	fs.IntVar(&m.batchSize, "batch-size", 0, "pairs per forward pass (0: 32)")
 	fs.StringVar(&m.precision, "precision", "fp32", precisionUsage)
+	fs.StringVar(&m.backend, "backend", rerank.BackendAuto, backendUsage)
 	fs.StringVar(&m.instruction, "instruction", "", instructionUsage)
 }
 
@@ -156,9 +158,14 @@ const instructionUsage = "the task a decoder re-ranker (Qwen3-Reranker) is told 
 // precisionUsage documents --precision (rerank, search, serve, score, bench).
 const precisionUsage = "arithmetic of the matrix products: fp32, bf16 or int8 (bf16/int8 on the CPU's AVX512_BF16/VNNI kernels; fp32 where it has none)"
 
+// backendUsage documents --backend (rerank, search, serve, score, bench).
+const backendUsage = "what runs the model: auto (CUDA in a cuda build with a GPU present, else cpu), cpu, cuda, or reference: " +
+	"plain loops on gorgonia.org/tensor, fp32 only and slow (gonum's sgemm, about 4% of the CPU's peak), " +
+	"there to check a surprising score against the plain definition of the forward pass"
+
 // options are the rerank.Options the flags ask for.
 func (m *modelFlags) options() rerank.Options {
-	o := rerank.Options{MaxLength: m.maxLength, BatchSize: m.batchSize, Precision: m.precision, Instruction: m.instruction}
+	o := rerank.Options{MaxLength: m.maxLength, BatchSize: m.batchSize, Precision: m.precision, BackendName: m.backend, Instruction: m.instruction}
 	if m.longDocs {
 		o.LongDocs = &rerank.Windows{}
 	}

@@ -13,7 +13,8 @@ import (
 	"os/signal"
 	"strings"
 
-	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/ml"
+	"github.com/crossrank/crossrank/rerank"
 	"github.com/crossrank/crossrank/tokenizer"
 	"github.com/crossrank/crossrank/weights"
 )
@@ -26,7 +27,7 @@ func init() {
 	})
 }
 
-const scoreUsage = `usage: crossrank score --model DIR [--max-length N] [--batch-size B]
+const scoreUsage = `usage: crossrank score --model DIR [--max-length N] [--batch-size B] [--backend cpu|reference]
 
 Reads JSON lines {"query": ..., "document": ...} on standard input and writes
 one line {"logits": [...], "score": S} per pair, in input order. S is what
@@ -57,6 +58,7 @@ func runScore(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	maxLength := fs.Int("max-length", 0, "most tokens per pair, special tokens included (0: the tokenizer's model_max_length, capped by the model's positions)")
 	batchSize := fs.Int("batch-size", 32, "pairs per forward pass")
 	precision := fs.String("precision", "fp32", precisionUsage)
+	backend := fs.String("backend", rerank.BackendCPU, backendUsage)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, scoreUsage)
 		fs.PrintDefaults()
@@ -82,7 +84,7 @@ func runScore(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	s, err := newScorer(ctx, *modelDir, *maxLength, *precision, stderr)
+	s, err := newScorer(ctx, *modelDir, *maxLength, *backend, *precision, stderr)
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -95,27 +97,27 @@ func runScore(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // scorer turns pairs into scores with one model and its tokenizer.
 type scorer struct {
-	model    *bert.Model
+	model    ml.Model // closes its backend
 	tok      *tokenizer.Tokenizer
 	trunc    tokenizer.Truncation
 	activate func(logits []float32) scoreOutput
 }
 
-func newScorer(ctx context.Context, dir string, maxLength int, precision string, stderr io.Writer) (*scorer, error) {
+func newScorer(ctx context.Context, dir string, maxLength int, backend, precision string, stderr io.Writer) (*scorer, error) {
 	tok, err := tokenizer.Load(dir)
 	if err != nil {
 		return nil, err
 	}
-	// The fast CPU backend holds nothing to close (Model.Close leaves a
-	// backend it was given alone).
-	be, err := bert.NewCPUWithOptions(bert.CPUOptions{Precision: precision})
+	be, err := rerank.NewBackend(backend, precision, nil)
 	if err != nil {
 		return nil, err
 	}
-	m, err := bert.Load(ctx, dir, bert.Options{Backend: be})
+	m, err := ml.Load(ctx, dir, be)
 	if err != nil {
+		be.Close()
 		return nil, err
 	}
+	m = closing{m, be}
 	act, warning, err := scoreActivation(m.Config())
 	if err != nil {
 		m.Close()
@@ -143,6 +145,14 @@ func newScorer(ctx context.Context, dir string, maxLength int, precision string,
 		activate: act,
 	}, nil
 }
+
+// closing is a model that closes its backend with it.
+type closing struct {
+	ml.Model
+	be ml.Backend
+}
+
+func (c closing) Close() error { return errors.Join(c.Model.Close(), c.be.Close()) }
 
 // scoreActivation returns the activation CrossEncoder.predict applies by
 // default: the one config.json names (sentence_transformers.activation_fn,
@@ -199,7 +209,7 @@ func (s *scorer) run(ctx context.Context, stdin io.Reader, stdout io.Writer, bat
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
 
-	batch := make([]bert.Sequence, 0, batchSize)
+	batch := make([]ml.Sequence, 0, batchSize)
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -241,14 +251,14 @@ func (s *scorer) run(ctx context.Context, stdin io.Reader, stdout io.Writer, bat
 }
 
 // encode parses one input line and tokenizes its pair.
-func (s *scorer) encode(line []byte) (bert.Sequence, error) {
+func (s *scorer) encode(line []byte) (ml.Sequence, error) {
 	var in scoreInput
 	dec := json.NewDecoder(bytes.NewReader(line))
 	if err := dec.Decode(&in); err != nil {
-		return bert.Sequence{}, fmt.Errorf("not a JSON object {\"query\": ..., \"document\": ...}: %v", err)
+		return ml.Sequence{}, fmt.Errorf("not a JSON object {\"query\": ..., \"document\": ...}: %v", err)
 	}
 	if dec.More() {
-		return bert.Sequence{}, errors.New("more than one JSON value on the line")
+		return ml.Sequence{}, errors.New("more than one JSON value on the line")
 	}
 	var missing []string
 	if in.Query == nil {
@@ -258,11 +268,11 @@ func (s *scorer) encode(line []byte) (bert.Sequence, error) {
 		missing = append(missing, `"document"`)
 	}
 	if len(missing) > 0 {
-		return bert.Sequence{}, fmt.Errorf("missing %s (want {\"query\": ..., \"document\": ...})", strings.Join(missing, " and "))
+		return ml.Sequence{}, fmt.Errorf("missing %s (want {\"query\": ..., \"document\": ...})", strings.Join(missing, " and "))
 	}
 	e, err := s.tok.EncodePair(*in.Query, *in.Document, s.trunc)
 	if err != nil {
-		return bert.Sequence{}, err
+		return ml.Sequence{}, err
 	}
-	return bert.Sequence{IDs: e.IDs, TypeIDs: e.TypeIDs}, nil
+	return ml.Sequence{IDs: e.IDs, TypeIDs: e.TypeIDs}, nil
 }

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/cpu"
 	"github.com/crossrank/crossrank/tokenizer"
 	"github.com/crossrank/crossrank/weights"
 )
@@ -310,7 +310,7 @@ func TestScorePrecision(t *testing.T) {
 		t.Fatalf("fp32: exit %d: %s", code, stderr)
 	}
 	for _, prec := range []string{"bf16", "int8"} {
-		if be, err := bert.NewCPUWithOptions(bert.CPUOptions{Precision: prec}); err != nil || strings.Contains(be.Name(), "fp32:") {
+		if be, err := cpu.New(cpu.Options{Precision: prec}); err != nil || strings.Contains(be.Name(), "fp32:") {
 			t.Logf("%s: no fast kernel here (%v)", prec, err)
 			continue
 		}

@@ -65,6 +65,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	maxLength := fs.Int("max-length", 0, "most tokens per pair (0: the model's limit)")
 	batchSize := fs.Int("batch-size", 0, "pairs per forward pass (0: 32)")
 	precision := fs.String("precision", "fp32", precisionUsage)
+	backend := fs.String("backend", rerank.BackendAuto, backendUsage)
 	longDocs := fs.Bool("long-docs", false, "score long documents window by window instead of cutting them")
 	maxDocs := fs.Int("max-documents", server.DefaultLimits.MaxDocuments, "most documents per request (more: 422)")
 	maxBody := fs.Int64("max-body-bytes", server.DefaultLimits.MaxBodyBytes, "largest request body (more: 413)")
@@ -155,7 +156,7 @@ func runServe(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		var loaded []*rerank.Reranker
 		for _, m := range list {
 			start := time.Now()
-			opts := rerank.Options{MaxLength: *maxLength, BatchSize: *batchSize, MaxDocuments: *maxDocs, Precision: *precision,
+			opts := rerank.Options{MaxLength: *maxLength, BatchSize: *batchSize, MaxDocuments: *maxDocs, Precision: *precision, BackendName: *backend,
 				OnBatch: srv.OnBatch(m.name), Logger: log}
 			if *longDocs {
 				opts.LongDocs = &rerank.Windows{}

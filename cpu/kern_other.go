@@ -1,6 +1,6 @@
 //go:build !amd64 || purego
 
-package bert
+package cpu
 
 // No assembly kernels here: attention uses mm4Go.
 var hasMM4 = false

@@ -1,10 +1,13 @@
-package bert
+package reference
 
 import (
 	"context"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/crossrank/crossrank/internal/testrand"
+	"github.com/crossrank/crossrank/ml"
 )
 
 // Values below were computed with torch 2.15.0 (float32):
@@ -31,10 +34,10 @@ func TestActivationsMatchTorch(t *testing.T) {
 			t.Errorf("geluTanh(%v) = %v, torch %v", c.x, got, c.geluTanh)
 		}
 	}
-	if f := activationFunc(ActReLU); f(-2) != 0 || f(3) != 3 {
+	if f := activationFunc(ml.ActReLU); f(-2) != 0 || f(3) != 3 {
 		t.Errorf("relu(-2), relu(3) = %v, %v", f(-2), f(3))
 	}
-	if activationFunc(Activation(99)) != nil {
+	if activationFunc(ml.Activation(99)) != nil {
 		t.Error("activationFunc(99) is not nil")
 	}
 }
@@ -56,8 +59,8 @@ func TestLinearMatchesPlainLoop(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, sz := range [][3]int{{1, 5, 3}, {7, 16, 9}, {33, 64, 48}} {
 		rows, in, out := sz[0], sz[1], sz[2]
-		x, w, b := randSlice(rng, rows*in), randSlice(rng, out*in), randSlice(rng, out)
-		be := NewReferenceCPU()
+		x, w, b := testrand.Floats(rng, rows*in), testrand.Floats(rng, out*in), testrand.Floats(rng, out)
+		be := New()
 		mw, err := be.Matrix("w", w, out, in)
 		if err != nil {
 			t.Fatal(err)
@@ -99,7 +102,7 @@ func TestAttentionPackedEqualsAlone(t *testing.T) {
 		total += n
 	}
 	offsets = append(offsets, int32(total))
-	q, k, v := randSlice(rng, total*dim), randSlice(rng, total*dim), randSlice(rng, total*dim)
+	q, k, v := testrand.Floats(rng, total*dim), testrand.Floats(rng, total*dim), testrand.Floats(rng, total*dim)
 	packed := make([]float32, total*dim)
 	attention(packed, q, k, v, dim, heads, offsets)
 	for s, n := range lens {
@@ -127,7 +130,7 @@ func TestAttentionMatchesDefinition(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	const n, dim, heads = 6, 8, 2
 	hd := dim / heads
-	q, k, v := randSlice(rng, n*dim), randSlice(rng, n*dim), randSlice(rng, n*dim)
+	q, k, v := testrand.Floats(rng, n*dim), testrand.Floats(rng, n*dim), testrand.Floats(rng, n*dim)
 	got := make([]float32, n*dim)
 	attention(got, q, k, v, dim, heads, []int32{0, n})
 	for h := 0; h < heads; h++ {
@@ -156,7 +159,7 @@ func TestAttentionMatchesDefinition(t *testing.T) {
 }
 
 func TestRunErrorsAreSticky(t *testing.T) {
-	be := NewReferenceCPU()
+	be := New()
 	w, _ := be.Matrix("w", make([]float32, 6), 2, 3)
 	r, _ := be.NewRun(context.Background(), 2)
 	x := newCPUTensor(2, 4) // 4 columns, the weight wants 3
@@ -165,7 +168,7 @@ func TestRunErrorsAreSticky(t *testing.T) {
 		t.Fatal("Linear with the wrong width: no error")
 	}
 	first := r.Err()
-	r.Activate(y, ActGELU)
+	r.Activate(y, ml.ActGELU)
 	r.Rows(y, []int32{5})
 	if r.Err() != first {
 		t.Errorf("error changed from %v to %v", first, r.Err())
@@ -188,14 +191,6 @@ func TestRunErrorsAreSticky(t *testing.T) {
 	if r3.Err() == nil {
 		t.Error("Gather of row 3 of a 3-row table: no error")
 	}
-}
-
-func randSlice(rng *rand.Rand, n int) []float32 {
-	out := make([]float32, n)
-	for i := range out {
-		out[i] = float32(rng.NormFloat64())
-	}
-	return out
 }
 
 func close32(a, b float32, tol float64) bool {

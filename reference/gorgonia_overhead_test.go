@@ -1,10 +1,12 @@
-package bert
+package reference
 
 import (
 	"context"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/crossrank/crossrank/internal/testrand"
+	"github.com/crossrank/crossrank/ml"
 	"gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -12,11 +14,11 @@ import (
 // These benchmarks keep visible what a Gorgonia graph would cost per batch
 // (see the package comment for why the CPU backend calls tensor directly):
 //
-//	go test ./bert -run - -bench 'Gorgonia|Direct|MiniLM' -benchmem
+//	go test ./reference -run - -bench 'Gorgonia|Direct' -benchmem
 //
 // Compare GorgoniaGraphRun/tiny (pure machine overhead) and
 // GorgoniaGraphRun/dense with DirectTensorDense (the same work as plain
-// tensor calls), then with ForwardMiniLMShape: an all-MiniLM-L6-v2-sized
+// tensor calls), then with package bert's ForwardMiniLMShape: an all-MiniLM-L6-v2-sized
 // forward pass would run about 6*16 such ops.
 
 func BenchmarkGorgoniaGraphRun(b *testing.B) {
@@ -33,11 +35,11 @@ func BenchmarkGorgoniaGraphRun(b *testing.B) {
 		rng := rand.New(rand.NewPCG(1, 1))
 		g := gorgonia.NewGraph()
 		x := gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(rows, dim), gorgonia.WithName("x"),
-			gorgonia.WithValue(tensor.New(tensor.WithShape(rows, dim), tensor.WithBacking(randSlice(rng, rows*dim)))))
+			gorgonia.WithValue(tensor.New(tensor.WithShape(rows, dim), tensor.WithBacking(testrand.Floats(rng, rows*dim)))))
 		w := gorgonia.NewMatrix(g, tensor.Float32, gorgonia.WithShape(dim, dim), gorgonia.WithName("w"),
-			gorgonia.WithValue(tensor.New(tensor.WithShape(dim, dim), tensor.WithBacking(randSlice(rng, dim*dim)))))
+			gorgonia.WithValue(tensor.New(tensor.WithShape(dim, dim), tensor.WithBacking(testrand.Floats(rng, dim*dim)))))
 		bias := gorgonia.NewVector(g, tensor.Float32, gorgonia.WithShape(dim), gorgonia.WithName("b"),
-			gorgonia.WithValue(tensor.New(tensor.WithShape(dim), tensor.WithBacking(randSlice(rng, dim)))))
+			gorgonia.WithValue(tensor.New(tensor.WithShape(dim), tensor.WithBacking(testrand.Floats(rng, dim)))))
 		xw := gorgonia.Must(gorgonia.Mul(x, w))
 		xwb := gorgonia.Must(gorgonia.BroadcastAdd(xw, bias, nil, []byte{0}))
 		gorgonia.Must(gorgonia.Tanh(xwb))
@@ -62,49 +64,17 @@ func runTape(b *testing.B, g *gorgonia.ExprGraph) {
 func BenchmarkDirectTensorDense(b *testing.B) {
 	rows, dim := 32, 384
 	rng := rand.New(rand.NewPCG(1, 1))
-	be := NewReferenceCPU()
-	w, _ := be.Matrix("w", randSlice(rng, dim*dim), dim, dim)
-	bias, _ := be.Vector("b", randSlice(rng, dim))
+	be := New()
+	w, _ := be.Matrix("w", testrand.Floats(rng, dim*dim), dim, dim)
+	bias, _ := be.Vector("b", testrand.Floats(rng, dim))
 	x := newCPUTensor(rows, dim)
-	copy(x.data(), randSlice(rng, rows*dim))
+	copy(x.data(), testrand.Floats(rng, rows*dim))
 	b.ReportAllocs()
 	for b.Loop() {
 		r, _ := be.NewRun(context.Background(), rows)
-		r.Activate(r.Linear(x, w, bias), ActTanh)
+		r.Activate(r.Linear(x, w, bias), ml.ActTanh)
 		if err := r.Err(); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-// BenchmarkForwardMiniLMShape runs the whole forward pass on a random
-// checkpoint shaped like all-MiniLM-L6-v2 / ms-marco-MiniLM-L-6-v2 (6
-// layers, hidden 384, 12 heads, intermediate 1536; a small vocabulary,
-// which does not change the cost).
-func BenchmarkForwardMiniLMShape(b *testing.B) {
-	cfg := testConfig(b, `{"architectures":["BertForSequenceClassification"],"vocab_size":1000,"hidden_size":384,
-		"num_hidden_layers":6,"num_attention_heads":12,"intermediate_size":1536,"num_labels":1}`)
-	m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 3), NewCPU())
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, shape := range []struct {
-		name       string
-		seqs, toks int
-	}{{"1x32", 1, 32}, {"4x64", 4, 64}} {
-		b.Run(shape.name, func(b *testing.B) {
-			lens := make([]int, shape.seqs)
-			for i := range lens {
-				lens[i] = shape.toks
-			}
-			seqs := randomSequences(rand.New(rand.NewPCG(4, 4)), cfg, lens...)
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := m.Forward(context.Background(), seqs); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(shape.seqs*shape.toks), "us/token")
-		})
 	}
 }

@@ -1,12 +1,12 @@
 //go:build amd64 && !purego
 
-package bert
+package cpu
 
 import "golang.org/x/sys/cpu"
 
-//go:generate go run fastkern_gen.go
+//go:generate go run kern_gen.go
 
-// The AVX-512 micro-kernels of fastkern_amd64.s: C[4 x w] = A[4 x k] · B[k x w]
+// The AVX-512 micro-kernels of kern_amd64.s: C[4 x w] = A[4 x k] · B[k x w]
 // for w = 32 and 64, every matrix row-major with its own stride in floats.
 // k must be at least 1.
 
@@ -28,7 +28,7 @@ func mm4x64asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc 
 	mm4x64(k, a, lda, b, ldb, c, ldc)
 }
 
-// softmax16 is softmaxRow (attention_fast.go) on AVX-512: x[i] *= scale,
+// softmax16 is softmaxRow (attention.go) on AVX-512: x[i] *= scale,
 // then exp(x[i] - max) / sum, for n >= 1 floats.
 //
 //go:noescape

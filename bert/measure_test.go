@@ -16,6 +16,9 @@ import (
 
 	"github.com/crossrank/crossrank/benchmarks"
 	"github.com/crossrank/crossrank/bert"
+	"github.com/crossrank/crossrank/cpu"
+	"github.com/crossrank/crossrank/ml"
+	"github.com/crossrank/crossrank/reference"
 	"github.com/crossrank/crossrank/weights"
 )
 
@@ -55,9 +58,9 @@ func TestMeasureMiniLM(t *testing.T) {
 	t.Logf("one-core FMA peak %.0f GFLOP/s per CPU-second (%s); %d threads", corePeak, core.ISA, threads)
 	for _, backend := range []struct {
 		name string
-		new  func() bert.Backend
+		new  func() ml.Backend
 		reps int
-	}{{"fast", bert.NewFastCPU, 6}, {"reference", bert.NewReferenceCPU, 1}} {
+	}{{"fast", cpu.Default, 6}, {"reference", reference.New, 1}} {
 		m, err := bert.Load(context.Background(), dir, bert.Options{Backend: backend.new()})
 		if err != nil {
 			t.Fatal(err)

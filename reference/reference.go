@@ -1,32 +1,38 @@
-package bert
+// Package reference is the reference backend: the ml seam as plain loops
+// over gorgonia.org/tensor, with Linear on tensor's MatMul (gonum's pure-Go
+// sgemm, about 4% of this kind of machine's FP32 peak). It is slow on
+// purpose: each operation is written for clarity, as the definition of what
+// the Hugging Face module computes, and it is the oracle the fast backends
+// (packages cpu and cuda) are tested against. Users choose it with
+// `--backend reference` (crossrank score, rerank, bench) or
+// rerank.Options.Backend = reference.New(), to check a surprising score
+// against the plain definition of the forward pass.
+//
+// It uses tensor as its tensor engine but not Gorgonia's expression graphs:
+// a graph per batch would cost about 40 us plus 0.75 us per op and allocate
+// every intermediate, the batch shape changes with every request, and
+// variable-length attention over packed sequences has no Gorgonia op.
+// Calling tensor directly behind the seam keeps each operation one function
+// call; BenchmarkGorgoniaGraphRun keeps the graph overhead visible for the
+// comparison.
+package reference
 
 import (
 	"context"
 	"fmt"
 	"math"
 
+	"github.com/crossrank/crossrank/ml"
 	"gorgonia.org/tensor"
 )
 
-// The CPU backend.
-//
-// Activations and prepared weights are gorgonia.org/tensor Dense float32
-// matrices. Linear is tensor's MatMul (gonum's sgemm) against the weight
-// transposed once at load. Everything else is a plain loop written for
-// clarity: these loops are the reference kernels that faster kernels (SIMD,
-// CUDA) are tested against, so they stay even when a fast path replaces them
-// in the hot loop.
-
-// NewCPU returns the CPU backend: the fast one (fastcpu.go).
-func NewCPU() Backend { return NewFastCPU() }
-
-// NewReferenceCPU returns the reference CPU backend of this file: gonum's
-// sgemm and plain loops, the oracle the fast backends are tested against.
-func NewReferenceCPU() Backend { return cpuBackend{} }
+// New returns the reference backend: gonum's sgemm and plain
+// loops. See the package comment for what it is for.
+func New() ml.Backend { return cpuBackend{} }
 
 type cpuBackend struct{}
 
-func (cpuBackend) Name() string { return "cpu" }
+func (cpuBackend) Name() string { return "reference" }
 func (cpuBackend) Close() error { return nil }
 
 // cpuMatrix is a torch.nn.Linear weight, kept as Wᵀ ([in, out]) so that
@@ -37,20 +43,15 @@ type cpuMatrix struct {
 	out, in int
 }
 
-type cpuVector struct {
-	name string
-	data []float32
-}
-
 type cpuTable struct {
 	name       string
 	data       []float32
 	rows, cols int
 }
 
-func (cpuBackend) Matrix(name string, data []float32, out, in int) (Weight, error) {
+func (cpuBackend) Matrix(name string, data []float32, out, in int) (ml.Weight, error) {
 	if out <= 0 || in <= 0 || len(data) != out*in {
-		return nil, fmt.Errorf("bert: cpu: matrix %q: %d values for [%d %d]", name, len(data), out, in)
+		return nil, fmt.Errorf("reference: matrix %q: %d values for [%d %d]", name, len(data), out, in)
 	}
 	wT := make([]float32, len(data))
 	for o := 0; o < out; o++ {
@@ -61,23 +62,24 @@ func (cpuBackend) Matrix(name string, data []float32, out, in int) (Weight, erro
 	return &cpuMatrix{name: name, wT: tensor.New(tensor.WithShape(in, out), tensor.WithBacking(wT)), out: out, in: in}, nil
 }
 
-func (cpuBackend) Vector(name string, data []float32) (Weight, error) {
-	if len(data) == 0 {
-		return nil, fmt.Errorf("bert: cpu: vector %q is empty", name)
+func (cpuBackend) Vector(name string, data []float32) (ml.Weight, error) {
+	v, err := ml.NewHostVector(name, data)
+	if err != nil {
+		return nil, fmt.Errorf("reference: %w", err)
 	}
-	return &cpuVector{name: name, data: append([]float32(nil), data...)}, nil
+	return v, nil
 }
 
-func (cpuBackend) Table(name string, data []float32, rows, cols int) (Weight, error) {
+func (cpuBackend) Table(name string, data []float32, rows, cols int) (ml.Weight, error) {
 	if rows <= 0 || cols <= 0 || len(data) != rows*cols {
-		return nil, fmt.Errorf("bert: cpu: table %q: %d values for [%d %d]", name, len(data), rows, cols)
+		return nil, fmt.Errorf("reference: table %q: %d values for [%d %d]", name, len(data), rows, cols)
 	}
 	return &cpuTable{name: name, data: append([]float32(nil), data...), rows: rows, cols: cols}, nil
 }
 
-func (cpuBackend) NewRun(ctx context.Context, tokens int) (Run, error) {
+func (cpuBackend) NewRun(ctx context.Context, tokens int) (ml.Run, error) {
 	if tokens <= 0 {
-		return nil, fmt.Errorf("bert: cpu: run of %d tokens", tokens)
+		return nil, fmt.Errorf("reference: run of %d tokens", tokens)
 	}
 	return &cpuRun{ctx: ctx}, nil
 }
@@ -132,7 +134,7 @@ func (r *cpuRun) ok() bool {
 
 func (r *cpuRun) fail(format string, args ...any) *cpuTensor {
 	if r.err == nil {
-		r.err = fmt.Errorf("bert: cpu: "+format, args...)
+		r.err = fmt.Errorf("reference: "+format, args...)
 	}
 	return dead
 }
@@ -142,7 +144,7 @@ func (r *cpuRun) Close()     {}
 
 // tensor, matrix, vector and table unwrap the interface values, recording
 // an error for a value that belongs to another backend.
-func (r *cpuRun) tensor(x Tensor) *cpuTensor {
+func (r *cpuRun) tensor(x ml.Tensor) *cpuTensor {
 	t, ok := x.(*cpuTensor)
 	if !ok || t == nil || t.d == nil {
 		r.fail("got a %T activation, want one made by this run", x)
@@ -151,38 +153,27 @@ func (r *cpuRun) tensor(x Tensor) *cpuTensor {
 	return t
 }
 
-func (r *cpuRun) matrix(w Weight) *cpuMatrix {
-	m, ok := w.(*cpuMatrix)
-	if !ok || m == nil {
-		r.fail("got a %T weight, want a cpu matrix", w)
-		return nil
+func (r *cpuRun) matrix(w ml.Weight) *cpuMatrix { return own[*cpuMatrix](r, w, "matrix") }
+func (r *cpuRun) table(w ml.Weight) *cpuTable   { return own[*cpuTable](r, w, "table") }
+
+// own is ml.Own, the error recorded in the run.
+func own[P comparable](r *cpuRun, w ml.Weight, what string) P {
+	p, err := ml.Own[P](w, what)
+	if err != nil {
+		r.fail("%v", err)
 	}
-	return m
+	return p
 }
 
-func (r *cpuRun) vector(w Weight, n int) []float32 {
-	v, ok := w.(*cpuVector)
-	if !ok || v == nil {
-		r.fail("got a %T weight, want a cpu vector", w)
-		return nil
+func (r *cpuRun) vector(w ml.Weight, n int) []float32 {
+	v, err := ml.HostValues(w, n)
+	if err != nil {
+		r.fail("%v", err)
 	}
-	if len(v.data) != n {
-		r.fail("vector %q has %d values, want %d", v.name, len(v.data), n)
-		return nil
-	}
-	return v.data
+	return v
 }
 
-func (r *cpuRun) table(w Weight) *cpuTable {
-	t, ok := w.(*cpuTable)
-	if !ok || t == nil {
-		r.fail("got a %T weight, want a cpu table", w)
-		return nil
-	}
-	return t
-}
-
-func (r *cpuRun) Gather(table Weight, ids []int32) Tensor {
+func (r *cpuRun) Gather(table ml.Weight, ids []int32) ml.Tensor {
 	if !r.ok() {
 		return dead
 	}
@@ -195,7 +186,7 @@ func (r *cpuRun) Gather(table Weight, ids []int32) Tensor {
 	return out
 }
 
-func (r *cpuRun) AddGather(x Tensor, table Weight, ids []int32) {
+func (r *cpuRun) AddGather(x ml.Tensor, table ml.Weight, ids []int32) {
 	if !r.ok() {
 		return
 	}
@@ -225,7 +216,7 @@ func (r *cpuRun) addRows(dst []float32, t *cpuTable, ids []int32) {
 	}
 }
 
-func (r *cpuRun) Linear(x Tensor, w, b Weight) Tensor {
+func (r *cpuRun) Linear(x ml.Tensor, w, b ml.Weight) ml.Tensor {
 	if !r.ok() {
 		return dead
 	}
@@ -259,7 +250,7 @@ func (r *cpuRun) Linear(x Tensor, w, b Weight) Tensor {
 	return out
 }
 
-func (r *cpuRun) Activate(x Tensor, act Activation) {
+func (r *cpuRun) Activate(x ml.Tensor, act ml.Activation) {
 	if !r.ok() {
 		return
 	}
@@ -282,17 +273,17 @@ func (r *cpuRun) Activate(x Tensor, act Activation) {
 // one. The formulas are torch's: nn.functional.gelu (erf), gelu with
 // approximate="tanh" (transformers' NewGELUActivation is the same formula),
 // relu, tanh.
-func activationFunc(act Activation) func(float32) float32 {
+func activationFunc(act ml.Activation) func(float32) float32 {
 	switch act {
-	case ActNone:
+	case ml.ActNone:
 		return func(x float32) float32 { return x }
-	case ActGELU:
+	case ml.ActGELU:
 		return gelu
-	case ActGELUNew:
+	case ml.ActGELUNew:
 		return geluTanh
-	case ActReLU:
+	case ml.ActReLU:
 		return func(x float32) float32 { return max(x, 0) }
-	case ActTanh:
+	case ml.ActTanh:
 		return func(x float32) float32 { return float32(math.Tanh(float64(x))) }
 	}
 	return nil
@@ -311,7 +302,7 @@ func geluTanh(x float32) float32 {
 	return float32(0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v))))
 }
 
-func (r *cpuRun) AddLayerNorm(x, residual Tensor, gamma, beta Weight, eps float32) Tensor {
+func (r *cpuRun) AddLayerNorm(x, residual ml.Tensor, gamma, beta ml.Weight, eps float32) ml.Tensor {
 	if !r.ok() {
 		return dead
 	}
@@ -370,7 +361,7 @@ func layerNorm(dst, x, gamma, beta []float32, eps float32) {
 	}
 }
 
-func (r *cpuRun) Attention(q, k, v Tensor, heads int, offsets []int32) Tensor {
+func (r *cpuRun) Attention(q, k, v ml.Tensor, heads int, offsets []int32) ml.Tensor {
 	if !r.ok() {
 		return dead
 	}
@@ -384,26 +375,12 @@ func (r *cpuRun) Attention(q, k, v Tensor, heads int, offsets []int32) Tensor {
 	if heads <= 0 || qt.cols%heads != 0 {
 		return r.fail("attention: %d columns do not split into %d heads", qt.cols, heads)
 	}
-	if err := checkOffsets(offsets, qt.rows); err != nil {
+	if err := ml.CheckOffsets(offsets, qt.rows); err != nil {
 		return r.fail("attention: %v", err)
 	}
 	out := newCPUTensor(qt.rows, qt.cols)
 	attention(out.data(), qt.data(), kt.data(), vt.data(), qt.cols, heads, offsets)
 	return out
-}
-
-// checkOffsets checks that offsets (cu_seqlens) start at 0, end at tokens
-// and never go back.
-func checkOffsets(offsets []int32, tokens int) error {
-	if len(offsets) < 2 || offsets[0] != 0 || int(offsets[len(offsets)-1]) != tokens {
-		return fmt.Errorf("offsets %v do not span %d tokens", offsets, tokens)
-	}
-	for i := 1; i < len(offsets); i++ {
-		if offsets[i] < offsets[i-1] {
-			return fmt.Errorf("offsets %v go back at %d", offsets, i)
-		}
-	}
-	return nil
 }
 
 // attention is the reference kernel of Run.Attention: for each sequence,
@@ -453,7 +430,7 @@ func attention(out, q, k, v []float32, dim, heads int, offsets []int32) {
 	}
 }
 
-func (r *cpuRun) Rows(x Tensor, idx []int32) Tensor {
+func (r *cpuRun) Rows(x ml.Tensor, idx []int32) ml.Tensor {
 	if !r.ok() {
 		return dead
 	}
@@ -472,7 +449,7 @@ func (r *cpuRun) Rows(x Tensor, idx []int32) Tensor {
 	return out
 }
 
-func (r *cpuRun) Read(x Tensor) []float32 {
+func (r *cpuRun) Read(x ml.Tensor) []float32 {
 	if r.err != nil {
 		return nil
 	}

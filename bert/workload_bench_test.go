@@ -3,9 +3,14 @@ package bert
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/crossrank/crossrank/cpu"
+	"github.com/crossrank/crossrank/ml"
+	"github.com/crossrank/crossrank/reference"
 )
 
 // BenchmarkMiniLMWorkload runs the benchmark workload's short BERT sets
@@ -25,8 +30,8 @@ func BenchmarkMiniLMWorkload(b *testing.B) {
 	sets := workloadSets(b, "short", "bert")
 	for _, backend := range []struct {
 		name string
-		new  func() Backend
-	}{{"fast", NewFastCPU}, {"fast-bf16", lowpCPU("bf16")}, {"fast-int8", lowpCPU("int8")}, {"reference", NewReferenceCPU}} {
+		new  func() ml.Backend
+	}{{"fast", cpu.Default}, {"fast-bf16", lowpCPU("bf16")}, {"fast-int8", lowpCPU("int8")}, {"reference", reference.New}} {
 		m, err := newModel(context.Background(), cfg, src, backend.new())
 		if err != nil {
 			b.Fatal(err)
@@ -55,9 +60,9 @@ func BenchmarkMiniLMWorkload(b *testing.B) {
 }
 
 // lowpCPU makes the fast backend in a reduced precision (bf16, int8).
-func lowpCPU(prec string) func() Backend {
-	return func() Backend {
-		b, err := NewCPUWithOptions(CPUOptions{Precision: prec})
+func lowpCPU(prec string) func() ml.Backend {
+	return func() ml.Backend {
+		b, err := cpu.New(cpu.Options{Precision: prec})
 		if err != nil {
 			panic(err)
 		}
@@ -72,7 +77,7 @@ func itoa(n int) string {
 
 // workloadSets reads the sets of benchmarks/workload.json with the given
 // name and family, as sequences.
-func workloadSets(b *testing.B, name, family string) [][]Sequence {
+func workloadSets(b *testing.B, name, family string) [][]ml.Sequence {
 	raw, err := os.ReadFile(filepath.Join("..", "benchmarks", "workload.json"))
 	if err != nil {
 		b.Skip(err)
@@ -90,14 +95,14 @@ func workloadSets(b *testing.B, name, family string) [][]Sequence {
 	if err := json.Unmarshal(raw, &w); err != nil {
 		b.Fatal(err)
 	}
-	var out [][]Sequence
+	var out [][]ml.Sequence
 	for _, s := range w.Sets {
 		if s.Name != name || s.Family != family {
 			continue
 		}
-		var seqs []Sequence
+		var seqs []ml.Sequence
 		for _, p := range s.Pairs {
-			seqs = append(seqs, Sequence{IDs: p.InputIDs, TypeIDs: p.TokenTypeIDs})
+			seqs = append(seqs, ml.Sequence{IDs: p.InputIDs, TypeIDs: p.TokenTypeIDs})
 		}
 		out = append(out, seqs)
 	}
@@ -116,4 +121,36 @@ func modelFLOPs(h, inter, layers int, lens []int) float64 {
 	hf, i := float64(h), float64(inter)
 	seqs := float64(len(lens))
 	return float64(layers)*(2*tokens*(4*hf*hf+2*hf*i)+4*sq*hf) + 2*seqs*hf*hf + 2*seqs*hf
+}
+
+// BenchmarkForwardMiniLMShape runs the whole forward pass on a random
+// checkpoint shaped like all-MiniLM-L6-v2 / ms-marco-MiniLM-L-6-v2 (6
+// layers, hidden 384, 12 heads, intermediate 1536; a small vocabulary,
+// which does not change the cost).
+func BenchmarkForwardMiniLMShape(b *testing.B) {
+	cfg := testConfig(b, `{"architectures":["BertForSequenceClassification"],"vocab_size":1000,"hidden_size":384,
+		"num_hidden_layers":6,"num_attention_heads":12,"intermediate_size":1536,"num_labels":1}`)
+	m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 3), cpu.Default())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, shape := range []struct {
+		name       string
+		seqs, toks int
+	}{{"1x32", 1, 32}, {"4x64", 4, 64}} {
+		b.Run(shape.name, func(b *testing.B) {
+			lens := make([]int, shape.seqs)
+			for i := range lens {
+				lens[i] = shape.toks
+			}
+			seqs := randomSequences(rand.New(rand.NewPCG(4, 4)), cfg, lens...)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := m.Forward(context.Background(), seqs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/float64(shape.seqs*shape.toks), "us/token")
+		})
+	}
 }

@@ -1,10 +1,10 @@
-package bert
+package cpu
 
 import "math"
 
 // Scalar float32 kernels of the fast CPU backend: exp for the softmax, erf
 // for GELU, and residual + LayerNorm per row. Each has a test against the
-// float64 library function or the reference kernel (fastcpu_test.go).
+// float64 library function or the reference kernel (backend_test.go).
 
 // exp32 is e^x in float32 for the softmax, where x <= 0: x = n·ln2 + r with
 // |r| <= ln2/2, e^r by its Taylor series to r^7 (truncation error below
@@ -134,4 +134,12 @@ func addLayerNormRow(dst, x, res, gamma, beta []float32, eps float32) {
 	for j, v := range dst {
 		dst[j] = float32((float64(v)-mean)*inv)*gamma[j] + beta[j]
 	}
+}
+
+// geluTanh is the tanh approximation of GELU (gelu_new, gelu_pytorch_tanh):
+// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), in float64 as the reference
+// computes it.
+func geluTanh(x float32) float32 {
+	v := float64(x)
+	return float32(0.5 * v * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(v+0.044715*v*v*v))))
 }

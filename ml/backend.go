@@ -1,25 +1,10 @@
-package bert
+package ml
 
-import "context"
-
-// The backend seam.
-//
-// The model code in this package (embeddings, attention, feed-forward, heads)
-// calls only the operations below. The CPU backend (this package, on
-// gorgonia.org/tensor) and the CUDA backend (package cuda, build tag cuda)
-// implement them; a faster kernel plugs in behind this seam and the model code
-// does not change.
-//
-// Batches are packed: the tokens of every sequence in a batch are laid one
-// after the other in a [tokens, hidden] matrix, and Offsets (cu_seqlens)
-// says where each sequence starts: sequence i is rows Offsets[i] to
-// Offsets[i+1]-1. Dense layers, activations and LayerNorm do not care where
-// a sequence ends; only Attention and the heads (which read the first token of
-// each sequence) use the offsets. No work is spent on padding, and a
-// sequence's logits cannot depend on what else is in its batch.
-//
-// This file is a contract between the model code and every backend: change it
-// additively and keep both sides building.
+import (
+	"context"
+	"errors"
+	"fmt"
+)
 
 // Activation names a Hugging Face hidden_act (and tanh, for the heads).
 type Activation int
@@ -138,4 +123,48 @@ func Release(r Run, xs ...Tensor) {
 			f.Release(x)
 		}
 	}
+}
+
+// TableBuilder is a Backend that allocates an embedding table's storage
+// itself and fills it from blocks of values (read calls put for each block,
+// off being the block's first value's index), so that a table read block by
+// block from the memory-mapped checkpoint (weights.Checkpoint.Float32Blocks)
+// never sits in memory twice. The binder uses it for Embedding when the
+// source can stream; other backends get Table.
+type TableBuilder interface {
+	BuildTable(name string, rows, cols int, read func(put func(off int, vals []float32) error) error) (Weight, error)
+}
+
+// CheckOffsets checks that offsets (cu_seqlens) start at 0, end at tokens
+// and never go back: what every backend's Attention checks first.
+func CheckOffsets(offsets []int32, tokens int) error {
+	if len(offsets) < 2 || offsets[0] != 0 || int(offsets[len(offsets)-1]) != tokens {
+		return fmt.Errorf("offsets %v do not span %d tokens", offsets, tokens)
+	}
+	for i := 1; i < len(offsets); i++ {
+		if offsets[i] < offsets[i-1] {
+			return fmt.Errorf("offsets %v go back at %d", offsets, i)
+		}
+	}
+	return nil
+}
+
+// ErrUnsupported is wrapped by the error of Need: the backend lacks an
+// optional operation the model needs.
+var ErrUnsupported = errors.New("operation not supported by this backend")
+
+// Need returns nil if the runs of b implement the optional operation T (an
+// interface such as LinearActRun), else an error naming the backend and op
+// that wraps ErrUnsupported. An architecture's constructor calls it, at
+// load, for each optional operation it cannot do without.
+func Need[T any](b Backend, op string) error {
+	r, err := b.NewRun(context.Background(), 1)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if _, ok := r.(T); !ok {
+		return fmt.Errorf("%w: backend %s has no %s", ErrUnsupported, b.Name(), op)
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package bert
+package cpu
 
 import (
 	"fmt"
@@ -17,7 +17,7 @@ import (
 //
 // so nothing of size heads x L x L is ever built, and both products run on
 // the same register-blocked micro-kernel (mm4: 4 rows x 32 or 64 columns,
-// AVX-512 assembly, or mm4Go). The maths is the reference's (cpu.go
+// AVX-512 assembly, or mm4Go). The maths is the reference backend's (package reference,
 // attention): scores scaled by 1/sqrt(headDim), the row maximum subtracted
 // before exp, probabilities divided by their sum.
 
