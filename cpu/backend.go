@@ -297,6 +297,11 @@ type fastRun struct {
 	slots   []*attnScratch // per-participant attention scratch
 	attn    attnTask
 	rowsJob rowsTask
+
+	// the decoder operations' (decoder.go)
+	decJob           decoderTask
+	causal           causalTask
+	ropeCos, ropeSin []float32
 }
 
 func (r *fastRun) ok() bool {

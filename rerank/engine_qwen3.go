@@ -4,16 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/crossrank/crossrank/cpu"
+	"github.com/crossrank/crossrank/ml"
 	"github.com/crossrank/crossrank/qwen3"
 	"github.com/crossrank/crossrank/tokenizer"
 )
 
 // isQwen3 reports whether dir holds a Qwen3 re-ranker (config.json names
-// Qwen3ForCausalLM or Qwen3ForSequenceClassification).
+// Qwen3ForCausalLM or Qwen3ForSequenceClassification). Such a checkpoint is
+// not a sequence classifier of ml's registry: its score needs the
+// tokenizer's "yes" and "no" and the card's prompt, so it loads here.
 func isQwen3(dir string) bool {
 	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	return err == nil && qwen3.IsQwen3(raw)
@@ -22,11 +27,9 @@ func isQwen3(dir string) bool {
 // loadQwen3Engine loads a Qwen3-Reranker: its tokenizer framed by the
 // card's prompt, and the decoder whose one logit is yes - no.
 func loadQwen3Engine(ctx context.Context, dir string, opts Options) (engine, error) {
-	if opts.Backend != nil {
-		return engine{}, errors.New("qwen3: a caller's Backend is not supported yet; leave Options.Backend nil")
-	}
-	if p := strings.ToLower(opts.Precision); p != "" && p != "fp32" {
-		return engine{}, fmt.Errorf("qwen3: precision %q is not supported yet (fp32 only)", opts.Precision)
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
 	}
 	tok, err := tokenizer.Load(dir)
 	if err != nil {
@@ -36,26 +39,63 @@ func loadQwen3Engine(ctx context.Context, dir string, opts Options) (engine, err
 	if err != nil {
 		return engine{}, err
 	}
-	m, err := qwen3.Load(ctx, dir, qwen3.Options{YesID: enc.yes, NoID: enc.no})
+	backend, owned := opts.Backend, false
+	if backend == nil {
+		if backend, err = NewBackend(opts.BackendName, opts.Precision, log); err != nil {
+			return engine{}, fmt.Errorf("rerank: %w", err)
+		}
+		owned = true
+	}
+	qo := qwen3.Options{Backend: backend, YesID: enc.yes, NoID: enc.no}
+	m, err := qwen3.Load(ctx, dir, qo)
+	auto := opts.BackendName == "" || strings.EqualFold(opts.BackendName, BackendAuto)
+	if err != nil && owned && auto && errors.Is(err, ml.ErrUnsupported) {
+		// The automatic choice (CUDA) lacks the decoder's operations: the
+		// CPU runs it. A backend the caller named or gave fails instead.
+		log.Warn("qwen3: the backend cannot run this architecture; using the CPU", "backend", backend.Name(), "reason", err.Error())
+		backend.Close()
+		prec := opts.Precision
+		if strings.EqualFold(prec, "fp16") {
+			prec = "fp32" // no fp16 kernel on the CPU
+		}
+		if backend, err = cpu.New(cpu.Options{Precision: prec, Logger: log}); err != nil {
+			return engine{}, fmt.Errorf("rerank: %w", err)
+		}
+		qo.Backend = backend
+		m, err = qwen3.Load(ctx, dir, qo)
+	}
 	if err != nil {
+		if owned {
+			backend.Close()
+		}
 		return engine{}, err
+	}
+	qm := &qwen3Model{m: m}
+	if owned {
+		qm.backend = backend
 	}
 	cfg := m.Config()
 	if cfg.VocabSize < tok.VocabSize() {
-		m.Close()
+		qm.close()
 		return engine{}, fmt.Errorf("qwen3: the tokenizer has %d tokens, the model's vocab_size is %d", tok.VocabSize(), cfg.VocabSize)
 	}
 	info := Info{
-		Device:       "cpu (reference)",
-		Precision:    "fp32",
+		Device:       backend.Name(),
+		Precision:    cfg.DType,
 		Labels:       []string{"yes-no"},
 		Architecture: cfg.Arch.String(),
 	}
-	return engine{enc: enc, mdl: &qwen3Model{m: m}, info: info, act: Sigmoid, defaultMaxLength: qwen3CardMaxLength}, nil
+	if p, ok := backend.(interface{ Precision() string }); ok {
+		info.Precision = p.Precision()
+	}
+	return engine{enc: enc, mdl: qm, info: info, act: Sigmoid, defaultMaxLength: qwen3CardMaxLength}, nil
 }
 
 // qwen3Model is package qwen3's Model as the batcher's model.
-type qwen3Model struct{ m *qwen3.Model }
+type qwen3Model struct {
+	m       *qwen3.Model
+	backend ml.Backend // closed with the model when the Reranker made it
+}
 
 func (q *qwen3Model) forward(ctx context.Context, batch []seq) ([][]float32, error) {
 	seqs := make([][]int32, len(batch))
@@ -67,4 +107,11 @@ func (q *qwen3Model) forward(ctx context.Context, batch []seq) ([][]float32, err
 
 func (q *qwen3Model) maxTokens() int { return q.m.MaxTokens() }
 func (q *qwen3Model) numLabels() int { return 1 }
-func (q *qwen3Model) close() error   { return q.m.Close() }
+
+func (q *qwen3Model) close() error {
+	err := q.m.Close()
+	if q.backend != nil {
+		err = errors.Join(err, q.backend.Close())
+	}
+	return err
+}
