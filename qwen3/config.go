@@ -23,6 +23,10 @@ const (
 	// label: the community conversion whose score row is
 	// lm_head[yes] - lm_head[no] (e.g. tomaarsen/Qwen3-Reranker-0.6B-seq-cls).
 	SequenceClassification
+	// Qwen2CausalLM is Qwen2ForCausalLM, as mixedbread-ai/mxbai-rerank-base-v2
+	// and -large-v2 ship it: Qwen3's decoder with biases on the q/k/v
+	// projections and no q_norm/k_norm, scored from lm_head rows too.
+	Qwen2CausalLM
 )
 
 func (a Arch) String() string {
@@ -31,12 +35,22 @@ func (a Arch) String() string {
 		return "Qwen3ForCausalLM"
 	case SequenceClassification:
 		return "Qwen3ForSequenceClassification"
+	case Qwen2CausalLM:
+		return "Qwen2ForCausalLM"
 	}
 	return "unknown"
 }
 
 // Architectures are the config.json architectures this package loads.
-var Architectures = []string{CausalLM.String(), SequenceClassification.String()}
+var Architectures = []string{CausalLM.String(), SequenceClassification.String(), Qwen2CausalLM.String()}
+
+// modelType is config.json's model_type for a.
+func (a Arch) modelType() string {
+	if a == Qwen2CausalLM {
+		return "qwen2"
+	}
+	return "qwen3"
+}
 
 // Config is what the forward pass needs from a Qwen3 config.json. JSON names
 // are the Hub's. Both forms are read: the Hub's (transformers 4.51:
@@ -61,6 +75,12 @@ type Config struct {
 	NumLabels             int    // SequenceClassification only: 1
 	PadTokenID            *int   // pad_token_id, nil when absent or null
 	DType                 string // the stored dtype config.json names, or ""
+
+	// What the two families' attention differs in: Qwen3 normalises each
+	// query and key head (q_norm, k_norm), Qwen2 adds biases to the q, k
+	// and v projections (Qwen2Attention has bias=True there, whatever the
+	// config says).
+	QKNorm, QKVBias bool
 }
 
 // rawConfig is config.json as the Hub and transformers write it. Pointers
@@ -132,9 +152,9 @@ func LoadConfig(dir string) (*Config, error) {
 	return c, nil
 }
 
-// IsQwen3 reports whether a config.json names one of this package's
-// architectures (or model_type "qwen3" without architectures).
-func IsQwen3(raw []byte) bool {
+// Handles reports whether a config.json names one of this package's
+// architectures (or model_type "qwen3" or "qwen2" without architectures).
+func Handles(raw []byte) bool {
 	var head struct {
 		Architectures []string `json:"architectures"`
 		ModelType     string   `json:"model_type"`
@@ -153,10 +173,15 @@ func archOf(architectures []string, modelType string) (Arch, error) {
 			return CausalLM, nil
 		case SequenceClassification.String():
 			return SequenceClassification, nil
+		case Qwen2CausalLM.String():
+			return Qwen2CausalLM, nil
 		}
 	}
 	if len(architectures) == 0 && modelType == "qwen3" {
 		return CausalLM, nil
+	}
+	if len(architectures) == 0 && modelType == "qwen2" {
+		return Qwen2CausalLM, nil
 	}
 	return 0, fmt.Errorf("architectures %v (model_type %q): want one of %s", architectures, modelType, strings.Join(Architectures, ", "))
 }
@@ -186,10 +211,11 @@ func ParseConfig(raw []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.ModelType != "" && r.ModelType != "qwen3" {
-		return nil, fmt.Errorf("model_type %q, want \"qwen3\"", r.ModelType)
+	if r.ModelType != "" && r.ModelType != arch.modelType() {
+		return nil, fmt.Errorf("model_type %q, want %q for %v", r.ModelType, arch.modelType(), arch)
 	}
 	c := &Config{Arch: arch, Architectures: r.Architectures, PadTokenID: r.PadTokenID}
+	c.QKNorm, c.QKVBias = arch != Qwen2CausalLM, arch == Qwen2CausalLM
 	c.DType = r.Dtype
 	if c.DType == "" {
 		c.DType = r.TorchDtype
@@ -236,7 +262,14 @@ func ParseConfig(raw []byte) (*Config, error) {
 	if r.NumKeyValueHeads != nil {
 		c.NumKeyValueHeads = *r.NumKeyValueHeads
 	}
-	c.HeadDim = 128
+	c.HeadDim = 128 // Qwen3Config's default
+	if arch == Qwen2CausalLM {
+		// Qwen2Config has no head_dim; Qwen2Attention divides.
+		c.HeadDim = 0
+		if c.NumAttentionHeads > 0 && c.HiddenSize%c.NumAttentionHeads == 0 {
+			c.HeadDim = c.HiddenSize / c.NumAttentionHeads
+		}
+	}
 	if r.HeadDim != nil {
 		c.HeadDim = *r.HeadDim
 	}
@@ -259,7 +292,7 @@ func ParseConfig(raw []byte) (*Config, error) {
 	if r.RopeScaling != nil && string(*r.RopeScaling) != "null" {
 		return nil, fmt.Errorf("rope_scaling %s is not supported (only null)", *r.RopeScaling)
 	}
-	if r.AttentionBias != nil && *r.AttentionBias {
+	if r.AttentionBias != nil && *r.AttentionBias && arch != Qwen2CausalLM {
 		return nil, errors.New("attention_bias true is not supported")
 	}
 	if r.UseSlidingWindow != nil && *r.UseSlidingWindow {

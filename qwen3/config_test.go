@@ -46,7 +46,7 @@ func TestParseHubConfig(t *testing.T) {
 	}
 	want := Config{Arch: CausalLM, Architectures: []string{"Qwen3ForCausalLM"}, VocabSize: 151669, HiddenSize: 1024,
 		IntermediateSize: 3072, NumHiddenLayers: 28, NumAttentionHeads: 16, NumKeyValueHeads: 8, HeadDim: 128,
-		MaxPositionEmbeddings: 40960, RMSNormEps: 1e-6, RopeTheta: 1e6, TieWordEmbeddings: true, DType: "float32"}
+		MaxPositionEmbeddings: 40960, RMSNormEps: 1e-6, RopeTheta: 1e6, TieWordEmbeddings: true, DType: "float32", QKNorm: true}
 	c.Architectures = want.Architectures
 	if got, _ := json.Marshal(c); string(got) != string(must(json.Marshal(want))) {
 		t.Errorf("got %s\nwant %s", got, must(json.Marshal(want)))
@@ -151,7 +151,7 @@ func TestParseConfigErrors(t *testing.T) {
 	if _, err := LoadConfig(t.TempDir()); err == nil {
 		t.Error("no config.json: no error")
 	}
-	if IsQwen3([]byte(`{"architectures": ["BertForSequenceClassification"]}`)) || !IsQwen3([]byte(hubConfig)) {
+	if Handles([]byte(`{"architectures": ["BertForSequenceClassification"]}`)) || !Handles([]byte(hubConfig)) {
 		t.Error("IsQwen3 wrong")
 	}
 }
@@ -176,4 +176,47 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("accepted %+v", c)
 		}
 	})
+}
+
+// A Qwen2 config.json of mxbai-rerank-base-v2's shape (Qwen2.5-0.5B), in the Hub's form.
+const mxbaiConfig = `{
+  "architectures": ["Qwen2ForCausalLM"],
+  "attention_dropout": 0.0,
+  "bos_token_id": 151643,
+  "eos_token_id": 151643,
+  "hidden_act": "silu",
+  "hidden_size": 896,
+  "initializer_range": 0.02,
+  "intermediate_size": 4864,
+  "max_position_embeddings": 32768,
+  "max_window_layers": 24,
+  "model_type": "qwen2",
+  "num_attention_heads": 14,
+  "num_hidden_layers": 24,
+  "num_key_value_heads": 2,
+  "rms_norm_eps": 1e-06,
+  "rope_theta": 1000000.0,
+  "sliding_window": 32768,
+  "tie_word_embeddings": true,
+  "torch_dtype": "bfloat16",
+  "transformers_version": "4.48.0",
+  "use_cache": true,
+  "use_sliding_window": false,
+  "vocab_size": 151936
+}`
+
+func TestParseQwen2Config(t *testing.T) {
+	c, err := ParseConfig([]byte(mxbaiConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Arch != Qwen2CausalLM || c.HeadDim != 64 || c.NumKeyValueHeads != 2 || c.QKNorm || !c.QKVBias || c.RopeTheta != 1e6 || !c.TieWordEmbeddings {
+		t.Errorf("%+v", c)
+	}
+	if !Handles([]byte(mxbaiConfig)) || !Handles([]byte(`{"model_type": "qwen2"}`)) {
+		t.Error("Handles refuses a Qwen2 config")
+	}
+	if _, err := ParseConfig([]byte(strings.Replace(mxbaiConfig, `"model_type": "qwen2"`, `"model_type": "qwen3"`, 1))); err == nil {
+		t.Error("Qwen2ForCausalLM with model_type qwen3: no error")
+	}
 }

@@ -4,7 +4,9 @@
 // Qwen3ForSequenceClassification whose one score row is lm_head[yes] -
 // lm_head[no]. It reads config.json in the Hub's form (rope_theta) and
 // transformers 5's (rope_parameters) and safetensors by the checkpoint's
-// names.
+// names. Qwen2ForCausalLM (mixedbread-ai/mxbai-rerank-base-v2, -large-v2)
+// is the same decoder with biased q/k/v projections and no q_norm/k_norm;
+// its score reads the rows of "1" and "0".
 //
 // modeling.go holds one Go type per Hugging Face module (Qwen3RMSNorm,
 // Qwen3RotaryEmbedding, Qwen3Attention with q_norm/k_norm and grouped

@@ -32,7 +32,16 @@ type goldenIndex struct {
 	NoID        int32   `json:"no_id"`
 	PrefixIDs   []int32 `json:"prefix_ids"`
 	SuffixIDs   []int32 `json:"suffix_ids"`
-	Models      map[string]struct {
+	Mxbai       struct {
+		Prefix    string `json:"prefix"`
+		Suffix    string `json:"suffix"`
+		Task      string `json:"task"`
+		Sep       string `json:"sep"`
+		MaxLength int    `json:"max_length"`
+		YesID     int32  `json:"yes_id"` // "1"
+		NoID      int32  `json:"no_id"`  // "0"
+	} `json:"mxbai"`
+	Models map[string]struct {
 		Dir             string   `json:"dir"`
 		Scores          string   `json:"scores"`
 		Hidden          string   `json:"hidden"`
@@ -66,7 +75,16 @@ type hiddenRecord struct {
 	HiddenStates [][]float64 `json:"hidden_states"`
 }
 
-var modelNames = []string{"qwen3-tied", "qwen3-untied", "qwen3-seq-cls"}
+var modelNames = []string{"qwen3-tied", "qwen3-untied", "qwen3-seq-cls", "qwen2-mxbai"}
+
+// scoreIDs are the token ids whose logits a model's score reads: "yes" and
+// "no" for Qwen3-Reranker, "1" and "0" for mxbai-rerank-v2.
+func (g *goldenIndex) scoreIDs(model string) (yes, no int32) {
+	if model == "qwen2-mxbai" {
+		return g.Mxbai.YesID, g.Mxbai.NoID
+	}
+	return g.YesID, g.NoID
+}
 
 func loadIndex(t testing.TB) *goldenIndex {
 	t.Helper()
@@ -128,7 +146,8 @@ func loadReference(t testing.TB, g *goldenIndex, name string) *Reference {
 		t.Fatal(err)
 	}
 	defer ck.Close()
-	r, err := NewReference(cfg, ck, g.YesID, g.NoID)
+	yes, no := g.scoreIDs(name)
+	r, err := NewReference(cfg, ck, yes, no)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,8 +85,10 @@ func New(ctx context.Context, cfg *Config, src ml.TensorSource, b ml.Backend, ye
 	d := &m.decoder
 	d.Layers = make([]DecoderLayer, cfg.NumHiddenLayers)
 	for i := range d.Layers {
-		d.Layers[i].SelfAttn.Heads = cfg.NumAttentionHeads
-		d.Layers[i].SelfAttn.KV = cfg.NumKeyValueHeads
+		a := &d.Layers[i].SelfAttn
+		a.Heads, a.KV = cfg.NumAttentionHeads, cfg.NumKeyValueHeads
+		a.QProj.HasBias, a.KProj.HasBias, a.VProj.HasBias = cfg.QKVBias, cfg.QKVBias, cfg.QKVBias
+		a.QNorm.Absent, a.KNorm.Absent = !cfg.QKNorm, !cfg.QKNorm
 	}
 	d.Rotary = RotaryEmbedding{InvFreq: invFreq(cfg.RopeTheta, cfg.HeadDim), HeadDim: cfg.HeadDim}
 	bd := &ml.Binder{
@@ -117,7 +119,7 @@ func (m *Model) bindHead(bd *ml.Binder, yes, no int32) error {
 	h := c.HiddenSize
 	var rows []float32
 	switch c.Arch {
-	case CausalLM:
+	case CausalLM, Qwen2CausalLM:
 		if yes < 0 || int(yes) >= c.VocabSize || no < 0 || int(no) >= c.VocabSize || yes == no {
 			return fmt.Errorf("qwen3: yes/no ids %d/%d: want two ids in [0, %d)", yes, no, c.VocabSize)
 		}
@@ -203,7 +205,7 @@ func (m *Model) Forward(ctx context.Context, seqs [][]int32) ([][]float32, error
 		return nil, fmt.Errorf("qwen3: forward: %w", err)
 	}
 	n := 1
-	if m.cfg.Arch == CausalLM {
+	if m.cfg.Arch != SequenceClassification {
 		n = 2
 	}
 	if len(logits) != len(seqs)*n {

@@ -23,8 +23,9 @@ func backends() map[string]func() ml.Backend {
 
 func loadModel(t testing.TB, g *goldenIndex, name string, b ml.Backend) *Model {
 	t.Helper()
+	yes, no := g.scoreIDs(name)
 	m, err := Load(context.Background(), filepath.Join(testdata, filepath.FromSlash(g.Models[name].Dir)),
-		Options{Backend: b, YesID: g.YesID, NoID: g.NoID})
+		Options{Backend: b, YesID: yes, NoID: no})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,8 +135,15 @@ func randomCheckpoint(rng *rand.Rand, c *Config) mapSource {
 		add(p+"self_attn.k_proj.weight", c.NumKeyValueHeads*hd, h)
 		add(p+"self_attn.v_proj.weight", c.NumKeyValueHeads*hd, h)
 		add(p+"self_attn.o_proj.weight", h, c.NumAttentionHeads*hd)
-		add(p+"self_attn.q_norm.weight", hd)
-		add(p+"self_attn.k_norm.weight", hd)
+		if c.QKNorm {
+			add(p+"self_attn.q_norm.weight", hd)
+			add(p+"self_attn.k_norm.weight", hd)
+		}
+		if c.QKVBias {
+			add(p+"self_attn.q_proj.bias", c.NumAttentionHeads*hd)
+			add(p+"self_attn.k_proj.bias", c.NumKeyValueHeads*hd)
+			add(p+"self_attn.v_proj.bias", c.NumKeyValueHeads*hd)
+		}
 		add(p+"mlp.gate_proj.weight", c.IntermediateSize, h)
 		add(p+"mlp.up_proj.weight", c.IntermediateSize, h)
 		add(p+"mlp.down_proj.weight", h, c.IntermediateSize)
@@ -155,8 +163,12 @@ func TestModelMatchesReferenceOnRandomShapes(t *testing.T) {
 		{HiddenSize: 64, IntermediateSize: 96, NumHiddenLayers: 1, NumAttentionHeads: 8, NumKeyValueHeads: 1, HeadDim: 128},
 		{HiddenSize: 48, IntermediateSize: 80, NumHiddenLayers: 3, NumAttentionHeads: 6, NumKeyValueHeads: 3, HeadDim: 8, TieWordEmbeddings: true},
 		{HiddenSize: 32, IntermediateSize: 64, NumHiddenLayers: 2, NumAttentionHeads: 2, NumKeyValueHeads: 2, HeadDim: 32},
+		{Arch: Qwen2CausalLM, HiddenSize: 64, IntermediateSize: 96, NumHiddenLayers: 2, NumAttentionHeads: 8, NumKeyValueHeads: 2, HeadDim: 8, QKVBias: true},
 	} {
-		c.Arch, c.VocabSize, c.MaxPositionEmbeddings, c.RMSNormEps, c.RopeTheta = CausalLM, 97, 4096, 1e-6, 1e6
+		if c.Arch == 0 {
+			c.Arch, c.QKNorm = CausalLM, true
+		}
+		c.VocabSize, c.MaxPositionEmbeddings, c.RMSNormEps, c.RopeTheta = 97, 4096, 1e-6, 1e6
 		src := randomCheckpoint(rng, &c)
 		ref, err := NewReference(&c, src, 5, 7)
 		if err != nil {

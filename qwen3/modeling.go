@@ -59,15 +59,18 @@ func needs(b ml.Backend) error {
 	return nil
 }
 
-// Linear is torch.nn.Linear with bias=False, as every projection of Qwen3
-// is (attention_bias false). Its dims tag is "out,in".
+// Linear is torch.nn.Linear: without bias, as every projection of Qwen3
+// is (attention_bias false), or with one where the constructor sets
+// HasBias (Qwen2's q/k/v). Its dims tag is "out,in".
 type Linear struct {
-	Weight ml.Weight // "weight", [out, in]
+	Weight  ml.Weight // "weight", [out, in]
+	Bias    ml.Weight // "bias", [out], when HasBias
+	HasBias bool
 }
 
-func (l *Linear) Forward(r *run, x ml.Tensor) ml.Tensor { return r.Linear(x, l.Weight, nil) }
+func (l *Linear) Forward(r *run, x ml.Tensor) ml.Tensor { return r.Linear(x, l.Weight, l.Bias) }
 
-// BindParam reads name.weight.
+// BindParam reads name.weight (and name.bias when HasBias).
 func (l *Linear) BindParam(bd *ml.Binder, name string, dims []int) error {
 	if len(dims) != 2 {
 		return fmt.Errorf("%s: a Linear needs dims \"out,in\"", name)
@@ -80,6 +83,17 @@ func (l *Linear) BindParam(bd *ml.Binder, name string, dims []int) error {
 		return err
 	}
 	bd.Release(name + ".weight")
+	if !l.HasBias {
+		return nil
+	}
+	b, err := bd.Tensor(name+".bias", dims[0])
+	if err != nil {
+		return err
+	}
+	if l.Bias, err = bd.Backend.Vector(name+".bias", b); err != nil {
+		return err
+	}
+	bd.Release(name + ".bias")
 	return nil
 }
 
@@ -89,12 +103,18 @@ func (l *Linear) BindParam(bd *ml.Binder, name string, dims []int) error {
 type RMSNorm struct {
 	Weight ml.Weight // "weight", [n]
 	Eps    float32   // rms_norm_eps
+	// Absent marks a norm the family does not have (Qwen2's attention has
+	// no q_norm/k_norm): nothing is bound and the module is not called.
+	Absent bool
 }
 
 func (n *RMSNorm) Forward(r *run, x ml.Tensor) ml.Tensor { return r.RMSNorm(x, n.Weight, n.Eps) }
 
 // BindParam reads name.weight.
 func (n *RMSNorm) BindParam(bd *ml.Binder, name string, dims []int) error {
+	if n.Absent {
+		return nil
+	}
 	if len(dims) != 1 {
 		return fmt.Errorf("%s: an RMSNorm needs dims \"n\"", name)
 	}
@@ -126,7 +146,8 @@ func (e *RotaryEmbedding) Apply(r *run, x ml.Tensor, positions []int32) {
 // Attention is Qwen3Attention (modeling_qwen3.py#L203): the projections,
 // q_norm / k_norm per head, rotary embeddings, then causal grouped-query
 // attention within each sequence (the backend's CausalAttention holds the
-// maths), then o_proj.
+// maths), then o_proj. With biased q/k/v projections and no q_norm/k_norm
+// it is Qwen2Attention (modeling_qwen2.py#L170).
 type Attention struct {
 	QProj Linear  `hf:"q_proj" dims:"q,hidden"`
 	KProj Linear  `hf:"k_proj" dims:"kv,hidden"`
@@ -139,12 +160,14 @@ type Attention struct {
 }
 
 func (a *Attention) Forward(r *run, x ml.Tensor, rope *RotaryEmbedding, positions, offsets []int32) ml.Tensor {
-	q0 := a.QProj.Forward(r, x)
-	q := a.QNorm.Forward(r, q0)
-	k0 := a.KProj.Forward(r, x)
-	k := a.KNorm.Forward(r, k0)
+	q := a.QProj.Forward(r, x)
+	k := a.KProj.Forward(r, x)
 	v := a.VProj.Forward(r, x)
-	ml.Release(r, q0, k0)
+	if !a.QNorm.Absent {
+		q0, k0 := q, k
+		q, k = a.QNorm.Forward(r, q0), a.KNorm.Forward(r, k0)
+		ml.Release(r, q0, k0)
+	}
 	rope.Apply(r, q, positions)
 	rope.Apply(r, k, positions)
 	ctx := r.CausalAttention(q, k, v, a.Heads, a.KV, offsets)

@@ -31,7 +31,8 @@ type Reference struct {
 type refLayer struct {
 	inputNorm, postNorm  []float32
 	q, k, v, o           []float32
-	qNorm, kNorm         []float32
+	qb, kb, vb           []float32 // Qwen2's q/k/v biases, nil for Qwen3
+	qNorm, kNorm         []float32 // Qwen3's per-head norms, nil for Qwen2
 	gate, up, down       []float32
 	qOut, kvOut, interim int
 }
@@ -71,15 +72,22 @@ func NewReference(cfg *Config, src TensorSource, yes, no int32) (*Reference, err
 		l.k = get(p+"self_attn.k_proj.weight", l.kvOut, h)
 		l.v = get(p+"self_attn.v_proj.weight", l.kvOut, h)
 		l.o = get(p+"self_attn.o_proj.weight", h, l.qOut)
-		l.qNorm = get(p+"self_attn.q_norm.weight", hd)
-		l.kNorm = get(p+"self_attn.k_norm.weight", hd)
+		if cfg.QKNorm {
+			l.qNorm = get(p+"self_attn.q_norm.weight", hd)
+			l.kNorm = get(p+"self_attn.k_norm.weight", hd)
+		}
+		if cfg.QKVBias {
+			l.qb = get(p+"self_attn.q_proj.bias", l.qOut)
+			l.kb = get(p+"self_attn.k_proj.bias", l.kvOut)
+			l.vb = get(p+"self_attn.v_proj.bias", l.kvOut)
+		}
 		l.gate = get(p+"mlp.gate_proj.weight", l.interim, h)
 		l.up = get(p+"mlp.up_proj.weight", l.interim, h)
 		l.down = get(p+"mlp.down_proj.weight", h, l.interim)
 		r.layers = append(r.layers, l)
 	}
 	switch cfg.Arch {
-	case CausalLM:
+	case CausalLM, Qwen2CausalLM:
 		if yes < 0 || int(yes) >= cfg.VocabSize || no < 0 || int(no) >= cfg.VocabSize {
 			return nil, fmt.Errorf("qwen3: yes/no ids %d/%d outside the vocabulary [0, %d)", yes, no, cfg.VocabSize)
 		}
@@ -208,11 +216,13 @@ func (r *Reference) attention(l *refLayer, x []float32, n int) []float32 {
 	c := r.cfg
 	h, hd := c.HiddenSize, c.HeadDim
 	heads, kvHeads := c.NumAttentionHeads, c.NumKeyValueHeads
-	q := linear(x, n, h, l.q, l.qOut)
-	k := linear(x, n, h, l.k, l.kvOut)
-	v := linear(x, n, h, l.v, l.kvOut)
-	q = rmsNorm(q, l.qNorm, hd, c.RMSNormEps)
-	k = rmsNorm(k, l.kNorm, hd, c.RMSNormEps)
+	q := addBias(linear(x, n, h, l.q, l.qOut), l.qb)
+	k := addBias(linear(x, n, h, l.k, l.kvOut), l.kb)
+	v := addBias(linear(x, n, h, l.v, l.kvOut), l.vb)
+	if l.qNorm != nil {
+		q = rmsNorm(q, l.qNorm, hd, c.RMSNormEps)
+		k = rmsNorm(k, l.kNorm, hd, c.RMSNormEps)
+	}
 	rope(q, n, heads, hd, r.invFreq)
 	rope(k, n, kvHeads, hd, r.invFreq)
 
@@ -304,6 +314,16 @@ func linear(x []float32, n, in int, w []float32, out int) []float32 {
 		xr := x[t*in : (t+1)*in]
 		for o := range out {
 			y[t*out+o] = dot(xr, w[o*in:(o+1)*in])
+		}
+	}
+	return y
+}
+
+// addBias adds b (nil: nothing) to every row of y.
+func addBias(y, b []float32) []float32 {
+	for r := 0; b != nil && r < len(y); r += len(b) {
+		for i := range b {
+			y[r+i] += b[i]
 		}
 	}
 	return y

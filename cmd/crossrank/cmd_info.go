@@ -100,7 +100,7 @@ func runInfo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func describe(dir string) (*modelInfo, error) {
 	var info *modelInfo
 	var checkHead func(ck *weights.Checkpoint) error
-	if raw, err := os.ReadFile(filepath.Join(dir, weights.ConfigFile)); err == nil && qwen3.IsQwen3(raw) {
+	if raw, err := os.ReadFile(filepath.Join(dir, weights.ConfigFile)); err == nil && qwen3.Handles(raw) {
 		cfg, err := qwen3.LoadConfig(dir)
 		if err != nil {
 			return nil, err

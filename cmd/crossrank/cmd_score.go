@@ -120,7 +120,7 @@ func (s *scorer) close() error {
 }
 
 func newScorer(ctx context.Context, dir string, maxLength int, backend, precision string, stderr io.Writer) (*scorer, error) {
-	if raw, err := os.ReadFile(filepath.Join(dir, weights.ConfigFile)); err == nil && qwen3.IsQwen3(raw) {
+	if raw, err := os.ReadFile(filepath.Join(dir, weights.ConfigFile)); err == nil && qwen3.Handles(raw) {
 		r, err := rerank.New(ctx, dir, rerank.Options{MaxLength: maxLength, BackendName: backend, Precision: precision,
 			Logger: slog.New(slog.NewTextHandler(stderr, nil))})
 		if err != nil {

@@ -72,6 +72,19 @@ MODELS = {
     "qwen3-untied": dict(tie=False, rope_theta=10000.0, hub_form=False, seed=SEED + 2),
 }
 SEQ_CLS = "qwen3-seq-cls"  # converted from qwen3-tied
+MXBAI = "qwen2-mxbai"  # a Qwen2ForCausalLM scored as mixedbread-ai/mxbai-rerank-base-v2 is
+
+# mxbai-rerank-v2's prompt and score (mixedbread-ai/mxbai-rerank, mxbai_rerank_v2.py, as the
+# rerankers package's port has it): pieces tokenized apart and joined as ids,
+# prefix + query + sep + document + sep + task + suffix; score = logit("1") - logit("0").
+MXBAI_PREFIX = ("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+                "<|im_end|>\n<|im_start|>user\n")
+MXBAI_SUFFIX = "<|im_end|>\n<|im_start|>assistant\n"
+MXBAI_TASK = ("You are a search relevance expert who evaluates how well documents match search queries. "
+              "For each query-document pair, carefully analyze the semantic relationship between them, then "
+              "provide your binary relevance judgment (0 for not relevant, 1 for relevant).\nRelevance:")
+MXBAI_SEP = "\n"
+MXBAI_MAX_LENGTH = 320  # mxbai's max_length (8192 there): the query and document tokens, static parts apart
 
 
 def log(*a):
@@ -133,7 +146,7 @@ def train_tokenizer(lines):
     tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for s in SPECIALS])
     # Qwen3's tokenizer has the think tags as added tokens that are not special.
     tok.add_tokens([AddedToken(s, special=False, normalized=False) for s in THINK])
-    for w in ["yes", "no"] + SPECIALS + THINK:
+    for w in ["yes", "no", "0", "1"] + SPECIALS + THINK:
         assert tok.token_to_id(w) is not None, f"{w!r} is not a token"
         assert tok.encode(w, add_special_tokens=False).ids == [tok.token_to_id(w)], w
     return tok
@@ -179,6 +192,8 @@ def randomize(model, seed):
                 v = 0.5 * torch.randn(p.shape, generator=g)
             elif name == "lm_head.weight":
                 v = 0.5 * torch.randn(p.shape, generator=g)
+            elif name.endswith("bias"):  # Qwen2's q/k/v
+                v = 0.2 * torch.randn(p.shape, generator=g)
             else:  # Linear [out, in]
                 v = 1.5 / np.sqrt(p.shape[1]) * torch.randn(p.shape, generator=g)
             p.copy_(v)
@@ -250,10 +265,28 @@ def build_checkpoints(out, hf_tok):
     seq.save_pretrained(dest)
     hf_tok.save_pretrained(dest)
     log(f"saved {SEQ_CLS}: {sorted(os.listdir(dest))}")
+
+    # A Qwen2 decoder (q/k/v with biases, no q_norm/k_norm, head_dim = hidden/heads).
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(SEED + 3)
+    q2 = {k: v for k, v in TINY.items() if k not in ("head_dim", "attention_bias")}
+    cfg = Qwen2Config(vocab_size=len(hf_tok), tie_word_embeddings=True,
+                      rope_parameters={"rope_type": "default", "rope_theta": 1000000.0}, **q2, **specials)
+    model = Qwen2ForCausalLM(cfg)
+    randomize(model, SEED + 3)
+    one, zero = hf_tok.convert_tokens_to_ids("1"), hf_tok.convert_tokens_to_ids("0")
+    coarse_rows(model.lm_head.weight, (one, zero))
+    model = model.to(torch.bfloat16).eval()
+    dest = os.path.join(out, "models", MXBAI)
+    shutil.rmtree(dest, ignore_errors=True)
+    model.save_pretrained(dest)
+    hf_tok.save_pretrained(dest)
+    log(f"saved {MXBAI}: {sorted(os.listdir(dest))}")
     # The same tokenizer.json in all three: the others link to qwen3-tied's
     # (as generate.py's link_shared_tokenizer does for each family).
     first = os.path.join(out, "models", "qwen3-tied", "tokenizer.json")
-    for name in ("qwen3-untied", SEQ_CLS):
+    for name in ("qwen3-untied", SEQ_CLS, MXBAI):
         own = os.path.join(out, "models", name, "tokenizer.json")
         with open(own, "rb") as x, open(first, "rb") as y:
             assert x.read() == y.read(), f"{name}: tokenizer.json differs from qwen3-tied's"
@@ -267,6 +300,50 @@ def load_causal(out, name):
 
     m = AutoModelForCausalLM.from_pretrained(os.path.join(out, "models", name), dtype=torch.bfloat16)
     return m.float().eval()
+
+
+def mxbai_inputs(tok, pairs):
+    """_prepare_batch of mxbai-rerank-v2 (no instruction): the query cut to 3/4 of
+    max_length, the document to a quarter, the pair to max_length (only_second),
+    framed, left-padded to a multiple of 8."""
+    ids = lambda t: tok(t, add_special_tokens=False)["input_ids"]
+    prefix, suffix, task, sep = ids(MXBAI_PREFIX), ids(MXBAI_SUFFIX), ids(MXBAI_TASK), ids(MXBAI_SEP)
+    rows = []
+    for q, d in pairs:
+        q_ids = tok("query: " + q, add_special_tokens=False, max_length=MXBAI_MAX_LENGTH * 3 // 4,
+                    truncation=True)["input_ids"]
+        d_ids = tok("document: " + d, add_special_tokens=False, max_length=MXBAI_MAX_LENGTH // 4,
+                    truncation=True)["input_ids"]
+        # tokenizer.prepare_for_model(q_ids, sep + d_ids, truncation="only_second", max_length=...),
+        # which transformers 5 no longer has: the second part loses its tail.
+        second = (sep + d_ids)[:max(0, MXBAI_MAX_LENGTH - len(q_ids))]
+        both = q_ids + second
+        full = prefix + both + sep + task + suffix
+        rows.append({"input_ids": full, "attention_mask": [1] * len(full)})
+    return tok.pad(rows, padding="longest", pad_to_multiple_of=8, return_tensors="pt")
+
+
+def mxbai_records(out, tok, pairs):
+    model = load_causal(out, MXBAI)
+    one, zero = tok.convert_tokens_to_ids("1"), tok.convert_tokens_to_ids("0")
+    recs = []
+    with torch.no_grad():
+        for q, d in pairs:
+            enc = mxbai_inputs(tok, [(q, d)])
+            res = model(**enc)
+            last = res.logits[0, -1]
+            n_doc = len(tok("document: " + d, add_special_tokens=False)["input_ids"])
+            recs.append({"query": q, "document": d, "input_ids": enc["input_ids"][0][enc["attention_mask"][0] == 1].tolist(),
+                         "truncated": n_doc > MXBAI_MAX_LENGTH // 4,
+                         "yes_logit": f32(last[one]), "no_logit": f32(last[zero]),
+                         "logit": f32(last[one] - last[zero]), "score": f32(torch.sigmoid(last[one] - last[zero]))})
+        for b in range(0, len(pairs), BATCH):
+            enc = mxbai_inputs(tok, pairs[b:b + BATCH])
+            res = model(**enc)
+            for i in range(enc["input_ids"].shape[0]):
+                l = res.logits[i, -1]
+                recs[b + i]["batched_score"] = f32(torch.sigmoid(l[one] - l[zero]))
+    return recs
 
 
 def load_seq_cls(out):
@@ -434,6 +511,29 @@ def step(out):
         assert entry["spread"] >= 2.0, entry
         assert entry["truncated"] >= 2, entry
     # The converted model scores as the causal one it came from.
+    # mxbai-rerank-v2 on the Qwen2 decoder: pairs whose documents fit its quarter of
+    # max_length (its cut differs from the Qwen3 card's), and one that does not.
+    fits = lambda d: len(tok("document: " + d, add_special_tokens=False)["input_ids"]) <= MXBAI_MAX_LENGTH // 4
+    mx_pairs = [p for p in pairs if fits(p[1]) and p[0].strip()]
+    rng = random.Random(SEED + 11)
+    short = [t for t in lines if t.strip() and len(t) < 80]
+    while len(mx_pairs) < 15:
+        q, d = rng.choice(short), rng.choice(short)
+        if fits(d):
+            mx_pairs.append((q, d))
+    mx_pairs.append(next(p for p in pairs if len(p[1]) > 1500))
+    recs = mxbai_records(out, tok, mx_pairs)
+    path = f"golden/qwen3-scores-{MXBAI}.jsonl.gz"
+    write_jsonl(os.path.join(out, path), recs)
+    logits = [r["logit"] for r in recs]
+    index["mxbai"] = {"prefix": MXBAI_PREFIX, "suffix": MXBAI_SUFFIX, "task": MXBAI_TASK, "sep": MXBAI_SEP,
+                      "max_length": MXBAI_MAX_LENGTH, "yes_id": tok.convert_tokens_to_ids("1"),
+                      "no_id": tok.convert_tokens_to_ids("0")}
+    index["models"][MXBAI] = {"dir": f"models/{MXBAI}", "scores": path, "pairs": len(recs),
+                              "spread": max(logits) - min(logits),
+                              "max_batch_diff": max(abs(r["score"] - r["batched_score"]) for r in recs),
+                              "truncated": sum(r["truncated"] for r in recs)}
+    log(f"{MXBAI}: {len(recs)} pairs, spread {max(logits) - min(logits):.3f}")
     conv = max(abs(a["score"] - b["score"]) for a, b in zip(all_recs["qwen3-tied"], all_recs[SEQ_CLS]))
     assert conv < 1e-5, f"seq-cls differs from qwen3-tied by {conv}"
     index["models"][SEQ_CLS]["max_diff_to_causal"] = conv
