@@ -21,21 +21,30 @@ import (
 // tokenizer's "yes" and "no" and the card's prompt, so it loads here.
 func isQwen3(dir string) bool {
 	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	return err == nil && qwen3.IsQwen3(raw)
+	return err == nil && qwen3.Handles(raw)
 }
 
-// loadQwen3Engine loads a Qwen3-Reranker: its tokenizer framed by the
-// card's prompt, and the decoder whose one logit is yes - no.
+// loadQwen3Engine loads a decoder re-ranker: its tokenizer framed by the
+// model's prompt (Qwen3-Reranker's card, or mxbai-rerank-v2's for a Qwen2
+// checkpoint), and the decoder whose one logit is yes - no ("1" - "0").
 func loadQwen3Engine(ctx context.Context, dir string, opts Options) (engine, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
+	cfg, err := qwen3.LoadConfig(dir)
+	if err != nil {
+		return engine{}, err
+	}
+	spec := &qwen3Prompt
+	if cfg.Arch == qwen3.Qwen2CausalLM {
+		spec = &mxbaiPrompt
+	}
 	tok, err := tokenizer.Load(dir)
 	if err != nil {
 		return engine{}, err
 	}
-	enc, err := newPromptEncoder(tok, opts.Instruction)
+	enc, err := newPromptEncoder(tok, spec, opts.Instruction)
 	if err != nil {
 		return engine{}, err
 	}
@@ -74,7 +83,6 @@ func loadQwen3Engine(ctx context.Context, dir string, opts Options) (engine, err
 	if owned {
 		qm.backend = backend
 	}
-	cfg := m.Config()
 	if cfg.VocabSize < tok.VocabSize() {
 		qm.close()
 		return engine{}, fmt.Errorf("qwen3: the tokenizer has %d tokens, the model's vocab_size is %d", tok.VocabSize(), cfg.VocabSize)
@@ -82,13 +90,13 @@ func loadQwen3Engine(ctx context.Context, dir string, opts Options) (engine, err
 	info := Info{
 		Device:       backend.Name(),
 		Precision:    cfg.DType,
-		Labels:       []string{"yes-no"},
+		Labels:       []string{spec.yes + "-" + spec.no},
 		Architecture: cfg.Arch.String(),
 	}
 	if p, ok := backend.(interface{ Precision() string }); ok {
 		info.Precision = p.Precision()
 	}
-	return engine{enc: enc, mdl: qm, info: info, act: Sigmoid, defaultMaxLength: qwen3CardMaxLength}, nil
+	return engine{enc: enc, mdl: qm, info: info, act: Sigmoid, defaultMaxLength: spec.maxLength}, nil
 }
 
 // qwen3Model is package qwen3's Model as the batcher's model.
