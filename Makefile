@@ -100,10 +100,14 @@ test-load:
 	$(GO) run ./cmd/crossrank-load --duration 5m --factor 2
 
 # Every fuzz target for FUZZTIME, one at a time (2 shared cores).
+# FUZZMINIMIZE bounds the minimisation of each new interesting input (Go's
+# default, 60 s, let the tokenizer.json and rerank targets spend most of a
+# minute shrinking one input of a few KB: 12 execs counted in a minute).
 FUZZTIME ?= 5m
+FUZZMINIMIZE ?= 5s
 FUZZ_TARGETS = ./server:FuzzDecodeRequest ./weights:FuzzParseHeader ./weights:FuzzParseConfig \
   ./weights:FuzzParseRef ./tokenizer:FuzzFromJSON ./tokenizer:FuzzEncode ./cmd/crossrank:FuzzReadDocuments \
-  ./cmd/crossrank:FuzzScoreLine ./rerank:FuzzReadDocumentsJSONL ./rerank:FuzzRerank
+  ./cmd/crossrank:FuzzScoreLine ./rerank:FuzzReadDocumentsJSONL ./rerank:FuzzRerank ./bert:FuzzForward
 fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn"; \
-	  nice $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg || exit 1; done
+	  nice $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) -parallel 1 $$pkg || exit 1; done

@@ -2,6 +2,7 @@ package bert
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -35,20 +36,92 @@ import (
 // the same GEMM error (bf16 ~2^-9 relative, int8 ~1-2%) costs them about
 // 3x more of their logit spread than it costs the real MiniLM in bf16. In
 // int8 the real MiniLM's error comes from every layer alike (keeping any
-// one kind of matrix in fp32 removes at most a third of it). The bounds
-// are the worst measured over the fixtures with about 1.5x headroom, one
-// per precision: they fail when a change makes the reduced precision
-// markedly worse (a quantisation scale off, activations truncated instead
-// of rounded, a layer packed wrongly gives errors of the logits' own size),
-// not on noise.
+// one kind of matrix in fp32 removes at most a third of it).
+//
+// The yardstick is an external reduced-precision path on the same
+// checkpoints and pairs: PyTorch's own, measured by testdata/gen/quant.py
+// into the "external" field of testdata/golden/quant-bert.jsonl.gz
+// (|logit - fp32 golden|, all pairs, max / mean):
+//
+//	checkpoint     torch int8 dynamic  per-channel      torch bf16 (every op)
+//	bert           0.692 / 0.245       0.594 / 0.131    0.107 / 0.031
+//	xlmr           0.854 / 0.252       0.670 / 0.153    0.201 / 0.051
+//	bert-2labels   0.731 / 0.166       1.012 / 0.160    0.193 / 0.039
+//	bert-fp16      0.475 / 0.113       0.537 / 0.114    0.129 / 0.029
+//	xlmr-bf16      1.577 / 0.322       1.284 / 0.299    0.230 / 0.049
+//	xlmr-sharded   0.670 / 0.188       0.573 / 0.130    0.119 / 0.033
+//	xlmr-long      0.972 / 0.266       1.251 / 0.259    0.227 / 0.061
+//
+// ("dynamic": quantize_dynamic on every Linear, qint8, per-tensor weights
+// and x86's 7-bit activations; "per-channel": per_channel_dynamic_qconfig,
+// crossrank's weight scheme.) crossrank's int8 and bf16 are below PyTorch's
+// on every fixture in max error. The bounds below are per fixture: 1.25x
+// crossrank's measured max and mean, capped at PyTorch's max error
+// (TestLowpBoundsWithinPyTorch checks the cap against the golden), so a
+// bound never allows more than the external int8/bf16 path shows is
+// reasonable for that checkpoint. Measured effect: weights quantised 2x
+// coarser (weightQuant dividing by 63) or activations on half the levels
+// (actParams over 127) fail all 7 int8 fixtures, on max or mean (e.g.
+// bert max 0.878, xlmr-long mean 0.401; bert-fp16 passes max, 0.361, and
+// fails mean, 0.092 > 0.074). The bit-for-bit checks of the schemes
+// themselves are internal/gemm's TestInt8MatchesNumpy and
+// TestBF16MatchesTorch.
 
 // lowpBound is the most a model's logits may move from the fp32 golden:
 // the largest |error| of any logit, and the mean |error| over all of them.
 type lowpBound struct{ max, mean float64 }
 
-var fixtureLowpBounds = map[string]lowpBound{
-	"bf16": {0.25, 0.06},
-	"int8": {1.0, 0.3},
+var fixtureLowpBounds = map[string]map[string]lowpBound{
+	"bf16": {
+		"bert":         {0.106, 0.026}, // capped below PyTorch bf16's 0.1068
+		"xlmr":         {0.155, 0.031},
+		"bert-2labels": {0.174, 0.031},
+		"bert-fp16":    {0.093, 0.022},
+		"xlmr-bf16":    {0.154, 0.036},
+		"xlmr-sharded": {0.082, 0.018},
+		"xlmr-long":    {0.167, 0.040},
+	},
+	"int8": {
+		"bert":         {0.42, 0.170},
+		"xlmr":         {0.47, 0.115},
+		"bert-2labels": {0.63, 0.109},
+		"bert-fp16":    {0.48, 0.074},
+		"xlmr-bf16":    {0.83, 0.212},
+		"xlmr-sharded": {0.37, 0.119},
+		"xlmr-long":    {0.56, 0.189},
+	},
+}
+
+// externalLowp is the per-fixture PyTorch error that caps each bound.
+var externalLowp = map[string]string{"bf16": "torch_bf16", "int8": "torch_int8_dynamic_per_channel"}
+
+// TestLowpBoundsWithinPyTorch: every fixture has a bound in each precision,
+// and none allows more than PyTorch's own int8 (per-channel) or bf16 path
+// erred on that checkpoint (testdata/golden/quant-bert.jsonl.gz).
+func TestLowpBoundsWithinPyTorch(t *testing.T) {
+	type errStat struct{ Max, Mean float64 }
+	recs := readJSONL[struct {
+		External map[string]map[string]json.RawMessage `json:"external"`
+	}](t, filepath.Join(testdata, "golden", "quant-bert.jsonl.gz"))
+	if len(recs) != 1 {
+		t.Fatalf("%d records", len(recs))
+	}
+	for prec, key := range externalLowp {
+		for _, gm := range goldenModels {
+			b, ok := fixtureLowpBounds[prec][gm.name]
+			if !ok {
+				t.Errorf("%s %s: no bound", prec, gm.name)
+				continue
+			}
+			var e errStat
+			if err := json.Unmarshal(recs[0].External[gm.name][key], &e); err != nil || e.Max <= 0 {
+				t.Fatalf("%s %s: no external %s error in the golden (%v)", prec, gm.name, key, err)
+			}
+			if b.max > e.Max+1e-9 {
+				t.Errorf("%s %s: bound %g over PyTorch's %s max error %g", prec, gm.name, b.max, key, e.Max)
+			}
+		}
+	}
 }
 
 func newLowpBackend(t testing.TB, prec string) ml.Backend {
@@ -114,11 +187,19 @@ func TestLowPrecisionGoldens(t *testing.T) {
 				recs := readJSONL[logitRecord](t, filepath.Join(testdata, "golden", "logits-"+gm.name+".jsonl.gz"))
 				recs = fewLong(recs)
 				maxErr, meanErr, spread := lowpErrors(t, m, recs)
-				bound := fixtureLowpBounds[prec]
+				bound, ok := fixtureLowpBounds[prec][gm.name]
+				if !ok {
+					t.Fatalf("no %s bound for %s", prec, gm.name)
+				}
 				t.Logf("%s %s (%s): %d pairs, |logit error| max %.3g mean %.3g (bounds %g, %g); golden logits' spread %.3g",
 					prec, gm.name, be.Name(), len(recs), maxErr, meanErr, bound.max, bound.mean, spread)
 				if maxErr > bound.max || meanErr > bound.mean {
 					t.Errorf("%s %s: |logit error| max %.3g mean %.3g, bounds %g and %g", prec, gm.name, maxErr, meanErr, bound.max, bound.mean)
+				}
+				// fp32 is within 1e-4 of the goldens (golden_test.go): a
+				// reduced precision that errs no more than that did not run.
+				if maxErr < 1e-3 {
+					t.Errorf("%s %s: |logit error| max %.3g, fp32's size: the %s kernels did not run (%s)", prec, gm.name, maxErr, prec, be.Name())
 				}
 			})
 		}

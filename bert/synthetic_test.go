@@ -300,8 +300,10 @@ func TestConcurrentForward(t *testing.T) {
 }
 
 // FuzzForward feeds arbitrary ids, type ids and sequence splits to a tiny
-// model: Forward must return an error or one finite logit vector per
-// sequence, never panic.
+// model: Forward must return an error or one vector of finite logits per
+// sequence, never panic, and a batch that is valid (every sequence 1 to
+// MaxTokens ids inside the vocabulary, type ids inside type_vocab_size)
+// must not be refused.
 func FuzzForward(f *testing.F) {
 	cfg := testConfig(f, tinyXLMR)
 	m, err := newModel(context.Background(), cfg, randomCheckpoint(cfg, 21), cpu.Default())
@@ -311,34 +313,47 @@ func FuzzForward(f *testing.F) {
 	f.Add([]byte{0, 5, 7, 2}, []byte{4})
 	f.Add([]byte{1, 1, 1}, []byte{1, 1, 1})
 	f.Add([]byte{200, 3}, []byte{0, 2})
+	f.Add([]byte{4, 10, 20, 30, 53, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9}, []byte{4, 18}) // valid: 4 and 18 tokens
 	f.Fuzz(func(t *testing.T, ids, splits []byte) {
 		var seqs []ml.Sequence
 		rest := ids
+		valid := len(splits) > 0
 		for _, s := range splits {
 			n := min(int(s)%24, len(rest))
 			seq := ml.Sequence{IDs: make([]int32, n)}
 			for i, b := range rest[:n] {
 				seq.IDs[i] = int32(b) - 4 // some negative, some past vocab_size 50
+				valid = valid && seq.IDs[i] >= 0 && int(seq.IDs[i]) < cfg.VocabSize
 			}
 			if s%3 == 0 {
 				seq.TypeIDs = make([]int32, n)
 				if n > 0 {
 					seq.TypeIDs[n-1] = int32(s % 2)
+					valid = valid && int(s%2) < cfg.TypeVocabSize
 				}
 			}
+			valid = valid && n >= 1 && n <= m.MaxTokens()
 			seqs = append(seqs, seq)
 			rest = rest[n:]
 		}
 		out, err := m.Forward(context.Background(), seqs)
 		if err != nil {
+			if valid {
+				t.Fatalf("a valid batch refused: %v", err)
+			}
 			return
 		}
 		if len(out) != len(seqs) {
 			t.Fatalf("%d outputs for %d sequences", len(out), len(seqs))
 		}
-		for _, l := range out {
-			if len(l) != cfg.NumLabels || math.IsNaN(float64(l[0])) || math.IsInf(float64(l[0]), 0) {
-				t.Fatalf("logits %v", l)
+		for i, l := range out {
+			if len(l) != cfg.NumLabels {
+				t.Fatalf("sequence %d: %d logits, want %d", i, len(l), cfg.NumLabels)
+			}
+			for _, v := range l {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					t.Fatalf("sequence %d: logits %v", i, l)
+				}
 			}
 		}
 	})

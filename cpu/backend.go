@@ -299,9 +299,8 @@ type fastRun struct {
 	rowsJob rowsTask
 
 	// the decoder operations' (decoder.go)
-	decJob           decoderTask
-	causal           causalTask
-	ropeCos, ropeSin []float32
+	decJob decoderTask
+	causal causalTask
 }
 
 func (r *fastRun) ok() bool {

@@ -12,22 +12,6 @@ import (
 // tests compare the two on random inputs. The GEMMs around them are
 // internal/gemm's, as for BERT.
 
-func (r *fastRun) Add(x, y ml.Tensor) {
-	if !r.ok() {
-		return
-	}
-	xt, yt := r.tensor(x), r.tensor(y)
-	if xt == nil || yt == nil {
-		return
-	}
-	if xt.rows != yt.rows || xt.cols != yt.cols {
-		r.fail("add: [%d %d] + [%d %d]", xt.rows, xt.cols, yt.rows, yt.cols)
-		return
-	}
-	r.decJob = decoderTask{kind: decAdd, x: xt.data, y: yt.data, cols: xt.cols}
-	r.parallelDecoderRows(xt.rows, xt.cols)
-}
-
 func (r *fastRun) RMSNorm(x ml.Tensor, weight ml.Weight, eps float32) ml.Tensor {
 	if !r.ok() {
 		return fastDead
@@ -47,42 +31,6 @@ func (r *fastRun) RMSNorm(x ml.Tensor, weight ml.Weight, eps float32) ml.Tensor 
 	r.decJob = decoderTask{kind: decRMSNorm, x: xt.data, y: out.data, w: v.Data, eps: eps, cols: xt.cols}
 	r.parallelDecoderRows(xt.rows, xt.cols)
 	return out
-}
-
-func (r *fastRun) Rotary(x ml.Tensor, headDim int, positions []int32, invFreq []float32) {
-	if !r.ok() {
-		return
-	}
-	xt := r.tensor(x)
-	if xt == nil {
-		return
-	}
-	half := headDim / 2
-	if headDim <= 0 || headDim%2 != 0 || xt.cols%headDim != 0 || len(invFreq) != half || len(positions) != xt.rows {
-		r.fail("rotary: [%d %d] with head_dim %d, %d frequencies, %d positions", xt.rows, xt.cols, headDim, len(invFreq), len(positions))
-		return
-	}
-	// cos and sin of every (position, frequency) once, not once per token
-	// and head: positions repeat across the sequences of a batch.
-	top := int32(0)
-	for _, p := range positions {
-		if p < 0 {
-			r.fail("rotary: negative position %d", p)
-			return
-		}
-		top = max(top, p)
-	}
-	n := (int(top) + 1) * half
-	r.ropeCos, r.ropeSin = growFloats(r.ropeCos, n), growFloats(r.ropeSin, n)
-	for p := 0; p <= int(top); p++ {
-		for j, f := range invFreq {
-			ang := float32(p) * f
-			r.ropeCos[p*half+j] = float32(math.Cos(float64(ang)))
-			r.ropeSin[p*half+j] = float32(math.Sin(float64(ang)))
-		}
-	}
-	r.decJob = decoderTask{kind: decRotary, x: xt.data, cols: xt.cols, headDim: headDim, positions: positions, cos: r.ropeCos, sin: r.ropeSin}
-	r.parallelDecoderRows(xt.rows, xt.cols)
 }
 
 func (r *fastRun) SwiGLU(gate, up ml.Tensor) ml.Tensor {
@@ -208,9 +156,7 @@ func causalHead(sc *attnScratch, out, q, k, v []float32, qdim, qcol, kdim, kcol,
 }
 
 const (
-	decAdd = iota
-	decRMSNorm
-	decRotary
+	decRMSNorm = iota
 	decSwiGLU
 )
 
@@ -220,9 +166,6 @@ type decoderTask struct {
 	x, y, w   []float32
 	eps       float32
 	cols      int
-	headDim   int
-	positions []int32
-	cos, sin  []float32
 	rows, per int
 }
 
@@ -240,11 +183,6 @@ func (t *decoderTask) runPart(slot, part int) {
 	n := t.cols
 	x := t.x[r0*n : r1*n]
 	switch t.kind {
-	case decAdd:
-		y := t.y[r0*n : r1*n]
-		for i := range x {
-			x[i] += y[i]
-		}
 	case decSwiGLU:
 		y := t.y[r0*n : r1*n]
 		for i, g := range x {
@@ -260,21 +198,6 @@ func (t *decoderTask) runPart(slot, part int) {
 			inv := float32(1 / math.Sqrt(float64(ss/float32(g)+t.eps)))
 			for i, v := range x[o : o+g] {
 				y[o+i] = t.w[i] * (v * inv)
-			}
-		}
-	case decRotary:
-		half := t.headDim / 2
-		for row := r0; row < r1; row++ {
-			p := int(t.positions[row])
-			cos, sin := t.cos[p*half:(p+1)*half], t.sin[p*half:(p+1)*half]
-			xr := t.x[row*n : (row+1)*n]
-			for h := 0; h < n; h += t.headDim {
-				a, b := xr[h:h+half], xr[h+half:h+t.headDim]
-				for j := range half {
-					a0, b0 := a[j], b[j]
-					a[j] = a0*cos[j] - b0*sin[j]
-					b[j] = b0*cos[j] + a0*sin[j]
-				}
 			}
 		}
 	}

@@ -32,21 +32,6 @@ func TestFastDecoderOpsMatchReference(t *testing.T) {
 		qn := t2{q.fr.(ml.RMSNormRun).RMSNorm(x.f, w.f, 1e-6), q.rr.(ml.RMSNormRun).RMSNorm(x.r, w.r, 1e-6)}
 		q.check("rms norm per head "+name, qn, 1e-6)
 
-		// Rotary embeddings at the positions of packed sequences.
-		pos := make([]int32, 0, total)
-		for _, n := range lens {
-			for p := range n {
-				pos = append(pos, int32(p))
-			}
-		}
-		inv := make([]float32, c.headDim/2)
-		for i := range inv {
-			inv[i] = 1 / float32(math.Pow(1e6, float64(2*i)/float64(c.headDim)))
-		}
-		q.fr.(ml.RotaryRun).Rotary(qn.f, c.headDim, pos, inv)
-		q.rr.(ml.RotaryRun).Rotary(qn.r, c.headDim, pos, inv)
-		q.check("rotary "+name, qn, 1e-6)
-
 		// Causal grouped-query attention.
 		kk := q.input(randScaled(rng, total*kd, 1/math.Sqrt(math.Sqrt(float64(c.headDim)))), total, kd)
 		vv := q.input(testrand.Floats(rng, total*kd), total, kd)
@@ -55,14 +40,11 @@ func TestFastDecoderOpsMatchReference(t *testing.T) {
 			q.fr.(ml.CausalAttentionRun).CausalAttention(qq.f, kk.f, vv.f, c.heads, c.kvHeads, offsets),
 			q.rr.(ml.CausalAttentionRun).CausalAttention(qq.r, kk.r, vv.r, c.heads, c.kvHeads, offsets)}, 1e-5)
 
-		// SwiGLU and the residual add.
+		// SwiGLU.
 		g := q.input(testrand.Floats(rng, total*qd), total, qd)
 		u := q.input(testrand.Floats(rng, total*qd), total, qd)
 		s := t2{q.fr.(ml.SwiGLURun).SwiGLU(g.f, u.f), q.rr.(ml.SwiGLURun).SwiGLU(g.r, u.r)}
 		q.check("swiglu "+name, s, 1e-6)
-		q.fr.(ml.AddRun).Add(s.f, x.f)
-		q.rr.(ml.AddRun).Add(s.r, x.r)
-		q.check("add "+name, s, 1e-6)
 	}
 }
 
@@ -72,11 +54,7 @@ func TestFastDecoderOpsRefuseBadShapes(t *testing.T) {
 		what string
 		op   func(r ml.Run, x, y ml.Tensor, w ml.Weight)
 	}{
-		{"add", func(r ml.Run, x, y ml.Tensor, _ ml.Weight) { r.(ml.AddRun).Add(x, y) }},
 		{"rms norm", func(r ml.Run, x, _ ml.Tensor, w ml.Weight) { r.(ml.RMSNormRun).RMSNorm(x, w, 1e-6) }},
-		{"rotary", func(r ml.Run, x, _ ml.Tensor, _ ml.Weight) {
-			r.(ml.RotaryRun).Rotary(x, 4, []int32{0}, []float32{1, 1})
-		}},
 		{"attention", func(r ml.Run, x, y ml.Tensor, _ ml.Weight) {
 			r.(ml.CausalAttentionRun).CausalAttention(x, y, y, 4, 2, []int32{0, int32(x.Rows())})
 		}},

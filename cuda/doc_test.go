@@ -28,9 +28,19 @@ func TestParsePrecision(t *testing.T) {
 // fails with ErrNoDevice and NewOrCPU returns the CPU backend with a log line
 // that says why.
 func TestNewOrCPUFallback(t *testing.T) {
-	if _, err := New(Options{}); err == nil {
+	if b, err := New(Options{}); err == nil {
+		b.Close()
+		// A GPU is here: the fallback is not reachable, but NewOrCPU must
+		// then give the GPU, silently. With CROSSRANK_REQUIRE_GPU (a device
+		// run) that is asserted; otherwise it is said and skipped.
+		var log bytes.Buffer
+		g := NewOrCPU(slog.New(slog.NewTextHandler(&log, nil)), Options{})
+		defer g.Close()
+		if !strings.HasPrefix(g.Name(), "cuda:") || strings.Contains(log.String(), "falling back") {
+			t.Fatalf("with a GPU, NewOrCPU returned %q and logged %q", g.Name(), log.String())
+		}
 		if os.Getenv("CROSSRANK_REQUIRE_GPU") == "" {
-			t.Skip("a GPU is here: the fallback is not reachable")
+			t.Skipf("a GPU is here (%s): the fallback is not reachable", g.Name())
 		}
 		return
 	} else if !errors.Is(err, ErrNoDevice) {

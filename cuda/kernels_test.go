@@ -12,14 +12,15 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/crossrank/crossrank/cpu"
 	"github.com/crossrank/crossrank/ml"
+	"github.com/crossrank/crossrank/reference"
 )
 
-// The kernels against the bert package's CPU backend (plain loops: the
-// reference kernels) on fresh random inputs, in every precision. For fp16 and
-// bf16 the reference gets the same inputs rounded to the storage type, so
-// what remains is the rounding of intermediates.
+// The kernels against the reference backend (package reference: plain loops
+// over gorgonia.org/tensor, the oracle of every backend) on fresh random
+// inputs, in every precision. For fp16 and bf16 the reference gets the same
+// inputs rounded to the storage type, so what remains is the rounding of
+// intermediates.
 //
 // Without a GPU these tests skip; CROSSRANK_REQUIRE_GPU=1 (set by
 // gpu-check.sh) turns the skip into a failure so a device run cannot pass by
@@ -42,17 +43,20 @@ func testBackend(t *testing.T, p Precision) *backend {
 
 var precisions = []Precision{FP32, FP16, BF16}
 
-// tolerance is the relative error ‖got−want‖/‖want‖ allowed per precision:
-// fp32 rounding differs only in summation order; fp16 has 11 significant
-// bits, bf16 8.
+// tolerance is the relative error ‖got−want‖/‖want‖ allowed per precision,
+// 3x the largest error cuda/NOTES.md records on the H200 (fp32 <= 1e-6,
+// fp16 <= 5e-4, bf16 <= 3e-3, attention's mma kernel included: fp16
+// 2.4e-4 to 4.8e-4, bf16 ~2.5e-3). Those runs compared with the fast CPU
+// backend; the reference backend differs from it by fp32 summation order
+// only (~1e-7 relative), well inside the margin.
 func tolerance(p Precision) float64 {
 	switch p {
 	case FP16:
-		return 5e-3
+		return 1.5e-3
 	case BF16:
-		return 2e-2
+		return 9e-3
 	}
-	return 1e-5
+	return 3e-6
 }
 
 func randn(rng *rand.Rand, n int, scale float64) []float32 {
@@ -114,7 +118,7 @@ type pair struct {
 
 func newPair(t *testing.T, p Precision, tokens int) *pair {
 	gb := testBackend(t, p)
-	cb := cpu.Default()
+	cb := reference.New()
 	gr, err := gb.NewRun(context.Background(), tokens)
 	if err != nil {
 		t.Fatal(err)

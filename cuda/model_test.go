@@ -33,7 +33,7 @@ func readGolden(t *testing.T, name string) []goldenRecord {
 	t.Helper()
 	f, err := os.Open(filepath.Join(testdata, "golden", "logits-"+name+".jsonl.gz"))
 	if err != nil {
-		t.Skipf("no golden logits: %v", err)
+		t.Fatalf("committed golden missing (MANIFEST.json lists it): %v", err)
 	}
 	defer f.Close()
 	z, err := gzip.NewReader(f)
@@ -56,28 +56,28 @@ func readGolden(t *testing.T, name string) []goldenRecord {
 	return recs
 }
 
-// fixtureTolerance is the max |logit error| allowed: the design's 1e-4 for
-// fp32. Checkpoints stored in fp16/bf16 were widened to fp32 by transformers
-// for the goldens but carry their own rounding (the bert package allows 1e-3
-// there too).
+// fixtureTolerance is the max |logit error| allowed. fp32: 6e-5, under 3x
+// the largest error cuda/NOTES.md records over all 7 fixtures (2.2e-5,
+// xlmr-long at 2048 tokens; the goldens of the checkpoints stored in
+// fp16/bf16 are transformers' fp32 pass over the stored values, so the same
+// bound holds for them).
 //
 // For fp16/bf16 the design's 2e-2 is out of reach on these small
 // random-weight models, for PyTorch itself: run in fp16 and bf16 it lands
-// up to ~0.03 and ~0.2 from its own fp32 logits (half_reference.py wrote
-// testdata/half-reference.json). Our fp16/bf16 paths must stay within twice
-// PyTorch's error on each model, and never need to beat 2e-2.
+// up to ~0.04 and ~0.23 from its own fp32 logits (half_reference.py wrote
+// testdata/half-reference.json). NOTES.md records our errors only as ranges
+// over the models (fp16 0.010-0.035, bf16 0.115-0.217), all under twice
+// PyTorch's error on each model, which is the bound; the per-model values
+// are in this test's log on the next device run.
 func fixtureTolerance(t *testing.T, model string, p Precision) float64 {
 	if p == FP32 {
-		if model == "bert-fp16" || model == "xlmr-bf16" {
-			return 1e-3
-		}
-		return 1e-4
+		return 6e-5
 	}
 	ref := halfReference(t)[model][p.String()]
 	if ref == 0 {
 		t.Fatalf("testdata/half-reference.json has no %s error for %s: run cuda/half_reference.py", p, model)
 	}
-	return max(2e-2, 2*ref)
+	return 2 * ref
 }
 
 func halfReference(t *testing.T) map[string]map[string]float64 {
@@ -108,7 +108,7 @@ func TestFixtureLogits(t *testing.T) {
 				b := testBackend(t, p)
 				dir := filepath.Join(testdata, "models", name)
 				if _, err := os.Stat(dir); err != nil {
-					t.Skipf("no fixture: %v", err)
+					t.Fatalf("committed fixture missing: %v", err)
 				}
 				ctx := context.Background()
 				m, err := bert.Load(ctx, dir, bert.Options{Backend: b})

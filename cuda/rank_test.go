@@ -27,12 +27,15 @@ import (
 // fp32 must give sentence-transformers' order, but for near-ties (documents
 // whose reference scores are within 1e-4: the duplicated and the empty
 // documents tie exactly, and the GPU's summation order moves fp32 scores by
-// ~1e-6), and scores within 1e-4. fp16 and bf16 move logits by up to ~0.04
-// and ~0.3 on these random-weight models (as PyTorch's own fp16/bf16 do, see
-// testdata/half-reference.json), which reorders documents whose scores are
-// that close; for them the test reports top-1 agreement and Kendall's tau and
-// fails only on a mean tau under 0.5, the sign of a broken pass rather than
-// of rounding.
+// ~1e-6), and scores within 6e-6 (3x the 2.2e-6 cuda/NOTES.md records).
+// fp16 and bf16 move logits by up to ~0.04 and ~0.3 on these random-weight
+// models (as PyTorch's own fp16/bf16 do, see testdata/half-reference.json),
+// which reorders documents whose scores are that close. For them every
+// score must be within a quarter (the sigmoid's steepest slope) of the
+// logit bound of TestFixtureLogits (twice PyTorch's error on the model), and
+// the order within the recorded agreement with some margin: NOTES.md has
+// top-1 24/24 in every precision and Kendall tau mean / min fp32 0.997 /
+// 0.991, fp16 0.995 / 0.984, bf16 0.974 / 0.943 (xlmr).
 
 type rankRecord struct {
 	Query     string    `json:"query"`
@@ -48,7 +51,7 @@ func readRank(t *testing.T, model string) []rankRecord {
 	t.Helper()
 	f, err := os.Open(filepath.Join("..", "testdata", "golden", "rank-"+model+".jsonl"))
 	if err != nil {
-		t.Skipf("no rank golden: %v", err)
+		t.Fatalf("committed rank golden missing: %v", err)
 	}
 	defer f.Close()
 	var recs []rankRecord
@@ -88,6 +91,34 @@ func kendallTau(a, b []float64) float64 {
 	return (conc - disc) / (n * (n - 1) / 2)
 }
 
+// rankBounds are the least agreement each precision must keep: mean and
+// minimum Kendall tau over the queries, and queries whose top-1 may differ.
+var rankBounds = map[cuda.Precision]struct {
+	meanTau, minTau float64
+	top1Misses      int
+}{
+	cuda.FP32: {0.99, 0.98, 0},
+	cuda.FP16: {0.98, 0.96, 0},
+	cuda.BF16: {0.95, 0.90, 1},
+}
+
+// scoreBound is the most a score may move from sentence-transformers'.
+func scoreBound(t *testing.T, model string, p cuda.Precision) float64 {
+	if p == cuda.FP32 {
+		return 6e-6
+	}
+	data, err := os.ReadFile(filepath.Join("testdata", "half-reference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref map[string]json.RawMessage
+	var e map[string]float64
+	if err := json.Unmarshal(data, &ref); err != nil || json.Unmarshal(ref[model], &e) != nil || e[p.String()] == 0 {
+		t.Fatalf("testdata/half-reference.json has no %s error for %s (%v)", p, model, err)
+	}
+	return 0.25 * 2 * e[p.String()]
+}
+
 func TestRankMatchesSentenceTransformers(t *testing.T) {
 	ctx := context.Background()
 	for _, p := range []cuda.Precision{cuda.FP32, cuda.FP16, cuda.BF16} {
@@ -95,7 +126,7 @@ func TestRankMatchesSentenceTransformers(t *testing.T) {
 			t.Run(p.String()+"/"+model, func(t *testing.T) {
 				dir := filepath.Join("..", "testdata", "models", model)
 				if _, err := os.Stat(dir); err != nil {
-					t.Skipf("no fixture: %v", err)
+					t.Fatalf("committed fixture missing: %v", err)
 				}
 				recs := readRank(t, model)
 				b, err := cuda.New(cuda.Options{Precision: p})
@@ -142,13 +173,14 @@ func TestRankMatchesSentenceTransformers(t *testing.T) {
 					tauMin = min(tauMin, tau)
 				}
 				n := len(recs)
-				t.Logf("%s %s: %d queries x %d documents: top-1 agrees %d/%d, Kendall tau mean %.4f (min %.4f), %d rank positions differ, largest score difference %.3g",
-					model, p, n, len(recs[0].Documents), top1, n, tauSum/float64(n), tauMin, swaps, worst)
-				if p == cuda.FP32 && worst > 1e-4 {
-					t.Errorf("largest score difference %.3g, want at most 1e-4", worst)
+				sb, rb := scoreBound(t, model, p), rankBounds[p]
+				t.Logf("%s %s: %d queries x %d documents: top-1 agrees %d/%d, Kendall tau mean %.4f (min %.4f), %d rank positions differ, largest score difference %.3g (bound %.3g)",
+					model, p, n, len(recs[0].Documents), top1, n, tauSum/float64(n), tauMin, swaps, worst, sb)
+				if worst > sb {
+					t.Errorf("largest score difference %.3g, want at most %.3g", worst, sb)
 				}
-				if tauSum/float64(n) < 0.5 {
-					t.Errorf("mean Kendall tau %.3f: the GPU's order is far from sentence-transformers'", tauSum/float64(n))
+				if mean := tauSum / float64(n); mean < rb.meanTau || tauMin < rb.minTau || n-top1 > rb.top1Misses {
+					t.Errorf("Kendall tau mean %.4f min %.4f, top-1 %d/%d; want >= %g, >= %g, at most %d misses", mean, tauMin, top1, n, rb.meanTau, rb.minTau, rb.top1Misses)
 				}
 			})
 		}

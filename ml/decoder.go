@@ -1,17 +1,12 @@
 package ml
 
-// Optional operations of decoder architectures (Qwen3, Llama-like): added
+// Optional operations of decoder architectures (Qwen3, Llama-like), beside
+// the ones they share with the encoders (AddRun, RoPERun): added
 // to the seam as optional interfaces (see the package comment), each
 // defined by the Hugging Face code it names. A model needing them checks
 // them at load with Need; package reference holds their plain definitions,
 // package cpu its kernels; package cuda has none yet, so a decoder refuses
 // to load there with ErrUnsupported.
-
-// AddRun adds y to x element-wise, in place: a residual connection
-// (hidden_states = residual + hidden_states). x and y have one shape.
-type AddRun interface {
-	Add(x, y Tensor)
-}
 
 // RMSNormRun is LlamaRMSNorm / Qwen3RMSNorm: weight * x / sqrt(mean(x²) +
 // eps), computed over each consecutive group of len(weight) values of
@@ -21,16 +16,6 @@ type AddRun interface {
 // Vector. The result is a new tensor.
 type RMSNormRun interface {
 	RMSNorm(x Tensor, weight Weight, eps float32) Tensor
-}
-
-// RotaryRun applies rotary position embeddings in place to every head of
-// x [tokens, heads*headDim], token i at positions[i], as Hugging Face's
-// apply_rotary_pos_emb with rotate_half: for j < headDim/2 the angle is
-// positions[i]*invFreq[j] in float32 (the rope's inverse frequencies, len
-// headDim/2) and (x_j, x_{j+headDim/2}) becomes (x_j·cos - x_{j+headDim/2}·sin,
-// x_{j+headDim/2}·cos + x_j·sin).
-type RotaryRun interface {
-	Rotary(x Tensor, headDim int, positions []int32, invFreq []float32)
 }
 
 // CausalAttentionRun is scaled dot-product attention over packed

@@ -45,7 +45,13 @@
 //
 // New weight kinds (a norm without bias, a fused gate/up matrix) are new
 // Weight-preparing methods of an optional Backend interface, or new
-// modules that prepare their weights with the existing ones; see Param.
+// modules that prepare their weights with the existing ones; see Param
+// (OptLinear and OptLayerNorm in nn_bias.go are of the second kind).
+//
+// The optional operations so far: LinearActRun, Releaser and TableBuilder
+// (backend.go); RoPERun (rope.go), WindowAttentionRun (window.go), AddRun,
+// GLURun and MeanRowsRun (elementwise.go), which ModernBERT needs; reference
+// and cpu have them all, cuda none of the latter five yet.
 //
 // # Modules and binding
 //

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/crossrank/crossrank/ml"
 	"github.com/crossrank/crossrank/weights"
 )
 
@@ -260,7 +261,7 @@ func TestReferenceGoldensCatchMistakes(t *testing.T) {
 		return worst
 	}
 	ref := loadReference(t, g, "qwen3-tied")
-	ref.invFreq = invFreq(10000, ref.cfg.HeadDim)
+	ref.invFreq = ml.InvFreq(10000, ref.cfg.HeadDim)
 	if d := worstWith(ref); d <= tolerance {
 		t.Errorf("rope_theta 10000 instead of 1e6: logits still within %.1e (%.2e)", tolerance, d)
 	}

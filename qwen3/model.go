@@ -90,7 +90,7 @@ func New(ctx context.Context, cfg *Config, src ml.TensorSource, b ml.Backend, ye
 		a.QProj.HasBias, a.KProj.HasBias, a.VProj.HasBias = cfg.QKVBias, cfg.QKVBias, cfg.QKVBias
 		a.QNorm.Absent, a.KNorm.Absent = !cfg.QKNorm, !cfg.QKNorm
 	}
-	d.Rotary = RotaryEmbedding{InvFreq: invFreq(cfg.RopeTheta, cfg.HeadDim), HeadDim: cfg.HeadDim}
+	d.Rotary = RotaryEmbedding{Theta: cfg.RopeTheta}
 	bd := &ml.Binder{
 		Ctx: ctx, Backend: b, Src: src, Eps: float32(cfg.RMSNormEps),
 		Dims: map[string]int{
@@ -199,7 +199,7 @@ func (m *Model) Forward(ctx context.Context, seqs [][]int32) ([][]float32, error
 	if m.observe != nil {
 		observe = func(layer int, x ml.Tensor) { m.observe(layer, r.Read(x)) }
 	}
-	x := m.decoder.Forward(r, b.ids, b.positions, b.offsets, observe)
+	x := m.decoder.Forward(r, b.ids, b.offsets, observe)
 	logits := r.Read(m.head.Forward(r, r.Rows(x, b.last)))
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("qwen3: forward: %w", err)
@@ -225,9 +225,9 @@ func (m *Model) Forward(ctx context.Context, seqs [][]int32) ([][]float32, error
 
 // batch is a packed batch: the tokens of every sequence one after another.
 type batch struct {
-	ids, positions []int32
-	offsets        []int32 // cu_seqlens: sequence i is rows offsets[i] to offsets[i+1]-1
-	last           []int32 // the row of each sequence's last token
+	ids     []int32
+	offsets []int32 // cu_seqlens: sequence i is rows offsets[i] to offsets[i+1]-1
+	last    []int32 // the row of each sequence's last token
 }
 
 func (m *Model) pack(seqs [][]int32) (*batch, error) {
@@ -247,15 +247,12 @@ func (m *Model) pack(seqs [][]int32) (*batch, error) {
 		total += len(s)
 	}
 	b := &batch{
-		ids: make([]int32, 0, total), positions: make([]int32, 0, total),
+		ids:     make([]int32, 0, total),
 		offsets: make([]int32, 0, len(seqs)+1), last: make([]int32, 0, len(seqs)),
 	}
 	for _, s := range seqs {
 		b.offsets = append(b.offsets, int32(len(b.ids)))
 		b.ids = append(b.ids, s...)
-		for p := range s {
-			b.positions = append(b.positions, int32(p))
-		}
 		b.last = append(b.last, int32(len(b.ids)-1))
 	}
 	b.offsets = append(b.offsets, int32(len(b.ids)))

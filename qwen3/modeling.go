@@ -22,7 +22,7 @@ type run struct {
 	ml.Run
 	ml.AddRun
 	ml.RMSNormRun
-	ml.RotaryRun
+	ml.RoPERun
 	ml.CausalAttentionRun
 	ml.SwiGLURun
 }
@@ -32,10 +32,10 @@ func newRun(r ml.Run) (*run, error) {
 	var ok [5]bool
 	x.AddRun, ok[0] = r.(ml.AddRun)
 	x.RMSNormRun, ok[1] = r.(ml.RMSNormRun)
-	x.RotaryRun, ok[2] = r.(ml.RotaryRun)
+	x.RoPERun, ok[2] = r.(ml.RoPERun)
 	x.CausalAttentionRun, ok[3] = r.(ml.CausalAttentionRun)
 	x.SwiGLURun, ok[4] = r.(ml.SwiGLURun)
-	for i, name := range []string{"Add", "RMSNorm", "Rotary", "CausalAttention", "SwiGLU"} {
+	for i, name := range []string{"Add", "RMSNorm", "RoPE", "CausalAttention", "SwiGLU"} {
 		if !ok[i] {
 			return nil, fmt.Errorf("%w: the run has no %s", ml.ErrUnsupported, name)
 		}
@@ -48,7 +48,7 @@ func needs(b ml.Backend) error {
 	for _, err := range []error{
 		ml.Need[ml.AddRun](b, "Add"),
 		ml.Need[ml.RMSNormRun](b, "RMSNorm"),
-		ml.Need[ml.RotaryRun](b, "Rotary"),
+		ml.Need[ml.RoPERun](b, "RoPE"),
 		ml.Need[ml.CausalAttentionRun](b, "CausalAttention"),
 		ml.Need[ml.SwiGLURun](b, "SwiGLU"),
 	} {
@@ -132,15 +132,15 @@ func (n *RMSNorm) BindParam(bd *ml.Binder, name string, dims []int) error {
 
 // RotaryEmbedding is Qwen3RotaryEmbedding (modeling_qwen3.py#L86) with
 // apply_rotary_pos_emb (#L140): the default rope type, frequencies
-// 1/rope_theta^(2i/head_dim), applied to q and k at each token's position.
+// 1/rope_theta^(2i/head_dim) (ml.InvFreq), applied to q and k at each
+// token's position in its own sequence (0 at its first token).
 type RotaryEmbedding struct {
-	InvFreq []float32 // [head_dim/2], as torch computes it in float32
-	HeadDim int
+	Theta float64 // rope_theta
 }
 
-// Apply rotates every head of x in place, token i at positions[i].
-func (e *RotaryEmbedding) Apply(r *run, x ml.Tensor, positions []int32) {
-	r.Rotary(x, e.HeadDim, positions, e.InvFreq)
+// Apply rotates every one of the heads of x in place.
+func (e *RotaryEmbedding) Apply(r *run, x ml.Tensor, heads int, offsets []int32) {
+	r.RoPE(x, heads, e.Theta, offsets)
 }
 
 // Attention is Qwen3Attention (modeling_qwen3.py#L203): the projections,
@@ -159,7 +159,7 @@ type Attention struct {
 	KV    int     // num_key_value_heads
 }
 
-func (a *Attention) Forward(r *run, x ml.Tensor, rope *RotaryEmbedding, positions, offsets []int32) ml.Tensor {
+func (a *Attention) Forward(r *run, x ml.Tensor, rope *RotaryEmbedding, offsets []int32) ml.Tensor {
 	q := a.QProj.Forward(r, x)
 	k := a.KProj.Forward(r, x)
 	v := a.VProj.Forward(r, x)
@@ -168,8 +168,8 @@ func (a *Attention) Forward(r *run, x ml.Tensor, rope *RotaryEmbedding, position
 		q, k = a.QNorm.Forward(r, q0), a.KNorm.Forward(r, k0)
 		ml.Release(r, q0, k0)
 	}
-	rope.Apply(r, q, positions)
-	rope.Apply(r, k, positions)
+	rope.Apply(r, q, a.Heads, offsets)
+	rope.Apply(r, k, a.KV, offsets)
 	ctx := r.CausalAttention(q, k, v, a.Heads, a.KV, offsets)
 	ml.Release(r, q, k, v)
 	y := a.OProj.Forward(r, ctx)
@@ -205,9 +205,9 @@ type DecoderLayer struct {
 }
 
 // Forward adds the layer's work to x in place and returns it.
-func (l *DecoderLayer) Forward(r *run, x ml.Tensor, rope *RotaryEmbedding, positions, offsets []int32) ml.Tensor {
+func (l *DecoderLayer) Forward(r *run, x ml.Tensor, rope *RotaryEmbedding, offsets []int32) ml.Tensor {
 	h := l.InputLayernorm.Forward(r, x)
-	a := l.SelfAttn.Forward(r, h, rope, positions, offsets)
+	a := l.SelfAttn.Forward(r, h, rope, offsets)
 	ml.Release(r, h)
 	r.Add(x, a)
 	ml.Release(r, a)
@@ -231,13 +231,13 @@ type Decoder struct {
 // Forward returns the final hidden states of a packed batch. observe, when
 // not nil, sees the hidden states as output_hidden_states gives them: the
 // embeddings, each layer's output, the last one after the final norm.
-func (d *Decoder) Forward(r *run, ids, positions, offsets []int32, observe func(layer int, x ml.Tensor)) ml.Tensor {
+func (d *Decoder) Forward(r *run, ids, offsets []int32, observe func(layer int, x ml.Tensor)) ml.Tensor {
 	x := r.Gather(d.EmbedTokens.Weight, ids)
 	if observe != nil {
 		observe(0, x)
 	}
 	for i := range d.Layers {
-		x = d.Layers[i].Forward(r, x, &d.Rotary, positions, offsets)
+		x = d.Layers[i].Forward(r, x, &d.Rotary, offsets)
 		if r.Err() != nil {
 			return x // a cancelled context or a backend failure: stop here
 		}

@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"strconv"
+
+	"github.com/crossrank/crossrank/ml"
 )
 
 // Reference is the Qwen3 re-ranker's forward pass written as plain loops in
@@ -106,7 +108,7 @@ func NewReference(cfg *Config, src TensorSource, yes, no int32) (*Reference, err
 	if err != nil {
 		return nil, err
 	}
-	r.invFreq = invFreq(cfg.RopeTheta, hd)
+	r.invFreq = ml.InvFreq(cfg.RopeTheta, hd)
 	return r, nil
 }
 
@@ -125,17 +127,6 @@ func tensor(src TensorSource, name string, want ...int) ([]float32, error) {
 		}
 	}
 	return slices.Clone(d), nil
-}
-
-// invFreq is Qwen3RotaryEmbedding.compute_default_rope_parameters, in
-// float32 as torch computes it: 1 / base^(arange(0, dim, 2) / dim).
-func invFreq(theta float64, dim int) []float32 {
-	out := make([]float32, dim/2)
-	for i := range out {
-		e := float32(2*i) / float32(dim)
-		out[i] = 1 / float32(math.Pow(float64(float32(theta)), float64(e)))
-	}
-	return out
 }
 
 // Forward returns, for each sequence, the head's logits at its last token:

@@ -10,24 +10,6 @@ import (
 // Hugging Face code it names, the definition the fast backends are tested
 // against.
 
-// Add is the residual connection: x += y.
-func (r *cpuRun) Add(x, y ml.Tensor) {
-	if !r.ok() {
-		return
-	}
-	xt, yt := r.tensor(x), r.tensor(y)
-	if xt == nil || yt == nil {
-		return
-	}
-	if xt.rows != yt.rows || xt.cols != yt.cols {
-		r.fail("add: [%d %d] + [%d %d]", xt.rows, xt.cols, yt.rows, yt.cols)
-		return
-	}
-	a, b := xt.data(), yt.data()
-	for i := range a {
-		a[i] += b[i]
-	}
-}
 
 // RMSNorm is Qwen3RMSNorm (modeling_qwen3.py#L50) over each group of
 // len(weight) values of every row: weight * x / sqrt(mean(x²) + eps),
@@ -64,38 +46,6 @@ func (r *cpuRun) RMSNorm(x ml.Tensor, weight ml.Weight, eps float32) ml.Tensor {
 	return out
 }
 
-// Rotary is apply_rotary_pos_emb (modeling_qwen3.py#L140) with
-// Qwen3RotaryEmbedding's cos/sin (#L123), in place on every head of x:
-// for j < headDim/2 the angle is positions[t]*invFreq[j], rounded to
-// float32 as torch computes it, and (x_j, x_{j+headDim/2}) turns by it
-// (rotate_half).
-func (r *cpuRun) Rotary(x ml.Tensor, headDim int, positions []int32, invFreq []float32) {
-	if !r.ok() {
-		return
-	}
-	xt := r.tensor(x)
-	if xt == nil {
-		return
-	}
-	half := headDim / 2
-	if headDim <= 0 || headDim%2 != 0 || xt.cols%headDim != 0 || len(invFreq) != half || len(positions) != xt.rows {
-		r.fail("rotary: [%d %d] with head_dim %d, %d frequencies, %d positions", xt.rows, xt.cols, headDim, len(invFreq), len(positions))
-		return
-	}
-	d := xt.data()
-	for t, p := range positions {
-		row := d[t*xt.cols : (t+1)*xt.cols]
-		for j := range half {
-			ang := float32(p) * invFreq[j]
-			cos, sin := float32(math.Cos(float64(ang))), float32(math.Sin(float64(ang)))
-			for h := 0; h < xt.cols; h += headDim {
-				a, b := row[h+j], row[h+j+half]
-				row[h+j] = a*cos - b*sin
-				row[h+j+half] = b*cos + a*sin
-			}
-		}
-	}
-}
 
 // CausalAttention is eager_attention_forward (modeling_qwen3.py#L177) with
 // the causal mask and repeat_kv, over packed sequences: token t of a

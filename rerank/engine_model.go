@@ -35,13 +35,27 @@ func loadEngine(ctx context.Context, dir string, opts Options) (engine, error) {
 	}
 	backend, owned := opts.Backend, false
 	if backend == nil {
-		if backend, err = NewBackend(opts.BackendName, opts.Precision, log); err != nil {
+		if backend, err = newBackend(opts.BackendName, opts.Precision, log); err != nil {
 			return engine{}, fmt.Errorf("rerank: %w", err)
 		}
 		owned = true
 	}
 	// Any architecture a package has registered (models.go imports them).
 	m, err := ml.Load(ctx, dir, backend)
+	if err != nil && errors.Is(err, ml.ErrUnsupported) && owned && isAuto(opts.BackendName) && backend.Name() != "cpu" {
+		// auto chose the GPU, whose backend lacks an operation this
+		// architecture needs (the error names it): the CPU runs it.
+		log.Warn("falling back to the CPU backend", "model", dir, "reason", err.Error())
+		backend.Close()
+		prec := opts.Precision
+		if strings.EqualFold(prec, "fp16") {
+			prec = "fp32" // no fp16 CPU kernel; fp32 is exact where fp16 would round
+		}
+		if backend, err = cpu.New(cpu.Options{Precision: prec, Logger: log}); err != nil {
+			return engine{}, fmt.Errorf("rerank: %w", err)
+		}
+		m, err = ml.Load(ctx, dir, backend)
+	}
 	if err != nil {
 		if owned {
 			backend.Close()
@@ -110,6 +124,12 @@ func NewBackend(name, prec string, log *slog.Logger) (ml.Backend, error) {
 	}
 	return nil, fmt.Errorf("backend %q: want auto, cpu, reference or cuda", name)
 }
+
+// newBackend is NewBackend; tests replace it with a backend that lacks
+// operations.
+var newBackend = NewBackend
+
+func isAuto(name string) bool { return name == "" || strings.EqualFold(name, BackendAuto) }
 
 // autoBackend is CUDA when this binary was built with it and a GPU is
 // present, else the CPU; prec is Options.Precision.

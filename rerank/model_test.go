@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/crossrank/crossrank/tokenizer"
 )
@@ -34,7 +35,8 @@ func readJSONL[T any](t testing.TB, path string) []T {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
-		t.Skipf("fixture missing: %v", err)
+		// Every golden is committed and listed in testdata/golden/MANIFEST.json.
+		t.Fatalf("fixture missing: %v", err)
 	}
 	defer f.Close()
 	var r interface{ Read([]byte) (int, error) } = f
@@ -75,7 +77,7 @@ func fixture(t testing.TB, name string) *Reranker {
 		return r
 	}
 	if _, err := os.Stat(fixtureDir(name)); err != nil {
-		t.Skipf("fixture model missing: %v", err)
+		t.Fatalf("committed fixture model missing: %v", err)
 	}
 	r, err := New(context.Background(), fixtureDir(name), Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -240,7 +242,7 @@ func TestRankMatchesSentenceTransformers(t *testing.T) {
 // TestLongDocsMatchHuggingFaceWindows: the windows of Options.LongDocs are
 // the ones Hugging Face tokenizers makes with return_overflowing_tokens, and
 // a document's score is the best of its windows scored one by one by
-// transformers (testdata/gen_windows.py).
+// transformers (testdata/gen.py).
 func TestLongDocsMatchHuggingFaceWindows(t *testing.T) {
 	type record struct {
 		Query, Document string
@@ -486,23 +488,35 @@ func TestTruncateLeftMatchesHuggingFace(t *testing.T) {
 	}
 }
 
-// FuzzRerank: any query and documents give an error or results, never a
-// panic, and no scored pair is longer than the limit.
+// FuzzRerank: any query and documents give results or one of the errors
+// the input calls for (an empty query, invalid UTF-8, a pair too long under
+// NoTruncation), never a panic or another error; every sequence the model
+// is given, each window of a long document included, fits the limit; and
+// the results' token counts add up to what the model was given.
 func FuzzRerank(f *testing.F) {
 	f.Add("what is this", "a document", "", uint8(0))
 	f.Add("", "\xff", "[SEP] [CLS] <s></s>", uint8(1))
 	f.Add("q", strings.Repeat("long text ", 40), "x", uint8(2))
+	f.Add("a longer query of several words here", strings.Repeat("window ", 30), "short", uint8(1|4|8))
+	const limit = 24
 	var once sync.Once
 	var plain, windows *Reranker
+	var seen *lenCheck
 	f.Fuzz(func(t *testing.T, query, doc1, doc2 string, mode uint8) {
 		once.Do(func() {
 			var err error
 			quiet := slog.New(slog.DiscardHandler)
-			if plain, err = New(context.Background(), fixtureDir("bert"), Options{MaxLength: 24, Logger: quiet}); err != nil {
+			if plain, err = New(context.Background(), fixtureDir("bert"), Options{MaxLength: limit, Logger: quiet}); err != nil {
 				t.Fatal(err)
 			}
-			if windows, err = New(context.Background(), fixtureDir("bert"), Options{MaxLength: 24, LongDocs: &Windows{Stride: 3, MaxWindows: 8}, Logger: quiet}); err != nil {
+			if windows, err = New(context.Background(), fixtureDir("bert"), Options{MaxLength: limit, LongDocs: &Windows{Stride: 3, MaxWindows: 8}, Logger: quiet}); err != nil {
 				t.Fatal(err)
+			}
+			seen = &lenCheck{}
+			for _, r := range []*Reranker{plain, windows} {
+				r.b.mu.Lock()
+				r.b.mdl = &lenCheckModel{model: r.b.mdl, c: seen}
+				r.b.mu.Unlock()
 			}
 		})
 		r := plain
@@ -511,22 +525,84 @@ func FuzzRerank(f *testing.F) {
 		}
 		o := RerankOptions{TruncateLeft: mode&2 != 0, TopK: int(mode >> 4)}
 		if mode&4 != 0 {
-			o.Truncation = new(Truncation(mode>>2) % 4)
+			o.Truncation = new(Truncation(mode>>3) % 4)
 		}
+		seen.reset()
 		res, err := r.RerankStrings(context.Background(), query, []string{doc1, doc2}, o)
+		lens := seen.lengths()
+		for _, n := range lens {
+			if n > limit {
+				t.Fatalf("the model was given a sequence of %d tokens, the limit is %d (lengths %v)", n, limit, lens)
+			}
+		}
 		if err != nil {
+			switch {
+			case errors.Is(err, ErrEmptyQuery) && strings.TrimSpace(query) == "":
+			case errors.Is(err, ErrInvalidUTF8) && !(utf8.ValidString(query) && utf8.ValidString(doc1) && utf8.ValidString(doc2)):
+			case errors.Is(err, ErrTooLong) && o.Truncation != nil && *o.Truncation == NoTruncation:
+			default:
+				tr := "default"
+				if o.Truncation != nil {
+					tr = fmt.Sprint(*o.Truncation)
+				}
+				t.Fatalf("valid input refused (truncation %s, mode %#x): %v", tr, mode, err)
+			}
 			return
 		}
+		want := 2
+		if o.TopK > 0 {
+			want = min(2, o.TopK)
+		}
+		if len(res) != want {
+			t.Fatalf("%d results, want %d", len(res), want)
+		}
+		total := 0
 		for _, x := range res {
-			per := x.Tokens
-			if x.Windows > 0 {
-				per = x.Tokens / x.Windows
-			}
-			if per > 24 || math.IsNaN(x.Score) || x.Truncated < 0 || x.QueryTruncated < 0 {
+			total += x.Tokens
+			if math.IsNaN(x.Score) || math.IsInf(x.Score, 0) || x.Truncated < 0 || x.QueryTruncated < 0 || x.Windows < 0 || (x.Windows == 0) != (x.Window == -1) || x.Window >= max(x.Windows, 1) {
 				t.Fatalf("result %+v", x)
 			}
 		}
+		if sum := sumInts(lens); want == 2 && total != sum {
+			t.Fatalf("results count %d tokens, the model was given %d (lengths %v)", total, sum, lens)
+		}
 	})
+}
+
+// lenCheck records the length of every sequence the wrapped models are given.
+type lenCheck struct {
+	mu   sync.Mutex
+	lens []int
+}
+
+func (c *lenCheck) reset() { c.mu.Lock(); c.lens = c.lens[:0]; c.mu.Unlock() }
+
+func (c *lenCheck) lengths() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.lens)
+}
+
+type lenCheckModel struct {
+	model
+	c *lenCheck
+}
+
+func (m *lenCheckModel) forward(ctx context.Context, batch []seq) ([][]float32, error) {
+	m.c.mu.Lock()
+	for _, s := range batch {
+		m.c.lens = append(m.c.lens, len(s.ids))
+	}
+	m.c.mu.Unlock()
+	return m.model.forward(ctx, batch)
+}
+
+func sumInts(xs []int) int {
+	n := 0
+	for _, x := range xs {
+		n += x
+	}
+	return n
 }
 
 // TestRealRank: sentence-transformers' rank on the real-weights MiniLM

@@ -5,5 +5,6 @@ package rerank
 // loadEngine loads whichever a checkpoint names (ml.Load). A new
 // architecture is one more import here.
 import (
-	_ "github.com/crossrank/crossrank/bert" // BertForSequenceClassification, XLMRobertaForSequenceClassification
+	_ "github.com/crossrank/crossrank/bert"       // BertForSequenceClassification, XLMRobertaForSequenceClassification
+	_ "github.com/crossrank/crossrank/modernbert" // ModernBertForSequenceClassification
 )

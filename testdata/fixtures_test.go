@@ -85,6 +85,19 @@ type manifest struct {
 		Pairs     int     `json:"pairs"`
 		Spread    float64 `json:"spread"`
 	} `json:"real"`
+	BPE map[string]struct {
+		Dir       string `json:"dir"`
+		Golden    string `json:"golden"`
+		Style     string `json:"style"`
+		VocabSize int    `json:"vocab_size"`
+		Records   int    `json:"records"`
+		Errors    int    `json:"errors"`
+	} `json:"bpe"`
+	Split struct {
+		Golden   string            `json:"golden"`
+		Patterns map[string]string `json:"patterns"`
+		Records  int               `json:"records"`
+	} `json:"split"`
 	Files []struct {
 		Path    string `json:"path"`
 		Bytes   int64  `json:"bytes"`
@@ -189,7 +202,7 @@ func TestManifestFilesPresentAndUnchanged(t *testing.T) {
 			t.Errorf("%s: sha256 %s, manifest says %s (edited by hand? rerun make fixtures)", f.Path, got, f.Sha256)
 		}
 		switch f.Schema {
-		case "corpus", "tokens", "logits", "rank", "hidden", "model", "tokenizer", "qwen3":
+		case "corpus", "tokens", "bpe", "split", "logits", "rank", "hidden", "quant", "model", "tokenizer", "package", "modernbert", "qwen3":
 		default:
 			t.Errorf("%s: unknown schema %q", f.Path, f.Schema)
 		}
@@ -222,6 +235,21 @@ func TestManifestFilesPresentAndUnchanged(t *testing.T) {
 			t.Errorf("%s: %v", top, err)
 		}
 	}
+	// The goldens a package's own generator writes beside its tests: every
+	// data file there is listed (generator scripts, *.py, are not fixtures).
+	for _, dir := range packageGoldens {
+		entries, err := os.ReadDir(filepath.FromSlash(dir))
+		if err != nil {
+			t.Errorf("%s: %v", dir, err)
+			continue
+		}
+		for _, e := range entries {
+			rel := dir + "/" + e.Name()
+			if !e.IsDir() && !strings.HasSuffix(e.Name(), ".py") && !listed[rel] {
+				t.Errorf("%s: on disk but not in MANIFEST.json (rerun testdata/gen/generate.py --steps manifest)", rel)
+			}
+		}
+	}
 	for _, p := range []string{m.Corpus.Path, m.Real.Golden} {
 		if !listed[p] {
 			t.Errorf("manifest names %s but does not list it in files", p)
@@ -229,9 +257,27 @@ func TestManifestFilesPresentAndUnchanged(t *testing.T) {
 	}
 }
 
+// packageGoldens are the package folders whose goldens MANIFEST.json lists
+// (generate.py's PACKAGE_GOLDENS), relative to testdata/.
+var packageGoldens = []string{"../rerank/testdata"}
+
+// TestCommittedSizeWithinBudget: the repository's fixtures (this folder and
+// every package's testdata folder) stay within the budget.
 func TestCommittedSizeWithinBudget(t *testing.T) {
 	var total int64
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+	roots, _ := filepath.Glob(filepath.Join("..", "*", "testdata"))
+	for _, root := range append([]string{"."}, roots...) {
+		total += treeBytes(t, root)
+	}
+	t.Logf("testdata folders hold %d bytes", total)
+	if total >= maxCommittedBytes {
+		t.Errorf("testdata folders hold %d bytes, budget %d", total, maxCommittedBytes)
+	}
+}
+
+func treeBytes(t *testing.T, root string) int64 {
+	var total int64
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -250,10 +296,7 @@ func TestCommittedSizeWithinBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("testdata holds %d bytes", total)
-	if total >= maxCommittedBytes {
-		t.Errorf("testdata holds %d bytes, budget %d", total, maxCommittedBytes)
-	}
+	return total
 }
 
 type corpusRecord struct {
@@ -757,5 +800,149 @@ func TestChecksRejectBrokenFixtures(t *testing.T) {
 	var rr rankRecord
 	if err := checkRankRecord(&rr); err == nil {
 		t.Error("empty rank record accepted")
+	}
+}
+
+// bpeRecord is one record of a byte-level BPE golden (golden/bpe-*.jsonl.gz).
+type bpeRecord struct {
+	Kind       string  `json:"kind"`
+	Line       *int    `json:"line"`
+	A          *int    `json:"a"`
+	B          *int    `json:"b"`
+	Text       *string `json:"text"`
+	Truncation []any   `json:"truncation"`
+	IDs        []int   `json:"ids"`
+	TypeIDs    []int   `json:"type_ids"`
+	Error      *string `json:"error"`
+	Decoded    *string `json:"decoded"`
+	DecodedSk  *string `json:"decoded_skip_special"`
+}
+
+func checkBPERecord(r *bpeRecord, lines, vocab int) error {
+	inCorpus := func(p *int) bool { return p != nil && *p >= 0 && *p < lines }
+	switch r.Kind {
+	case "line":
+		if !inCorpus(r.Line) {
+			return fmt.Errorf("line %v outside the corpus", r.Line)
+		}
+	case "pair":
+		if !inCorpus(r.A) || !inCorpus(r.B) {
+			return fmt.Errorf("pair (%v, %v) outside the corpus", r.A, r.B)
+		}
+	case "text":
+		// decoded_skip_special is there only when it differs from decoded.
+		if r.Text == nil || r.Decoded == nil {
+			return errors.New("text record needs text and decoded")
+		}
+	default:
+		return fmt.Errorf("kind %q", r.Kind)
+	}
+	if r.Truncation != nil && len(r.Truncation) != 3 {
+		return fmt.Errorf("truncation %v, want [strategy, side, max_length]", r.Truncation)
+	}
+	if r.Error != nil {
+		if r.Truncation == nil || r.IDs != nil {
+			return errors.New("error record needs a truncation and no ids")
+		}
+		return nil
+	}
+	if r.Kind == "pair" && len(r.TypeIDs) != len(r.IDs) {
+		return fmt.Errorf("%d ids, %d type ids", len(r.IDs), len(r.TypeIDs))
+	}
+	for _, id := range r.IDs {
+		if id < 0 || id >= vocab {
+			return fmt.Errorf("id %d outside vocab of %d", id, vocab)
+		}
+	}
+	return nil
+}
+
+// TestBPEGoldens checks the byte-level BPE goldens: every corpus line has
+// its record, ids are inside the tokenizer's vocabulary, counts match the
+// manifest.
+func TestBPEGoldens(t *testing.T) {
+	m := loadManifest(t)
+	if len(m.BPE) < 2 {
+		t.Fatalf("manifest lists %d BPE tokenizers, want bpe-qwen2 and bpe-modernbert", len(m.BPE))
+	}
+	for name, b := range m.BPE {
+		t.Run(name, func(t *testing.T) {
+			recs, err := decodeRecords[bpeRecord](filepath.FromSlash(b.Golden))
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := map[int]bool{}
+			errs := 0
+			for i := range recs {
+				if err := checkBPERecord(&recs[i], m.Corpus.Lines, b.VocabSize); err != nil {
+					t.Fatalf("%s: record %d: %v", b.Golden, i+1, err)
+				}
+				if recs[i].Kind == "line" && recs[i].Truncation == nil {
+					seen[*recs[i].Line] = true
+				}
+				if recs[i].Error != nil {
+					errs++
+				}
+			}
+			if len(seen) != m.Corpus.Lines {
+				t.Errorf("%d corpus lines encoded, the corpus has %d", len(seen), m.Corpus.Lines)
+			}
+			if len(recs) != b.Records || errs != b.Errors {
+				t.Errorf("%d records with %d errors, manifest says %d and %d", len(recs), errs, b.Records, b.Errors)
+			}
+		})
+	}
+}
+
+type splitRecord struct {
+	Src    string  `json:"src"`
+	Line   *int    `json:"line"`
+	Text   *string `json:"text"`
+	Qwen2  []int   `json:"qwen2"`
+	GPT2   []int   `json:"gpt2"`
+	Llama3 []int   `json:"llama3"`
+}
+
+// TestSplitGolden checks golden/split-patterns.jsonl.gz: the pieces of
+// every corpus line under Qwen2's pattern, and of random strings under
+// each pattern, as positive character counts.
+func TestSplitGolden(t *testing.T) {
+	m := loadManifest(t)
+	recs, err := decodeRecords[splitRecord](filepath.FromSlash(m.Split.Golden))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != m.Split.Records || len(m.Split.Patterns) != 3 {
+		t.Fatalf("%d records and %d patterns, manifest says %d records", len(recs), len(m.Split.Patterns), m.Split.Records)
+	}
+	corpus := map[int]bool{}
+	for i, r := range recs {
+		switch r.Src {
+		case "corpus":
+			if r.Line == nil || *r.Line < 0 || *r.Line >= m.Corpus.Lines || r.Qwen2 == nil {
+				t.Fatalf("record %d: corpus record needs a line and qwen2 pieces", i+1)
+			}
+			corpus[*r.Line] = true
+		case "random-unicode":
+			if r.Line == nil || r.Qwen2 == nil || r.GPT2 == nil {
+				t.Fatalf("record %d: random-unicode record needs a line and qwen2, gpt2 pieces", i+1)
+			}
+		case "random":
+			if r.Text == nil || r.Qwen2 == nil || r.GPT2 == nil || r.Llama3 == nil {
+				t.Fatalf("record %d: random record needs text and pieces of all three patterns", i+1)
+			}
+		default:
+			t.Fatalf("record %d: src %q", i+1, r.Src)
+		}
+		for _, ps := range [][]int{r.Qwen2, r.GPT2, r.Llama3} {
+			for _, n := range ps {
+				if n <= 0 {
+					t.Fatalf("record %d: piece of %d characters", i+1, n)
+				}
+			}
+		}
+	}
+	if len(corpus) != m.Corpus.Lines {
+		t.Errorf("%d corpus lines split, the corpus has %d", len(corpus), m.Corpus.Lines)
 	}
 }

@@ -92,3 +92,42 @@ func BenchmarkEncode(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEncodeBPE encodes every corpus line with the byte-level BPE
+// tokenizers (Qwen2-style and ModernBERT-style), with the word cache as
+// shipped and without it (nocache), to show what the cache buys:
+//
+//	go test -run '^$' -bench EncodeBPE -cpu 1 ./tokenizer/
+func BenchmarkEncodeBPE(b *testing.B) {
+	texts := benchCorpus(b)
+	for _, name := range []string{"bpe-qwen2", "bpe-modernbert"} {
+		for _, cached := range []bool{true, false} {
+			tk, err := Load("../testdata/tokenizers/" + name)
+			if err != nil {
+				b.Skip("no fixture tokenizer:", err)
+			}
+			label := name
+			if !cached {
+				tk.model.(*bpe).cache = nil
+				label += "/nocache"
+			}
+			b.Run(label, func(b *testing.B) {
+				tokens := 0
+				cpu0 := cpuTime()
+				for b.Loop() {
+					for _, s := range texts {
+						e, err := tk.Encode(s)
+						if err != nil {
+							b.Fatal(err)
+						}
+						tokens += e.Len()
+					}
+				}
+				b.ReportMetric(float64(tokens)/b.Elapsed().Seconds(), "tokens/s")
+				if cpu := cpuTime() - cpu0; cpu > 0 {
+					b.ReportMetric(float64(tokens)/cpu.Seconds(), "tokens/cpu-s")
+				}
+			})
+		}
+	}
+}

@@ -45,7 +45,7 @@ func goldenDir(name string) string {
 func TestGolden(t *testing.T) {
 	files, _ := filepath.Glob("../testdata/golden/tokens-*.jsonl.gz")
 	if len(files) == 0 {
-		t.Skip("no golden token files in testdata/golden")
+		t.Fatal("no golden token files in testdata/golden (committed; MANIFEST.json lists them)")
 	}
 	for _, f := range files {
 		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "tokens-"), ".jsonl.gz")
@@ -68,7 +68,7 @@ func TestGoldenVocabOnly(t *testing.T) {
 	a, errA := os.ReadFile(filepath.Join(dir, "vocab.txt"))
 	b, errB := os.ReadFile("../testdata/models/bert/vocab.txt")
 	if _, err := os.Stat(golden); err != nil || errA != nil || errB != nil {
-		t.Skip("fixtures not generated")
+		t.Fatalf("committed fixtures missing (MANIFEST.json lists them): %v %v %v", err, errA, errB)
 	}
 	if string(a) != string(b) {
 		t.Skip("bert-vocab-only has another vocabulary than the bert model")
@@ -207,7 +207,7 @@ func TestVocabTxtMatchesTokenizerJSON(t *testing.T) {
 	cfg, err2 := os.ReadFile(filepath.Join(src, "tokenizer_config.json"))
 	corpus, err3 := os.ReadFile("../testdata/corpus.jsonl")
 	if err1 != nil || err2 != nil || err3 != nil {
-		t.Skip("fixtures not generated")
+		t.Fatalf("committed fixtures missing (MANIFEST.json lists them): %v %v %v", err1, err2, err3)
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "vocab.txt"), vocab, 0o644); err != nil {
@@ -257,7 +257,7 @@ func TestVocabTxtMatchesTokenizerJSON(t *testing.T) {
 func TestLogitsGoldenIDs(t *testing.T) {
 	files, _ := filepath.Glob("../testdata/golden/logits-*.jsonl.gz")
 	if len(files) == 0 {
-		t.Skip("no logits goldens")
+		t.Fatal("no logits goldens in testdata/golden (committed; MANIFEST.json lists them)")
 	}
 	for _, f := range files {
 		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "logits-"), ".jsonl.gz")
@@ -272,7 +272,7 @@ func TestLogitsGoldenIDs(t *testing.T) {
 func TestRealMiniLMIDs(t *testing.T) {
 	const f = "../testdata/golden/real-minilm.jsonl.gz"
 	if _, err := os.Stat(f); err != nil {
-		t.Skip("real-minilm golden not generated")
+		t.Fatalf("committed fixture missing (MANIFEST.json lists it): %v", err)
 	}
 	checkPairIDs(t, f, "../testdata/tokenizers/minilm-real")
 	if real := os.Getenv("CROSSRANK_REAL"); real != "" {

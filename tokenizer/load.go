@@ -21,8 +21,9 @@ import (
 
 // Load reads the tokenizer of a checkpoint folder: tokenizer.json if there
 // is one, else vocab.txt with tokenizer_config.json (older BERT
-// checkpoints, built the way transformers converts them). model_max_length
-// comes from tokenizer_config.json when it has a usable one.
+// checkpoints, built the way transformers converts them), or for Qwen2 and
+// Qwen3 vocab.json and merges.txt. model_max_length comes from
+// tokenizer_config.json when it has a usable one.
 func Load(dir string) (*Tokenizer, error) {
 	cfg, err := readConfig(filepath.Join(dir, "tokenizer_config.json"))
 	if err != nil {
@@ -43,6 +44,10 @@ func Load(dir string) (*Tokenizer, error) {
 		}
 		if t, err = p.build(); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	case errors.Is(err, os.ErrNotExist) && tokenizerClass(cfg, dir) == "Qwen2Tokenizer":
+		if t, err = fromVocabMerges(dir, cfg); err != nil {
+			return nil, err
 		}
 	case errors.Is(err, os.ErrNotExist):
 		vf, verr := os.Open(filepath.Join(dir, "vocab.txt"))
@@ -164,6 +169,52 @@ func (c *tokenizerConfig) maxLength() int {
 	return int(f)
 }
 
+// fromVocabMerges builds the tokenizer transformers' Qwen2Tokenizer makes
+// from vocab.json and merges.txt (no tokenizer.json): the BPE of those
+// files in Qwen2's pipeline, no post-processor template, the added tokens
+// of tokenizer_config.json.
+func fromVocabMerges(dir string, cfg *tokenizerConfig) (*Tokenizer, error) {
+	vname, mname := filepath.Join(dir, "vocab.json"), filepath.Join(dir, "merges.txt")
+	vb, err := os.ReadFile(vname)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("tokenizer: %s has neither tokenizer.json nor vocab.json and merges.txt", dir)
+		}
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	var vocab map[string]int32
+	if err := json.Unmarshal(vb, &vocab); err != nil {
+		return nil, fmt.Errorf("tokenizer: %s: %w", vname, fieldErr(err))
+	}
+	mb, err := os.ReadFile(mname)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
+	// BPE::read_file: one "a b" merge a line, "#version" lines skipped.
+	var merges [][2]string
+	lines := strings.Split(strings.TrimSuffix(string(mb), "\n"), "\n")
+	for i, line := range lines {
+		line = strings.TrimSuffix(line, "\r")
+		if strings.HasPrefix(line, "#version") || len(mb) == 0 {
+			continue
+		}
+		a, b, ok := strings.Cut(line, " ")
+		if !ok || strings.Contains(b, " ") {
+			return nil, fmt.Errorf("tokenizer: %s:%d: %q is not two tokens separated by one space", mname, i+1, line)
+		}
+		merges = append(merges, [2]string{a, b})
+	}
+	m, err := newBPE(vocab, merges, bpeOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer: %s, %s: %w", vname, mname, err)
+	}
+	p := &jsonParts{model: m}
+	if err := rebuildLikeTransformers(p, cfg, dir); err != nil {
+		return nil, fmt.Errorf("tokenizer: %s: %w", dir, err)
+	}
+	return p.build()
+}
+
 // fromVocabTxt builds the tokenizer transformers makes for a BERT
 // checkpoint with only vocab.txt: BertNormalizer, BertPreTokenizer,
 // WordPiece with "##" and 100 characters per word, [CLS] A [SEP] B [SEP].
@@ -242,6 +293,7 @@ func fromVocabTxt(r io.Reader, cfg *tokenizerConfig) (*Tokenizer, error) {
 	}
 	t.added.raw.build()
 	t.added.norm.build()
+	t.indexAdded(nil)
 	clsID, ok1 := vocab[cls]
 	sepID, ok2 := vocab[sep]
 	if !ok1 || !ok2 {
@@ -250,6 +302,30 @@ func fromVocabTxt(r io.Reader, cfg *tokenizerConfig) (*Tokenizer, error) {
 	t.post = bertTemplate(clsID, sepID)
 	t.padID = vocab[pad]
 	return t, nil
+}
+
+// indexAdded records the added tokens by id and the special ones by
+// content, for Decode. added is the list in order (later entries win);
+// nil takes the matchers' tokens.
+func (t *Tokenizer) indexAdded(added []addedToken) {
+	if added == nil {
+		for _, m := range []*matcher{&t.added.raw, &t.added.norm} {
+			for _, mt := range m.tokens {
+				added = append(added, mt.tok)
+			}
+		}
+	}
+	t.addedByID = make(map[int32]string, len(added))
+	t.specials = map[string]bool{}
+	for _, a := range added {
+		if a.Content == "" {
+			continue
+		}
+		t.addedByID[a.ID] = a.Content
+		if a.Special {
+			t.specials[a.Content] = true
+		}
+	}
 }
 
 func (m *matcher) removeContent(content string) {
@@ -294,13 +370,15 @@ func FromJSON(r io.Reader) (*Tokenizer, error) {
 // jsonParts is a parsed tokenizer.json before its added tokens are set up;
 // Load may replace parts, as transformers does, before build.
 type jsonParts struct {
-	added      []addedToken
-	normalizer normalizer
-	normRaw    json.RawMessage
-	pre        preTokenizer
-	model      model
-	postRaw    json.RawMessage
-	padID      *int32
+	added       []addedToken
+	normalizer  normalizer
+	normRaw     json.RawMessage
+	pre         preTokenizer
+	model       model
+	postRaw     json.RawMessage
+	padID       *int32
+	decoder     decoderKind
+	decoderName string
 	// post, when set, replaces post_processor.
 	post func(t *Tokenizer) (*template, error)
 }
@@ -308,6 +386,7 @@ type jsonParts struct {
 func parseJSON(r io.Reader) (*jsonParts, error) {
 	var f struct {
 		AddedTokens   []addedToken    `json:"added_tokens"`
+		Decoder       json.RawMessage `json:"decoder"`
 		Normalizer    json.RawMessage `json:"normalizer"`
 		PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
 		Model         json.RawMessage `json:"model"`
@@ -334,6 +413,9 @@ func parseJSON(r io.Reader) (*jsonParts, error) {
 	if p.pre, err = parsePreTokenizer(f.PreTokenizer); err != nil {
 		return nil, fmt.Errorf("tokenizer: pre_tokenizer%w", err)
 	}
+	if p.decoder, p.decoderName, err = parseDecoder(f.Decoder); err != nil {
+		return nil, fmt.Errorf("tokenizer: decoder%w", err)
+	}
 	if f.Padding != nil {
 		p.padID = f.Padding.PadID
 	}
@@ -341,7 +423,8 @@ func parseJSON(r io.Reader) (*jsonParts, error) {
 }
 
 func (p *jsonParts) build() (*Tokenizer, error) {
-	t := &Tokenizer{added: &addedVocab{}, normalizer: p.normalizer, pre: p.pre, model: p.model}
+	t := &Tokenizer{added: &addedVocab{}, normalizer: p.normalizer, pre: p.pre, model: p.model,
+		decoder: p.decoder, decoderName: p.decoderName}
 	t.vocabSize = t.model.vocabSize()
 	t.firstScheme = hasFirstScheme(p.pre)
 	for i, at := range p.added {
@@ -357,6 +440,7 @@ func (p *jsonParts) build() (*Tokenizer, error) {
 	}
 	t.added.raw.build()
 	t.added.norm.build()
+	t.indexAdded(p.added)
 	var err error
 	if p.post != nil {
 		t.post, err = p.post(t)
@@ -432,7 +516,13 @@ func parseModel(raw json.RawMessage) (model, error) {
 		Prefix       *string         `json:"continuing_subword_prefix"`
 		MaxChars     *int            `json:"max_input_chars_per_word"`
 		UnkID        *int            `json:"unk_id"`
-		ByteFallback bool            `json:"byte_fallback"`
+		ByteFallback *bool           `json:"byte_fallback"`
+		// BPE
+		Merges       json.RawMessage `json:"merges"`
+		Dropout      *float64        `json:"dropout"`
+		FuseUnk      *bool           `json:"fuse_unk"`
+		IgnoreMerges *bool           `json:"ignore_merges"`
+		Suffix       *string         `json:"end_of_word_suffix"`
 	}
 	if err := decode(raw, &m); err != nil {
 		return nil, err
@@ -441,10 +531,11 @@ func parseModel(raw json.RawMessage) (model, error) {
 		return nil, errors.New(".type: missing")
 	}
 	if len(m.Vocab) == 0 || string(m.Vocab) == "null" {
-		if *m.Type == "WordPiece" || *m.Type == "Unigram" {
+		if *m.Type == "WordPiece" || *m.Type == "Unigram" || *m.Type == "BPE" {
 			return nil, errors.New(".vocab: missing")
 		}
 	}
+	flag := func(p *bool) bool { return p != nil && *p }
 	switch *m.Type {
 	case "WordPiece":
 		var vocab map[string]int32
@@ -486,13 +577,78 @@ func parseModel(raw json.RawMessage) (model, error) {
 			}
 			unk = int32(*m.UnkID)
 		}
-		u, err := newUnigram(pieces, scores, unk, m.ByteFallback)
+		u, err := newUnigram(pieces, scores, unk, flag(m.ByteFallback))
 		if err != nil {
 			return nil, fmt.Errorf(".vocab: %w", err)
 		}
 		return u, nil
+	case "BPE":
+		var vocab map[string]int32
+		if err := json.Unmarshal(m.Vocab, &vocab); err != nil {
+			return nil, fmt.Errorf(".vocab: %w", fieldErr(err))
+		}
+		if len(m.Merges) == 0 || string(m.Merges) == "null" {
+			return nil, errors.New(".merges: missing")
+		}
+		merges, err := parseMerges(m.Merges)
+		if err != nil {
+			return nil, fmt.Errorf(".merges%w", err)
+		}
+		if m.Dropout != nil && *m.Dropout != 0 {
+			// Dropout samples merges at random (training only): no fixed
+			// ids to reproduce.
+			return nil, fmt.Errorf(".dropout: %v is not supported (only null or 0)", *m.Dropout)
+		}
+		o := bpeOptions{unk: m.UnkToken, fuseUnk: flag(m.FuseUnk), byteFallback: flag(m.ByteFallback),
+			ignoreMerges: flag(m.IgnoreMerges)}
+		if m.Prefix != nil {
+			o.prefix = *m.Prefix
+		}
+		if m.Suffix != nil {
+			o.suffix = *m.Suffix
+		}
+		b, err := newBPE(vocab, merges, o)
+		if err != nil {
+			return nil, fmt.Errorf(".%w", err)
+		}
+		return b, nil
 	}
-	return nil, fmt.Errorf(".type: %q is not supported (WordPiece or Unigram)", *m.Type)
+	return nil, fmt.Errorf(".type: %q is not supported (WordPiece, Unigram or BPE)", *m.Type)
+}
+
+// parseMerges reads BPE merges in either form tokenizer.json has had:
+// ["a", "b"] pairs (tokenizers 0.20 on) or "a b" strings (split at the one
+// space; "#version" lines skipped, as convert_merges_to_hashmap does).
+func parseMerges(raw json.RawMessage) ([][2]string, error) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, fmt.Errorf(": %w", fieldErr(err))
+	}
+	out := make([][2]string, 0, len(list))
+	legacy := len(list) > 0 && bytes.HasPrefix(bytes.TrimSpace(list[0]), []byte(`"`))
+	for i, r := range list {
+		if legacy {
+			var line string
+			if err := json.Unmarshal(r, &line); err != nil {
+				return nil, fmt.Errorf("[%d]: %s is not a \"a b\" string like the first merge", i, abbrev(r))
+			}
+			if strings.HasPrefix(line, "#version") {
+				continue
+			}
+			a, b, ok := strings.Cut(line, " ")
+			if !ok || strings.Contains(b, " ") {
+				return nil, fmt.Errorf("[%d]: %q is not two tokens separated by one space", i, line)
+			}
+			out = append(out, [2]string{a, b})
+			continue
+		}
+		var pair []string
+		if err := json.Unmarshal(r, &pair); err != nil || len(pair) != 2 {
+			return nil, fmt.Errorf("[%d]: %s is not a [\"a\", \"b\"] pair", i, abbrev(r))
+		}
+		out = append(out, [2]string{pair[0], pair[1]})
+	}
+	return out, nil
 }
 
 // pieceScore is one ["piece", score] entry of a Unigram vocab.
@@ -763,6 +919,63 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 			ms.splitWords = *m.Split
 		}
 		return ms, nil
+	case "ByteLevel":
+		var m struct {
+			AddPrefixSpace *bool `json:"add_prefix_space"`
+			UseRegex       *bool `json:"use_regex"`
+			// trim_offsets changes offsets only, which we do not return.
+		}
+		if err := decode(raw, &m); err != nil {
+			return nil, err
+		}
+		p := &byteLevelPre{addPrefixSpace: true, useRegex: true}
+		if m.AddPrefixSpace != nil {
+			p.addPrefixSpace = *m.AddPrefixSpace
+		}
+		if m.UseRegex != nil {
+			p.useRegex = *m.UseRegex
+		}
+		return p, nil
+	case "Split":
+		var m struct {
+			Pattern *struct {
+				String *string `json:"String"`
+				Regex  *string `json:"Regex"`
+			} `json:"pattern"`
+			Behavior *string `json:"behavior"`
+			Invert   *bool   `json:"invert"`
+		}
+		if err := decode(raw, &m); err != nil {
+			return nil, err
+		}
+		if m.Behavior == nil {
+			return nil, errors.New(".behavior: missing")
+		}
+		b, err := parseBehavior(*m.Behavior)
+		if err != nil {
+			return nil, fmt.Errorf(".behavior: %w", err)
+		}
+		if m.Invert == nil {
+			return nil, errors.New(".invert: missing")
+		}
+		var pat splitPattern
+		switch {
+		case m.Pattern == nil:
+			return nil, errors.New(".pattern: missing")
+		case m.Pattern.String != nil:
+			pat, err = newSplitPattern(*m.Pattern.String, true)
+		case m.Pattern.Regex != nil:
+			pat, err = newSplitPattern(*m.Pattern.Regex, false)
+			if err != nil {
+				return nil, fmt.Errorf(".pattern.Regex: %w", err)
+			}
+		default:
+			return nil, errors.New(".pattern: neither String nor Regex")
+		}
+		if err != nil {
+			return nil, fmt.Errorf(".pattern: %w", err)
+		}
+		return &splitPre{pattern: pat, b: b, invert: *m.Invert}, nil
 	case "Sequence":
 		var m struct {
 			PreTokenizers *[]json.RawMessage `json:"pretokenizers"`
@@ -838,6 +1051,10 @@ func parsePostProcessor(raw json.RawMessage, t *Tokenizer) (*template, error) {
 	}
 	switch typ {
 	case "":
+		return defaultTemplate(), nil
+	case "ByteLevel":
+		// It only trims offsets; the sequences are joined as without a
+		// post-processor.
 		return defaultTemplate(), nil
 	case "BertProcessing", "RobertaProcessing":
 		var m struct {

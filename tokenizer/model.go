@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -14,6 +15,7 @@ type model interface {
 	kind() string
 	vocabSize() int
 	tokenID(tok string) (int32, bool)
+	idToken(id int32) (string, bool)
 }
 
 // byteTrie maps byte strings to ids. The root's children are a direct
@@ -158,6 +160,9 @@ type wordPiece struct {
 	unkName  string
 	maxChars int
 	size     int
+
+	namesOnce sync.Once
+	names     []string // id -> token, built on first use
 }
 
 func newWordPiece(vocab map[string]int32, unk, prefix string, maxChars int) (*wordPiece, error) {
@@ -188,6 +193,21 @@ func newWordPiece(vocab map[string]int32, unk, prefix string, maxChars int) (*wo
 
 func (w *wordPiece) kind() string   { return "wordpiece" }
 func (w *wordPiece) vocabSize() int { return w.size }
+func (w *wordPiece) idToken(id int32) (string, bool) {
+	w.namesOnce.Do(func() {
+		w.names = make([]string, w.size)
+		for tok, i := range w.vocab {
+			if w.names[i] == "" || tok < w.names[i] {
+				w.names[i] = tok
+			}
+		}
+	})
+	if id < 0 || int(id) >= len(w.names) || w.names[id] == "" {
+		return "", false
+	}
+	return w.names[id], true
+}
+
 func (w *wordPiece) tokenID(tok string) (int32, bool) {
 	id, ok := w.vocab[tok]
 	return id, ok
@@ -268,6 +288,13 @@ func newUnigram(pieces []string, scores []float64, unk int32, byteFallback bool)
 
 func (u *unigram) kind() string   { return "unigram" }
 func (u *unigram) vocabSize() int { return len(u.pieces) }
+func (u *unigram) idToken(id int32) (string, bool) {
+	if id < 0 || int(id) >= len(u.pieces) {
+		return "", false
+	}
+	return u.pieces[id], true
+}
+
 func (u *unigram) tokenID(tok string) (int32, bool) {
 	id, ok := u.vocab[tok]
 	return id, ok

@@ -159,7 +159,7 @@ func (b *bertNormalizer) normalize(dst []byte, src string, sc *scratch) []byte {
 	var nfd []byte
 	if b.stripAccents && !stable {
 		nfd = sc.getBuf()
-		nfd = norm.NFD.Append(nfd, step...)
+		nfd = unicodeNormalizer{norm.NFD}.normalize(nfd, unsafeString(step), sc)
 		text = nfd
 	}
 	for i := 0; i < len(text); {
@@ -221,11 +221,48 @@ func (lowercaseNormalizer) normalize(dst []byte, src string, _ *scratch) []byte 
 	return dst
 }
 
-// unicodeNormalizer is NFC, NFD, NFKC or NFKD.
+// unicodeNormalizer is NFC, NFD, NFKC or NFKD as tokenizers applies them:
+// its Unicode tables are older than x/text's, so the characters it does
+// not know (hfInertCanonical, hfInertCompat: new combining marks and
+// decompositions) stay as they are, and nothing reorders or composes
+// across them. The text between them is normalised by x/text.
 type unicodeNormalizer struct{ form norm.Form }
 
-func (u unicodeNormalizer) normalize(dst []byte, src string, _ *scratch) []byte {
-	return u.form.AppendString(dst, src)
+// inertMin is the first character of the inert tables (both start with
+// combining marks far above ASCII and Latin).
+var inertMin = min(rune(hfInertCanonical.R16[0].Lo), rune(hfInertCompat.R16[0].Lo))
+
+func (u unicodeNormalizer) normalize(dst []byte, src string, sc *scratch) []byte {
+	inert := hfInertCanonical
+	if u.form == norm.NFKC || u.form == norm.NFKD {
+		inert = hfInertCompat
+	}
+	start, found := 0, false
+	for i, r := range src {
+		if r < inertMin || !unicode.Is(inert, r) {
+			continue
+		}
+		dst = u.appendSegment(dst, src[start:i], sc)
+		dst = utf8.AppendRune(dst, r)
+		start, found = i+utf8.RuneLen(r), true
+	}
+	if !found {
+		return u.form.AppendString(dst, src)
+	}
+	return u.appendSegment(dst, src[start:], sc)
+}
+
+// appendSegment appends the normal form of s on its own: x/text's Append
+// would normalise across the end of dst.
+func (u unicodeNormalizer) appendSegment(dst []byte, s string, sc *scratch) []byte {
+	if len(dst) == 0 {
+		return u.form.AppendString(dst, s)
+	}
+	tmp := sc.getBuf()
+	tmp = u.form.AppendString(tmp, s)
+	dst = append(dst, tmp...)
+	sc.putBuf(tmp)
+	return dst
 }
 
 // stripAccentsNormalizer is tokenizers' StripAccents: it removes combining

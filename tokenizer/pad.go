@@ -1,7 +1,7 @@
 package tokenizer
 
-// Batch is encodings padded on the right into a Rows x Cols rectangle,
-// stored row-major, for callers whose forward pass wants one.
+// Batch is encodings padded into a Rows x Cols rectangle, stored
+// row-major, for callers whose forward pass wants one.
 type Batch struct {
 	Rows, Cols int
 	// IDs, TypeIDs and AttentionMask have Rows*Cols entries; padding has
@@ -9,11 +9,19 @@ type Batch struct {
 	IDs, TypeIDs, AttentionMask []int32
 	// Lengths are the unpadded lengths of the rows.
 	Lengths []int
+	// Side is where the padding is: Right (after the tokens) or Left
+	// (before them, as decoder models such as Qwen3 are batched, so that
+	// every row's last token is in the last column).
+	Side Side
 }
 
-// Pad pads encs to the length of the longest one.
-func Pad(encs []*Encoding, padID int32) *Batch {
-	b := &Batch{Rows: len(encs), Lengths: make([]int, len(encs))}
+// Pad pads encs on the right to the length of the longest one.
+func Pad(encs []*Encoding, padID int32) *Batch { return PadSide(encs, padID, Right) }
+
+// PadSide pads encs to the length of the longest one, on the given side
+// (transformers' padding_side).
+func PadSide(encs []*Encoding, padID int32, side Side) *Batch {
+	b := &Batch{Rows: len(encs), Lengths: make([]int, len(encs)), Side: side}
 	for i, e := range encs {
 		b.Lengths[i] = len(e.IDs)
 		b.Cols = max(b.Cols, len(e.IDs))
@@ -23,12 +31,21 @@ func Pad(encs []*Encoding, padID int32) *Batch {
 	b.IDs, b.TypeIDs, b.AttentionMask = back[:n:n], back[n:2*n:2*n], back[2*n:]
 	for i, e := range encs {
 		row := i * b.Cols
-		copy(b.IDs[row:], e.IDs)
-		copy(b.TypeIDs[row:], e.TypeIDs)
-		copy(b.AttentionMask[row:], e.AttentionMask)
-		for j := len(e.IDs); j < b.Cols; j++ {
-			b.IDs[row+j] = padID
+		pad := b.Cols - len(e.IDs)
+		start := row // where the tokens go
+		if side == Left {
+			start += pad
+			for j := row; j < start; j++ {
+				b.IDs[j] = padID
+			}
+		} else {
+			for j := row + len(e.IDs); j < row+b.Cols; j++ {
+				b.IDs[j] = padID
+			}
 		}
+		copy(b.IDs[start:], e.IDs)
+		copy(b.TypeIDs[start:], e.TypeIDs)
+		copy(b.AttentionMask[start:], e.AttentionMask)
 	}
 	return b
 }

@@ -24,6 +24,11 @@ type Tokenizer struct {
 	padID          int32
 	modelMaxLength int
 
+	addedByID   map[int32]string // added tokens' contents by id
+	specials    map[string]bool  // contents of the special added tokens
+	decoder     decoderKind
+	decoderName string
+
 	pool sync.Pool // *scratch
 }
 
@@ -35,6 +40,18 @@ type Encoding struct {
 	// Truncated counts the tokens each side lost to truncation (First is the
 	// single text or the query, Second the document).
 	Truncated struct{ First, Second int }
+}
+
+// NewEncoding wraps ids a caller assembled itself (a prompt made of
+// pieces, say) as an Encoding: type ids 0, attention mask 1, nothing
+// truncated. ids is used, not copied.
+func NewEncoding(ids []int32) *Encoding {
+	back := make([]int32, 2*len(ids))
+	e := &Encoding{IDs: ids, TypeIDs: back[:len(ids):len(ids)], AttentionMask: back[len(ids):]}
+	for i := range e.AttentionMask {
+		e.AttentionMask[i] = 1
+	}
+	return e
 }
 
 // Len is the number of tokens, special tokens included.
@@ -89,6 +106,27 @@ type Truncation struct {
 	// gives the document whatever MaxLength leaves; Strategy is then not
 	// consulted. 0 means no query budget.
 	QueryBudget int
+	// Side is where each sequence loses its tokens: Right (the default)
+	// keeps the start, Left keeps the end (HF's truncation_side "left").
+	Side Side
+}
+
+// Side is the end of a sequence that truncation cuts or padding fills.
+type Side int
+
+const (
+	Right Side = iota // the end: HF's default truncation_side and padding_side
+	Left              // the start
+)
+
+func (s Side) String() string {
+	switch s {
+	case Right:
+		return "right"
+	case Left:
+		return "left"
+	}
+	return fmt.Sprintf("Side(%d)", int(s))
 }
 
 // ErrSequenceTooShort is returned when OnlyFirst or OnlySecond cannot meet
@@ -218,7 +256,7 @@ func (t *Tokenizer) VocabSize() int { return t.vocabSize }
 // tokenizer has none.
 func (t *Tokenizer) PadID() int32 { return t.padID }
 
-// Kind names the model: "wordpiece" or "unigram".
+// Kind names the model: "wordpiece", "unigram" or "bpe".
 func (t *Tokenizer) Kind() string { return t.model.kind() }
 
 // ModelMaxLength is tokenizer_config.json's model_max_length, or 0 when the
@@ -238,7 +276,12 @@ func (t *Tokenizer) finish(a, b []int32, pair bool, opts Truncation) (*Encoding,
 	e := &Encoding{IDs: back[:0:n], TypeIDs: back[n : n : 2*n], AttentionMask: back[2*n : 3*n]}
 	e.Truncated.First = len(a) - na
 	e.Truncated.Second = len(b) - nb
-	e.IDs, e.TypeIDs = t.post.apply(e.IDs, e.TypeIDs, a[:na], b[:nb], pair)
+	if opts.Side == Left {
+		a, b = a[len(a)-na:], b[len(b)-nb:]
+	} else {
+		a, b = a[:na], b[:nb]
+	}
+	e.IDs, e.TypeIDs = t.post.apply(e.IDs, e.TypeIDs, a, b, pair)
 	for i := range e.AttentionMask {
 		e.AttentionMask[i] = 1
 	}
@@ -247,6 +290,9 @@ func (t *Tokenizer) finish(a, b []int32, pair bool, opts Truncation) (*Encoding,
 
 // truncLengths returns how many content tokens each side keeps.
 func (t *Tokenizer) truncLengths(la, lb int, pair bool, opts Truncation) (int, int, error) {
+	if opts.Side != Right && opts.Side != Left {
+		return 0, 0, fmt.Errorf("tokenizer: unknown truncation side %d", int(opts.Side))
+	}
 	if opts.Strategy < LongestFirst || opts.Strategy > DoNotTruncate {
 		return 0, 0, fmt.Errorf("tokenizer: unknown truncation strategy %d", int(opts.Strategy))
 	}
@@ -359,6 +405,10 @@ type scratch struct {
 	words      []*words // stack for pre-tokenizers
 	out        words
 	viterbi    []viterbiNode
+	pieces     []piece // Split pre-tokenizer
+	bpeSyms    []bpeSymbol
+	bpeHeap    []bpeCand
+	bpeBuf     []byte
 }
 
 func (t *Tokenizer) getScratch() *scratch {
@@ -373,7 +423,7 @@ func (t *Tokenizer) getScratch() *scratch {
 const maxPooledScratch = 4 << 20
 
 func (t *Tokenizer) putScratch(sc *scratch) {
-	size := 4*(cap(sc.idsA)+cap(sc.idsB)) + cap(sc.out.buf) + 24*cap(sc.viterbi)
+	size := 4*(cap(sc.idsA)+cap(sc.idsB)) + cap(sc.out.buf) + 24*cap(sc.viterbi) + 24*cap(sc.pieces) + 12*(cap(sc.bpeSyms)+cap(sc.bpeHeap))
 	for _, b := range sc.bufs {
 		size += cap(b)
 	}

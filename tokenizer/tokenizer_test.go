@@ -61,6 +61,17 @@ func checkTinyExpected(t *testing.T, file string, load func(string) *Tokenizer) 
 			MaxLength                                         int `json:"max_length"`
 			IDs                                               []int32
 			TypeIDs                                           []int32 `json:"type_ids"`
+			// Decode's expected text (byte-level BPE cases); skip-special
+			// absent means the same text.
+			Decoded   *string
+			DecodedSk *string `json:"decoded_skip_special"`
+			// A pre-tokenizer on its own: the pieces of each text.
+			PreTokenizer json.RawMessage `json:"pre_tokenizer"`
+			Texts        []string
+			Pieces       [][]string
+			// A normalizer on its own: the normalized texts.
+			Normalizer json.RawMessage
+			Normalized []string
 		}
 	}
 	if err := json.Unmarshal(b, &exp); err != nil {
@@ -68,6 +79,22 @@ func checkTinyExpected(t *testing.T, file string, load func(string) *Tokenizer) 
 	}
 	toks := map[string]*Tokenizer{}
 	for _, c := range exp.Cases {
+		if c.PreTokenizer != nil {
+			checkPreTokenizer(t, c.PreTokenizer, c.Texts, c.Pieces)
+			continue
+		}
+		if c.Normalizer != nil {
+			n, err := parseNormalizer(c.Normalizer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, text := range c.Texts {
+				if got := string(n.normalize(nil, text, &scratch{})); got != c.Normalized[i] {
+					t.Errorf("%s on %+q: got %+q, want %+q", c.Normalizer, text, got, c.Normalized[i])
+				}
+			}
+			continue
+		}
 		tk := toks[c.Tokenizer]
 		if tk == nil {
 			tk = load(c.Tokenizer)
@@ -99,9 +126,52 @@ func checkTinyExpected(t *testing.T, file string, load func(string) *Tokenizer) 
 		if !slices.Equal(e.IDs, c.IDs) || !slices.Equal(e.TypeIDs, c.TypeIDs) {
 			t.Errorf("%s (max %d):\n got ids %v types %v\nwant ids %v types %v", what, c.MaxLength, e.IDs, e.TypeIDs, c.IDs, c.TypeIDs)
 		}
+		if c.Decoded != nil {
+			want := map[bool]string{false: *c.Decoded, true: *c.Decoded}
+			if c.DecodedSk != nil {
+				want[true] = *c.DecodedSk
+			}
+			for _, skip := range []bool{false, true} {
+				got, err := tk.Decode(e.IDs, skip)
+				if tk.decoder == decodeOther {
+					if err == nil {
+						t.Errorf("%s: Decode with the %s decoder: no error", what, tk.decoderName)
+					}
+					continue
+				}
+				if err != nil || got != want[skip] {
+					t.Errorf("%s: Decode(skip special %v) = %q, %v; want %q", what, skip, got, err, want[skip])
+				}
+			}
+		}
 	}
 	if len(exp.Cases) == 0 {
 		t.Fatal("no cases")
+	}
+}
+
+// checkPreTokenizer runs a pre-tokenizer read from its tokenizer.json form
+// on texts and wants the library's pieces.
+func checkPreTokenizer(t *testing.T, raw json.RawMessage, texts []string, want [][]string) {
+	t.Helper()
+	p, err := parsePreTokenizer(raw)
+	if err != nil {
+		t.Errorf("%s: %v", raw, err)
+		return
+	}
+	sc := &scratch{}
+	for i, text := range texts {
+		var w words
+		if text != "" {
+			p.split(&w, []byte(text), true, sc)
+		}
+		got := []string{}
+		for k := range w.spans {
+			got = append(got, string(w.word(k)))
+		}
+		if !slices.Equal(got, want[i]) {
+			t.Errorf("%s on %q:\n got %q\nwant %q", raw, text, got, want[i])
+		}
 	}
 }
 
@@ -353,7 +423,7 @@ func TestMalformedJSON(t *testing.T) {
 		want string
 	}{
 		{func(d map[string]any) { delete(d, "model") }, "model: missing"},
-		{func(d map[string]any) { d["model"].(map[string]any)["type"] = "BPE" }, `model.type: "BPE" is not supported`},
+		{func(d map[string]any) { d["model"].(map[string]any)["type"] = "WordLevel" }, `model.type: "WordLevel" is not supported`},
 		{func(d map[string]any) { d["model"].(map[string]any)["vocab"] = []any{[]any{"a"}} }, "model.vocab"},
 		{func(d map[string]any) { d["model"].(map[string]any)["vocab"] = []any{[]any{"a", "x"}} }, "score is not a number"},
 		{func(d map[string]any) { d["model"].(map[string]any)["unk_id"] = 99 }, "model.unk_id"},
@@ -436,12 +506,14 @@ func TestRandomUnicode(t *testing.T) {
 // TestConcurrent encodes from many goroutines at once (the scratch pool and
 // the lazily built tables are shared) and wants the sequential results.
 func TestConcurrent(t *testing.T) {
-	for _, name := range []string{"tiny-wordpiece.json", "tiny-unigram-bytefallback.json"} {
-		tk := loadTiny(t, name)
+	for _, name := range []string{"tiny-wordpiece.json", "tiny-unigram-bytefallback.json", "tiny-bpe-bytelevel.json", "tiny-bpe-fallback.json"} {
+		// want from one tokenizer, the goroutines on another: the BPE word
+		// cache starts empty and is filled concurrently.
+		tk0, tk := loadTiny(t, name), loadTiny(t, name)
 		texts := []string{"Hello, world!", "unbelievable café 中文", "a b c a b c", "", "<mask> hello ab", "İ\u0301x"}
 		want := make([][]int32, len(texts))
 		for i, s := range texts {
-			e, err := tk.EncodePair(s, texts[(i+1)%len(texts)], Truncation{MaxLength: 9})
+			e, err := tk0.EncodePair(s, texts[(i+1)%len(texts)], Truncation{MaxLength: 9})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // transformers (v5) does not take a BERT or XLM-R tokenizer.json whole: its
@@ -42,6 +45,8 @@ func tokenizerClass(cfg *tokenizerConfig, dir string) string {
 		return "BertTokenizer"
 	case "xlm-roberta":
 		return "XLMRobertaTokenizer"
+	case "qwen2", "qwen2_moe", "qwen3", "qwen3_moe":
+		return "Qwen2Tokenizer"
 	}
 	return ""
 }
@@ -123,8 +128,45 @@ func rebuildLikeTransformers(p *jsonParts, cfg *tokenizerConfig, dir string) err
 			}
 			return robertaTemplate(bosID, eosID), nil
 		}
+	case "Qwen2Tokenizer":
+		// models/qwen2/tokenization_qwen2.py: the vocabulary and merges of
+		// tokenizer.json in a BPE without unk or byte fallback, NFC, Qwen2's
+		// Split and a ByteLevel without its regex (add_prefix_space from the
+		// config, false by default), the ByteLevel decoder; the
+		// post-processor and added tokens of tokenizer.json stay.
+		b, ok := p.model.(*bpe)
+		if !ok {
+			return errors.New("tokenizer_config.json says Qwen2Tokenizer but the model is not BPE")
+		}
+		if b.prefix != "" {
+			return fmt.Errorf("Qwen2Tokenizer with continuing_subword_prefix %q in tokenizer.json is not supported", b.prefix)
+		}
+		p.model = b.qwen2()
+		p.normalizer = unicodeNormalizer{norm.NFC}
+		prefix := cfg.AddPrefixSpace != nil && *cfg.AddPrefixSpace
+		p.pre = seqPreTokenizer{&splitPre{pattern: handPatterns[qwen2Regex], b: isolated},
+			&byteLevelPre{addPrefixSpace: prefix, useRegex: false}}
+		p.decoder, p.decoderName = decodeByteLevel, "ByteLevel"
+		p.added = withConfigTokens(p.added, cfg, p.model)
 	}
 	return nil
+}
+
+// qwen2 is m as Qwen2Tokenizer builds it from the same vocabulary and
+// merges: no unk, no byte fallback, no end-of-word suffix, merges applied.
+func (m *bpe) qwen2() *bpe {
+	c := *m
+	c.unk, c.unkName, c.fuseUnk, c.byteFallback, c.ignoreMerges, c.suffix = -1, "", false, false, false, ""
+	if m.suffix != "" {
+		// The suffix was part of no character key; the table is empty.
+		for tok, id := range c.vocab {
+			if r, n := utf8.DecodeRuneInString(tok); n == len(tok) && r < rune(len(c.charID)) && r != utf8.RuneError {
+				c.charID[r] = id
+			}
+		}
+	}
+	c.cache = newBPECache()
+	return &c
 }
 
 // firstPrecompiled finds the Precompiled normaliser in n (alone or in a

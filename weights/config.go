@@ -21,16 +21,20 @@ const (
 	// XLMRoberta is XLMRobertaForSequenceClassification: classifier.dense ->
 	// tanh -> classifier.out_proj on <s>; position ids start after padding_idx.
 	XLMRoberta
+	// ModernBert is ModernBertForSequenceClassification (package
+	// modernbert, which reads its own fields from Config.Raw).
+	ModernBert
 )
 
 // archNames maps the Hub's architectures entry to an Arch.
 var archNames = map[string]Arch{
 	"BertForSequenceClassification":       Bert,
 	"XLMRobertaForSequenceClassification": XLMRoberta,
+	"ModernBertForSequenceClassification": ModernBert,
 }
 
 // modelTypes maps config.json's model_type, for configs without architectures.
-var modelTypes = map[string]Arch{"bert": Bert, "xlm-roberta": XLMRoberta}
+var modelTypes = map[string]Arch{"bert": Bert, "xlm-roberta": XLMRoberta, "modernbert": ModernBert}
 
 func (a Arch) String() string {
 	switch a {
@@ -38,6 +42,8 @@ func (a Arch) String() string {
 		return "BertForSequenceClassification"
 	case XLMRoberta:
 		return "XLMRobertaForSequenceClassification"
+	case ModernBert:
+		return "ModernBertForSequenceClassification"
 	}
 	return "unknown"
 }
@@ -50,6 +56,8 @@ func (a Arch) Prefix() string {
 		return "bert"
 	case XLMRoberta:
 		return "roberta"
+	case ModernBert:
+		return "model"
 	}
 	return ""
 }
@@ -99,6 +107,11 @@ type Config struct {
 		ActivationFn string `json:"activation_fn,omitempty"`
 		Version      string `json:"version,omitempty"`
 	} `json:"sentence_transformers,omitempty"`
+
+	// Raw is the config.json this was parsed from, for the fields an
+	// architecture's package reads itself (ModernBERT's layer types,
+	// windows and RoPE bases).
+	Raw json.RawMessage `json:"-"`
 }
 
 // defaults are transformers' BertConfig / XLMRobertaConfig defaults (they
@@ -117,8 +130,14 @@ func defaults(a Arch) Config {
 		PadTokenID:            0,
 		PositionEmbeddingType: "absolute",
 	}
-	if a == XLMRoberta {
+	switch a {
+	case XLMRoberta:
 		c.PadTokenID = 1
+	case ModernBert:
+		// ModernBertConfig's defaults for the fields read here (its norm
+		// epsilon is norm_eps, which package modernbert reads).
+		c.VocabSize, c.IntermediateSize, c.NumHiddenLayers = 50368, 1152, 22
+		c.MaxPositionEmbeddings, c.PadTokenID, c.LayerNormEps = 8192, 50283, 1e-5
 	}
 	return c
 }
@@ -171,6 +190,7 @@ func ParseConfig(raw []byte) (*Config, error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
+	c.Raw = append(json.RawMessage(nil), raw...)
 	return &c, nil
 }
 

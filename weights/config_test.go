@@ -98,7 +98,7 @@ func TestConfigDefaults(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	for _, tt := range []struct{ json, want string }{
-		{`{"architectures": ["DebertaV2ForSequenceClassification"]}`, "DebertaV2ForSequenceClassification is not supported (supported: BertForSequenceClassification, XLMRobertaForSequenceClassification)"},
+		{`{"architectures": ["DebertaV2ForSequenceClassification"]}`, "DebertaV2ForSequenceClassification is not supported (supported: BertForSequenceClassification, ModernBertForSequenceClassification, XLMRobertaForSequenceClassification)"},
 		{`{"model_type": "gpt2"}`, `model_type "gpt2"`},
 		{`{"architectures": ["BertForSequenceClassification"], "hidden_size": 100}`, "not a multiple"},
 		{`{"architectures": ["BertForSequenceClassification"], "position_embedding_type": "relative_key"}`, "relative_key"},

@@ -90,6 +90,22 @@ func TestEmptyAndUnalignedTensors(t *testing.T) {
 	if err != nil || len(v) != 0 || len(shape) != 2 {
 		t.Errorf("empty = %v %v %v", v, shape, err)
 	}
+	// A file whose only tensor is empty has no data bytes: Python's
+	// safetensors writes it so (save_file({"a": zeros((0, 4))})) and loads it.
+	p = filepath.Join(t.TempDir(), "e.safetensors")
+	writeFile(t, p, rawSafetensors(map[string]any{"a": map[string]any{"dtype": "F32", "shape": []int{0, 4}, "data_offsets": []int{0, 0}}}, nil))
+	e, err := OpenFile(p)
+	if err != nil {
+		t.Fatalf("a file with one empty tensor: %v", err)
+	}
+	e.Close()
+	// An empty tensor's other dimensions are still bounded.
+	p = filepath.Join(t.TempDir(), "h.safetensors")
+	writeFile(t, p, rawSafetensors(map[string]any{"a": map[string]any{"dtype": "F32", "shape": []int{0, 1 << 40}, "data_offsets": []int{0, 0}}}, nil))
+	if e, err := OpenFile(p); err == nil {
+		e.Close()
+		t.Error("an empty tensor of [0 2^40] accepted")
+	}
 }
 
 func writeIndex(t *testing.T, dir string, weightMap map[string]string) {
@@ -145,9 +161,14 @@ func TestSharded(t *testing.T) {
 }
 
 func FuzzParseHeader(f *testing.F) {
-	f.Add([]byte(`{"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}`), int64(16))
-	f.Add([]byte(`{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[],"data_offsets":[4,6]}}`), int64(6))
-	f.Add([]byte(`{"a":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]}}    `), int64(0))
+	valid := map[string]int64{ // headers that must parse, with their data length
+		`{"__metadata__":{"format":"pt"},"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}}`:                    16,
+		`{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[],"data_offsets":[4,6]}}`: 6,
+		`{"a":{"dtype":"F32","shape":[0,4],"data_offsets":[0,0]}}    `:                                                0,
+	}
+	for h, n := range valid {
+		f.Add([]byte(h), n)
+	}
 	f.Add([]byte(`{"a":{"dtype":"I64","shape":[4294967296,4294967296],"data_offsets":[0,8]}}`), int64(8))
 	f.Fuzz(func(t *testing.T, header []byte, dataLen int64) {
 		if dataLen < 0 || dataLen > 1<<40 {
@@ -155,6 +176,9 @@ func FuzzParseHeader(f *testing.F) {
 		}
 		infos, _, err := parseHeader("f", header, dataLen)
 		if err != nil {
+			if n, ok := valid[string(header)]; ok && n == dataLen {
+				t.Fatalf("a valid header refused: %v", err)
+			}
 			return
 		}
 		// Whatever parses must be safe to slice and must not overlap.

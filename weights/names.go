@@ -52,11 +52,17 @@ func nameCandidates(name string) []string {
 var (
 	bertHead = []string{"classifier.weight", "classifier.bias"}
 	xlmrHead = []string{"classifier.dense.weight", "classifier.dense.bias", "classifier.out_proj.weight", "classifier.out_proj.bias"}
+	// ModernBERT's head.dense and head.norm may have no bias (classifier_bias,
+	// norm_bias); the classifier always has one.
+	modernbertHead = []string{"head.dense.weight", "head.norm.weight", "classifier.weight", "classifier.bias"}
 )
 
 func headOf(a Arch) (want, other []string, otherArch Arch) {
-	if a == XLMRoberta {
+	switch a {
+	case XLMRoberta:
 		return xlmrHead, bertHead, Bert
+	case ModernBert:
+		return modernbertHead, nil, ArchUnknown
 	}
 	return bertHead, xlmrHead, XLMRoberta
 }
@@ -67,7 +73,7 @@ func headOf(a Arch) (want, other []string, otherArch Arch) {
 // (or none) is an error naming both, instead of a forward pass that would
 // silently miss its head.
 func (c *Checkpoint) CheckHead(arch Arch) error {
-	if arch != Bert && arch != XLMRoberta {
+	if arch != Bert && arch != XLMRoberta && arch != ModernBert {
 		return fmt.Errorf("weights: no classification head known for architecture %v", arch)
 	}
 	want, other, otherArch := headOf(arch)

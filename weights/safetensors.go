@@ -359,8 +359,12 @@ func parseHeader(file string, header []byte, dataLen int64) ([]TensorInfo, map[s
 		}
 		shape := make([]int, len(e.Shape))
 		for i, d := range e.Shape {
-			shape[i] = int(d) // each d <= limit here, or elems is 0 and d is checked below
-			if d > uint64(dataLen) && elems == 0 {
+			// Each d <= dataLen here, or elems is 0 and d is checked below:
+			// an empty tensor's other dimensions take no bytes, so they are
+			// bounded by what an int holds on every platform, not by the
+			// data length (a file whose only tensor is [0 4] has none).
+			shape[i] = int(d)
+			if elems == 0 && d > max(uint64(dataLen), math.MaxInt32) {
 				return nil, nil, fmt.Errorf("weights: %s: tensor %q: dimension %d of shape %v is too large: %w", file, name, i, e.Shape, ErrShape)
 			}
 		}

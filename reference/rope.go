@@ -1,0 +1,54 @@
+package reference
+
+import (
+	"math"
+
+	"github.com/crossrank/crossrank/ml"
+)
+
+// RoPE is ml.RoPERun: apply_rotary_pos_emb (rotate_half) with each
+// token's position in its own sequence.
+func (r *cpuRun) RoPE(x ml.Tensor, heads int, theta float64, offsets []int32) {
+	if !r.ok() {
+		return
+	}
+	xt := r.tensor(x)
+	if xt == nil {
+		return
+	}
+	if heads <= 0 || xt.cols%heads != 0 || (xt.cols/heads)%2 != 0 {
+		r.fail("rope: %d columns do not split into %d heads of an even size", xt.cols, heads)
+		return
+	}
+	if !(theta > 0) {
+		r.fail("rope: theta %v", theta)
+		return
+	}
+	if err := ml.CheckOffsets(offsets, xt.rows); err != nil {
+		r.fail("rope: %v", err)
+		return
+	}
+	rope(xt.data(), xt.cols, heads, ml.InvFreq(theta, xt.cols/heads), offsets)
+}
+
+// rope is the reference kernel of RoPE: for each token, the angle of each
+// frequency, then the rotation of the pair (i, i+half) of every head.
+func rope(x []float32, dim, heads int, inv []float32, offsets []int32) {
+	hd := dim / heads
+	half := hd / 2
+	for s := 0; s+1 < len(offsets); s++ {
+		for t := int(offsets[s]); t < int(offsets[s+1]); t++ {
+			pos := float32(t - int(offsets[s]))
+			for i := range half {
+				ang := pos * inv[i]
+				cos, sin := float32(math.Cos(float64(ang))), float32(math.Sin(float64(ang)))
+				for h := range heads {
+					row := x[t*dim+h*hd : t*dim+(h+1)*hd]
+					x1, x2 := row[i], row[i+half]
+					row[i] = x1*cos - x2*sin
+					row[i+half] = x2*cos + x1*sin
+				}
+			}
+		}
+	}
+}
