@@ -63,20 +63,9 @@ func qwen3Goldens(t *testing.T, model string) []qwen3Golden {
 
 func qwen3Dir(model string) string { return filepath.Join("..", "testdata", "models", model) }
 
-// requireBPE skips until package tokenizer reads byte-level BPE (branch
-// bpe); any other failure to load the fixture's tokenizer fails.
-func requireBPE(t testing.TB) {
-	t.Helper()
-	_, err := tokenizer.Load(qwen3Dir("qwen3-tied"))
-	if err != nil && strings.Contains(err.Error(), `"BPE" is not supported`) {
-		t.Skip("package tokenizer does not read byte-level BPE yet:", err)
-	}
-}
-
 // The prompt's ids are the card's: the query and document pieces, framed,
 // the document cut where the card cuts the formatted text.
 func TestQwen3PromptIDsAreTheCards(t *testing.T) {
-	requireBPE(t)
 	tok, err := tokenizer.Load(qwen3Dir("qwen3-tied"))
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +107,6 @@ func TestQwen3PromptIDsAreTheCards(t *testing.T) {
 // logit yes - no, for the tied and untied causal models and the converted
 // sequence-classification one.
 func TestQwen3ScoresMatchTheCard(t *testing.T) {
-	requireBPE(t)
 	for _, model := range qwen3Models {
 		t.Run(model, func(t *testing.T) {
 			r, err := New(t.Context(), qwen3Dir(model), Options{MaxLength: qwen3MaxLength})
@@ -187,7 +175,6 @@ func TestQwen3ScoresMatchTheCard(t *testing.T) {
 }
 
 func TestQwen3Instruction(t *testing.T) {
-	requireBPE(t)
 	dir := qwen3Dir("qwen3-tied")
 	def, err := New(t.Context(), dir, Options{})
 	if err != nil {
@@ -252,7 +239,6 @@ func TestQwen3Instruction(t *testing.T) {
 // The document is cut, never the prompt's fixed parts or the query, and
 // long documents can be scored by windows.
 func TestQwen3TruncationAndWindows(t *testing.T) {
-	requireBPE(t)
 	dir := qwen3Dir("qwen3-tied")
 	long := strings.Repeat("The quick brown fox jumps over the lazy dog. ", 60)
 	const maxLen = 300
@@ -287,7 +273,6 @@ func TestQwen3TruncationAndWindows(t *testing.T) {
 
 // A checkpoint whose tokenizer has no single "yes" token is refused at load.
 func TestQwen3TokenizerWithoutYes(t *testing.T) {
-	requireBPE(t)
 	src := qwen3Dir("qwen3-tied")
 	dst := t.TempDir()
 	for _, f := range []string{"config.json", "model.safetensors", "tokenizer_config.json"} {
@@ -336,7 +321,6 @@ func TestQwen3TokenizerWithoutYes(t *testing.T) {
 // precision kernels, as for BERT; the logits stay near fp32's (the bound
 // is about twice the largest difference measured on these pairs).
 func TestQwen3LowPrecision(t *testing.T) {
-	requireBPE(t)
 	dir := qwen3Dir("qwen3-tied")
 	var pairs []Pair
 	for _, g := range qwen3Goldens(t, "qwen3-tied") {
@@ -386,7 +370,6 @@ func TestQwen3LowPrecision(t *testing.T) {
 // each document's); that must give the ids of the whole formatted text the
 // card tokenizes, on every kind of text the corpus has.
 func TestQwen3PromptSplitIsExact(t *testing.T) {
-	requireBPE(t)
 	tok, err := tokenizer.Load(qwen3Dir("qwen3-tied"))
 	if err != nil {
 		t.Fatal(err)
@@ -430,7 +413,6 @@ func checkPromptSplit(t *testing.T, tok *tokenizer.Tokenizer, e *promptEncoder, 
 }
 
 func FuzzQwen3PromptSplit(f *testing.F) {
-	requireBPE(f)
 	tok, err := tokenizer.Load(qwen3Dir("qwen3-tied"))
 	if err != nil {
 		f.Fatal(err)
@@ -471,7 +453,6 @@ func corpusLines(t *testing.T) []string {
 // score, against its scoring code run by transformers. Its code cuts the
 // document to a quarter of its max_length: MaxDocTokens gives that rule.
 func TestMxbaiScores(t *testing.T) {
-	requireBPE(t)
 	const quarter = 320 / 4 // the golden's max_length (golden/qwen3.json mxbai.max_length) / 4
 	r, err := New(t.Context(), qwen3Dir("qwen2-mxbai"), Options{MaxLength: 1024})
 	if err != nil {

@@ -8,13 +8,11 @@ import (
 	"testing"
 
 	"github.com/crossrank/crossrank/rerank"
-	"github.com/crossrank/crossrank/tokenizer"
 )
 
 // `crossrank rerank --model DIR` on a Qwen3-Reranker checkpoint: the
 // library's results, with the default instruction and with --instruction.
 func TestRerankCommandQwen3(t *testing.T) {
-	requireBPE(t)
 	for _, model := range []string{"qwen3-tied", "qwen3-seq-cls"} {
 		dir := fixtureDir(t, model)
 		input := "Paris is the capital and largest city of France.\nBerlin is the capital of Germany.\n{\"id\": \"x\", \"text\": \"The Eiffel Tower is in Paris.\"}\n"
@@ -62,7 +60,6 @@ func TestRerankCommandQwen3(t *testing.T) {
 
 // `crossrank score` on a Qwen3-Reranker: the library's Score, line by line.
 func TestScoreCommandQwen3(t *testing.T) {
-	requireBPE(t)
 	dir := fixtureDir(t, "qwen3-tied")
 	pairs := []rerank.Pair{{Query: "what is the capital of France?", Document: "Paris is the capital of France."},
 		{Query: "chess openings", Document: "Berlin is the capital of Germany."}, {Query: "q", Document: ""}}
@@ -97,20 +94,4 @@ func TestScoreCommandQwen3(t *testing.T) {
 			t.Errorf("pair %d: %s, library %+v", i, line, want[i])
 		}
 	}
-}
-
-// requireBPE skips until package tokenizer reads byte-level BPE (branch
-// bpe); any other failure to load the fixture's tokenizer fails.
-func requireBPE(t *testing.T) {
-	t.Helper()
-	if !readsBPE(t) {
-		t.Skip("package tokenizer does not read byte-level BPE yet")
-	}
-}
-
-// readsBPE reports whether package tokenizer loads the Qwen3 fixture's
-// byte-level BPE (it does once branch bpe is merged).
-func readsBPE(t *testing.T) bool {
-	_, err := tokenizer.Load(fixtureDir(t, "qwen3-tied"))
-	return err == nil || !strings.Contains(err.Error(), `"BPE" is not supported`)
 }

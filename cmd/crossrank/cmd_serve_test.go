@@ -26,12 +26,7 @@ func TestServeCommand(t *testing.T) {
 	done := make(chan int, 1)
 	args := []string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json",
 		"--model", "BAAI/bge-reranker-base=" + bertDir, "--model", "xlmr=" + xlmrDir}
-	withQwen := readsBPE(t)
-	if withQwen {
-		args = append(args, "--model", "Qwen/Qwen3-Reranker-0.6B="+qwenDir)
-	} else {
-		t.Log("package tokenizer does not read byte-level BPE yet: serving no Qwen3-Reranker")
-	}
+	args = append(args, "--model", "Qwen/Qwen3-Reranker-0.6B="+qwenDir)
 	go func() {
 		done <- runMain(args, nil, io.Discard, logW)
 		logW.Close()
@@ -129,9 +124,6 @@ func TestServeCommand(t *testing.T) {
 	// A Qwen3-Reranker, with the instruction field; BERT refuses it (422).
 	const instr = "Given a question, find the passage that answers it"
 	for _, in := range []string{"", instr} {
-		if !withQwen {
-			break
-		}
 		qr, err := rerank.New(context.Background(), qwenDir, rerank.Options{})
 		if err != nil {
 			t.Fatal(err)
