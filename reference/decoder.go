@@ -10,7 +10,6 @@ import (
 // Hugging Face code it names, the definition the fast backends are tested
 // against.
 
-
 // RMSNorm is Qwen3RMSNorm (modeling_qwen3.py#L50) over each group of
 // len(weight) values of every row: weight * x / sqrt(mean(x²) + eps),
 // the mean in float32 as torch computes it for float32 input.
@@ -45,7 +44,6 @@ func (r *cpuRun) RMSNorm(x ml.Tensor, weight ml.Weight, eps float32) ml.Tensor {
 	}
 	return out
 }
-
 
 // CausalAttention is eager_attention_forward (modeling_qwen3.py#L177) with
 // the causal mask and repeat_kv, over packed sequences: token t of a
