@@ -297,6 +297,10 @@ type fastRun struct {
 	slots   []*attnScratch // per-participant attention scratch
 	attn    attnTask
 	rowsJob rowsTask
+
+	// the decoder operations' (decoder.go)
+	decJob decoderTask
+	causal causalTask
 }
 
 func (r *fastRun) ok() bool {

@@ -82,6 +82,10 @@ type Options struct {
 	OnBatch func(BatchStats)
 	// Logger receives load and retry messages; nil means slog.Default().
 	Logger *slog.Logger
+	// Instruction is the task a decoder re-ranker (Qwen3-Reranker) is told
+	// in its prompt ("<Instruct>: ..."); "" means the model card's,
+	// DefaultInstruction. Other models take none: setting it is an error.
+	Instruction string
 	// Resolve turns a model reference that is not a local folder into one;
 	// nil means weights.Resolve with its defaults (the Hugging Face cache,
 	// downloading what is missing).
@@ -209,6 +213,9 @@ type RerankOptions struct {
 	// Truncation, if set, overrides the Reranker's strategy for this call
 	// (TEI's truncate=false is NoTruncation).
 	Truncation *Truncation
+	// Instruction, if not "", replaces Options.Instruction for this call
+	// (decoder re-rankers only).
+	Instruction string
 	// TruncateLeft cuts tokens from the beginning of the query and the
 	// document instead of their end (Hugging Face's truncation_side="left",
 	// TEI's truncation_direction="Left"). Windows of long documents and

@@ -18,6 +18,9 @@ import (
 
 // loadEngine loads the tokenizer and the model in dir.
 func loadEngine(ctx context.Context, dir string, opts Options) (engine, error) {
+	if isQwen3(dir) {
+		return loadQwen3Engine(ctx, dir, opts)
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()

@@ -79,6 +79,9 @@ type engine struct {
 	mdl  model
 	info Info       // Device, Precision, Labels, Architecture
 	act  Activation // the model's default (sentence-transformers' rule)
+	// defaultMaxLength, if > 0, caps the pair limit when Options.MaxLength
+	// is 0 (a decoder re-ranker's card limit, below its positions).
+	defaultMaxLength int
 }
 
 // newReranker checks opts against the engine and starts the batcher.
@@ -100,6 +103,9 @@ func newReranker(eng engine, opts Options) (*Reranker, error) {
 			return nil, errors.New("the model states no maximum length; set Options.MaxLength")
 		}
 		r.maxLen = limit
+		if d := eng.defaultMaxLength; d > 0 && d < limit {
+			r.maxLen = d
+		}
 	default:
 		// A longer limit than the tokenizer's is allowed (as max_length is in
 		// Hugging Face), but not past the position embeddings.
@@ -110,6 +116,12 @@ func newReranker(eng engine, opts Options) (*Reranker, error) {
 	}
 	if r.maxLen <= eng.enc.specials() {
 		return nil, fmt.Errorf("MaxLength %d leaves no room beside the %d special tokens", r.maxLen, eng.enc.specials())
+	}
+	if _, ok := eng.enc.(instructed); opts.Instruction != "" && !ok {
+		return nil, ErrNoInstruction
+	}
+	if !utf8.ValidString(opts.Instruction) {
+		return nil, fmt.Errorf("Instruction: %w", ErrInvalidUTF8)
 	}
 	if opts.QueryBudget < 0 {
 		return nil, fmt.Errorf("QueryBudget %d is negative", opts.QueryBudget)
@@ -327,6 +339,14 @@ func (r *Reranker) checkCall(query string, n int, o RerankOptions) error {
 	if o.Truncation != nil && (*o.Truncation < LongestFirst || *o.Truncation > NoTruncation) {
 		return fmt.Errorf("rerank: unknown Truncation %d", *o.Truncation)
 	}
+	if o.Instruction != "" {
+		if _, ok := r.enc.(instructed); !ok {
+			return ErrNoInstruction
+		}
+		if !utf8.ValidString(o.Instruction) {
+			return fmt.Errorf("rerank: instruction: %w", ErrInvalidUTF8)
+		}
+	}
 	return nil
 }
 
@@ -362,7 +382,12 @@ func (r *Reranker) scoreDocs(ctx context.Context, query string, texts []string, 
 		strategy = *o.Truncation
 	}
 
-	q, err := r.enc.tokenize(query)
+	if _, ok := r.enc.(instructed); ok && strategy == LongestFirst {
+		// The prompt's fixed parts and the query stay whole; the document
+		// is cut, as the model card cuts the formatted text from its end.
+		strategy = OnlyDocument
+	}
+	q, err := r.queryIDs(query, o.Instruction)
 	if err != nil {
 		return nil, fmt.Errorf("rerank: query: %w", err)
 	}

@@ -97,6 +97,10 @@ type rankRequest struct {
 	ID string
 	// Outputs are the OIP outputs asked for by name; nil means all.
 	Outputs []string
+	// Instruction, if not "", is the task a decoder re-ranker
+	// (Qwen3-Reranker) is told in its prompt; crossrank's field, in every
+	// form.
+	Instruction string
 }
 
 // Limits bound what one request may carry. Zero fields take the defaults
@@ -196,6 +200,7 @@ func decodeRequest(ep endpoint, body []byte, lim Limits) (*rankRequest, *apiErro
 	d := fieldDecoder{form: form, fields: fields}
 
 	r.Query = d.str("query", true)
+	r.Instruction, _ = d.strOpt("instruction")
 	switch form {
 	case FormWeaviate:
 		// The module always sends documents (and an empty property); the
@@ -272,6 +277,12 @@ func checkRequest(r *rankRequest, lim Limits, docField string) *apiError {
 	}
 	if strings.IndexByte(r.Query, 0) >= 0 {
 		return invalid(form, "`query` contains a NUL character")
+	}
+	if len(r.Instruction) > lim.MaxDocumentBytes {
+		return invalid(form, "`instruction` is %d bytes, more than the limit of %d", len(r.Instruction), lim.MaxDocumentBytes)
+	}
+	if strings.IndexByte(r.Instruction, 0) >= 0 {
+		return invalid(form, "`instruction` contains a NUL character")
 	}
 	if len(r.Docs) == 0 {
 		return invalid(form, "`%s` must not be empty", docField)

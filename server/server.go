@@ -553,7 +553,7 @@ func (s *Server) rank(w http.ResponseWriter, r *http.Request, ep endpoint, st *r
 	for i, t := range req.Docs {
 		docs[i].Text = t
 	}
-	opts := rerank.RerankOptions{MaxDocTokens: req.MaxTokensPerDoc}
+	opts := rerank.RerankOptions{MaxDocTokens: req.MaxTokensPerDoc, Instruction: req.Instruction}
 	if req.NoTruncate {
 		no := rerank.NoTruncation
 		opts.Truncation = &no
@@ -668,7 +668,7 @@ func (s *Server) rankError(r *http.Request, form Form, err error) *apiError {
 		}
 		return invalid(form, "`%s[%d]`: %s", field, de.Index, strings.TrimPrefix(msg, "rerank: "))
 	case errors.Is(err, rerank.ErrEmptyQuery), errors.Is(err, rerank.ErrInvalidUTF8),
-		errors.Is(err, rerank.ErrTooManyDocuments), errors.Is(err, rerank.ErrTooLong):
+		errors.Is(err, rerank.ErrTooManyDocuments), errors.Is(err, rerank.ErrTooLong), errors.Is(err, rerank.ErrNoInstruction):
 		return invalid(form, "%s", strings.TrimPrefix(err.Error(), "rerank: "))
 	}
 	return newErr(form, http.StatusInternalServerError, kindBackend, "scoring failed: %v", err)

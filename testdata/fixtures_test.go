@@ -203,7 +203,7 @@ func TestManifestFilesPresentAndUnchanged(t *testing.T) {
 			t.Errorf("%s: sha256 %s, manifest says %s (edited by hand? rerun make fixtures)", f.Path, got, f.Sha256)
 		}
 		switch f.Schema {
-		case "corpus", "tokens", "bpe", "split", "logits", "rank", "hidden", "quant", "embed", "model", "tokenizer", "package", "modernbert":
+		case "corpus", "tokens", "bpe", "split", "logits", "rank", "hidden", "quant", "embed", "model", "tokenizer", "package", "modernbert", "qwen3":
 		default:
 			t.Errorf("%s: unknown schema %q", f.Path, f.Schema)
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/crossrank/crossrank/embed"
+	"github.com/crossrank/crossrank/qwen3"
 	"github.com/crossrank/crossrank/weights"
 )
 
@@ -31,6 +32,8 @@ type modelInfo struct {
 	Layers                int        `json:"layers"`
 	Hidden                int        `json:"hidden_size"`
 	Heads                 int        `json:"attention_heads"`
+	KVHeads               int        `json:"key_value_heads,omitempty"` // grouped-query attention (Qwen3)
+	HeadDim               int        `json:"head_dim,omitempty"`        // when set explicitly (Qwen3)
 	Intermediate          int        `json:"intermediate_size"`
 	Activation            string     `json:"hidden_act"`
 	VocabSize             int        `json:"vocab_size"`
@@ -111,21 +114,45 @@ func runInfo(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 }
 
 func describe(dir string) (*modelInfo, error) {
-	cfg, err := weights.LoadConfig(dir)
-	if err != nil {
-		return nil, err
-	}
-	info := &modelInfo{
-		Dir: dir, Architecture: cfg.Arch().String(), ModelType: cfg.ModelType,
-		Layers: cfg.NumHiddenLayers, Hidden: cfg.HiddenSize, Heads: cfg.NumAttentionHeads,
-		Intermediate: cfg.IntermediateSize, Activation: cfg.HiddenAct,
-		VocabSize: cfg.VocabSize, TypeVocabSize: cfg.TypeVocabSize, Labels: cfg.Labels(),
-		MaxPositionEmbeddings: cfg.MaxPositionEmbeddings, MaxLength: cfg.MaxPositionEmbeddings,
-	}
-	if cfg.Arch().Family() == weights.XLMRoberta {
-		// XLM-R's positions start after padding_idx, so padding_idx+1
-		// position embeddings are never used by a token.
-		info.MaxLength = cfg.MaxPositionEmbeddings - cfg.PadTokenID - 1
+	var info *modelInfo
+	var checkHead func(ck *weights.Checkpoint) error
+	if raw, err := os.ReadFile(filepath.Join(dir, weights.ConfigFile)); err == nil && qwen3.Handles(raw) {
+		cfg, err := qwen3.LoadConfig(dir)
+		if err != nil {
+			return nil, err
+		}
+		info = &modelInfo{
+			Dir: dir, Architecture: cfg.Arch.String(), ModelType: "qwen3",
+			Layers: cfg.NumHiddenLayers, Hidden: cfg.HiddenSize, Heads: cfg.NumAttentionHeads,
+			KVHeads: cfg.NumKeyValueHeads, HeadDim: cfg.HeadDim,
+			Intermediate: cfg.IntermediateSize, Activation: "silu", VocabSize: cfg.VocabSize,
+			Labels: []string{"yes-no"}, MaxPositionEmbeddings: cfg.MaxPositionEmbeddings, MaxLength: cfg.MaxPositionEmbeddings,
+		}
+	} else {
+		cfg, err := weights.LoadConfig(dir)
+		if err != nil {
+			return nil, err
+		}
+		info = &modelInfo{
+			Dir: dir, Architecture: cfg.Arch().String(), ModelType: cfg.ModelType,
+			Layers: cfg.NumHiddenLayers, Hidden: cfg.HiddenSize, Heads: cfg.NumAttentionHeads,
+			Intermediate: cfg.IntermediateSize, Activation: cfg.HiddenAct,
+			VocabSize: cfg.VocabSize, TypeVocabSize: cfg.TypeVocabSize, Labels: cfg.Labels(),
+			MaxPositionEmbeddings: cfg.MaxPositionEmbeddings, MaxLength: cfg.MaxPositionEmbeddings,
+		}
+		if cfg.Arch().Family() == weights.XLMRoberta {
+			// XLM-R's positions start after padding_idx, so padding_idx+1
+			// position embeddings are never used by a token.
+			info.MaxLength = cfg.MaxPositionEmbeddings - cfg.PadTokenID - 1
+		}
+		checkHead = func(ck *weights.Checkpoint) error {
+			if embed.IsEmbedder(dir) {
+				info.Labels = nil
+				info.Embedding = describeEmbedding(dir, cfg.HiddenSize, info)
+				return nil
+			}
+			return ck.CheckHead(cfg.Arch())
+		}
 	}
 	info.TokenizerMaxLength = tokenizerMaxLength(dir)
 	info.Tokenizer = tokenizerKind(dir)
@@ -150,11 +177,10 @@ func describe(dir string) (*modelInfo, error) {
 		info.DTypes = append(info.DTypes, d)
 	}
 	sort.Strings(info.DTypes)
-	if embed.IsEmbedder(dir) {
-		info.Labels = nil
-		info.Embedding = describeEmbedding(dir, cfg.HiddenSize, info)
-	} else if err := ck.CheckHead(cfg.Arch()); err != nil {
-		info.Problems = append(info.Problems, err.Error())
+	if checkHead != nil {
+		if err := checkHead(ck); err != nil {
+			info.Problems = append(info.Problems, err.Error())
+		}
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -240,9 +266,21 @@ func printInfo(w io.Writer, m *modelInfo) {
 	row := func(k, f string, a ...any) { fmt.Fprintf(w, "%-13s %s\n", k, fmt.Sprintf(f, a...)) }
 	row("model", "%s", m.Dir)
 	row("architecture", "%s (model_type %s)", m.Architecture, m.ModelType)
-	row("layers", "%d, hidden %d, heads %d (head size %d), intermediate %d, activation %s",
-		m.Layers, m.Hidden, m.Heads, m.Hidden/max(m.Heads, 1), m.Intermediate, m.Activation)
-	row("vocabulary", "%d tokens, %d token types", m.VocabSize, m.TypeVocabSize)
+	headDim := m.HeadDim
+	if headDim == 0 {
+		headDim = m.Hidden / max(m.Heads, 1)
+	}
+	heads := fmt.Sprintf("%d", m.Heads)
+	if m.KVHeads > 0 && m.KVHeads != m.Heads {
+		heads += fmt.Sprintf(" over %d key-value heads", m.KVHeads)
+	}
+	row("layers", "%d, hidden %d, heads %s (head size %d), intermediate %d, activation %s",
+		m.Layers, m.Hidden, heads, headDim, m.Intermediate, m.Activation)
+	if m.TypeVocabSize > 0 {
+		row("vocabulary", "%d tokens, %d token types", m.VocabSize, m.TypeVocabSize)
+	} else {
+		row("vocabulary", "%d tokens", m.VocabSize)
+	}
 	unit := "pair"
 	if e := m.Embedding; e != nil {
 		unit = "text"

@@ -176,3 +176,22 @@ func TestInfoEmbeddingModel(t *testing.T) {
 		t.Errorf("got %s", out.String())
 	}
 }
+
+func TestInfoQwen3(t *testing.T) {
+	var out, errb bytes.Buffer
+	if rc := runMain([]string{"info", "-json", fixtureDir(t, "qwen3-untied")}, nil, &out, &errb); rc != 0 {
+		t.Fatalf("rc %d: %s", rc, errb.String())
+	}
+	var m modelInfo
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Architecture != "Qwen3ForCausalLM" || m.Heads != 4 || m.KVHeads != 2 || m.HeadDim != 16 || m.Layers != 2 ||
+		m.Tokenizer != "BPE (tokenizer.json)" || len(m.DTypes) != 1 || m.DTypes[0] != "BF16" {
+		t.Errorf("info: %+v", m)
+	}
+	out.Reset()
+	if rc := runMain([]string{"info", fixtureDir(t, "qwen3-seq-cls")}, nil, &out, &errb); rc != 0 || !strings.Contains(out.String(), "heads 4 over 2 key-value heads (head size 16)") {
+		t.Errorf("rc %d:\n%s%s", rc, out.String(), errb.String())
+	}
+}

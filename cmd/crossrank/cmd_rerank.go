@@ -129,14 +129,15 @@ func runRerank(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // modelFlags are the flags rerank and search share about the model and
 // scoring.
 type modelFlags struct {
-	topK      int
-	minScore  float64
-	minLogit  float64
-	maxLength int
-	longDocs  bool
-	batchSize int
-	precision string
-	backend   string
+	topK        int
+	minScore    float64
+	minLogit    float64
+	maxLength   int
+	longDocs    bool
+	batchSize   int
+	precision   string
+	backend     string
+	instruction string
 }
 
 func (m *modelFlags) register(fs *flag.FlagSet) {
@@ -148,7 +149,11 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&m.batchSize, "batch-size", 0, "pairs per forward pass (0: 32)")
 	fs.StringVar(&m.precision, "precision", "fp32", precisionUsage)
 	fs.StringVar(&m.backend, "backend", rerank.BackendAuto, backendUsage)
+	fs.StringVar(&m.instruction, "instruction", "", instructionUsage)
 }
+
+// instructionUsage documents --instruction (rerank, search, serve).
+const instructionUsage = "the task a decoder re-ranker (Qwen3-Reranker) is told in its prompt (default: the model card's \"" + rerank.DefaultInstruction + "\"); other models take none"
 
 // precisionUsage documents --precision (rerank, search, serve, score, bench).
 const precisionUsage = "arithmetic of the matrix products: fp32, bf16 or int8 (bf16/int8 on the CPU's AVX512_BF16/VNNI kernels; fp32 where it has none)"
@@ -160,7 +165,7 @@ const backendUsage = "what runs the model: auto (CUDA in a cuda build with a GPU
 
 // options are the rerank.Options the flags ask for.
 func (m *modelFlags) options() rerank.Options {
-	o := rerank.Options{MaxLength: m.maxLength, BatchSize: m.batchSize, Precision: m.precision, BackendName: m.backend}
+	o := rerank.Options{MaxLength: m.maxLength, BatchSize: m.batchSize, Precision: m.precision, BackendName: m.backend, Instruction: m.instruction}
 	if m.longDocs {
 		o.LongDocs = &rerank.Windows{}
 	}

@@ -8,12 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 
 	"github.com/crossrank/crossrank/ml"
+	"github.com/crossrank/crossrank/qwen3"
 	"github.com/crossrank/crossrank/rerank"
 	"github.com/crossrank/crossrank/tokenizer"
 	"github.com/crossrank/crossrank/weights"
@@ -35,6 +38,8 @@ sentence-transformers' CrossEncoder.predict returns by default: the sigmoid of
 the logit for a one-label model, the activation config.json names otherwise.
 A model with several labels gets "scores" (one per label) instead of "score".
 Blank lines are skipped. Pairs are truncated longest_first to --max-length.
+A Qwen3-Reranker reads each pair in its model card's prompt (the document is
+what is cut) and scores sigmoid(yes - no); its one logit is yes - no.
 
 flags:
 `
@@ -88,7 +93,7 @@ func runScore(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	defer s.model.Close()
+	defer s.close()
 	if err := s.run(ctx, stdin, stdout, *batchSize); err != nil {
 		return fail("%v", err)
 	}
@@ -101,9 +106,28 @@ type scorer struct {
 	tok      *tokenizer.Tokenizer
 	trunc    tokenizer.Truncation
 	activate func(logits []float32) scoreOutput
+
+	// decoder is set instead of model and tok for a decoder re-ranker
+	// (Qwen3-Reranker), whose prompt and yes/no score package rerank builds.
+	decoder *rerank.Reranker
+}
+
+func (s *scorer) close() error {
+	if s.decoder != nil {
+		return s.decoder.Close()
+	}
+	return s.model.Close()
 }
 
 func newScorer(ctx context.Context, dir string, maxLength int, backend, precision string, stderr io.Writer) (*scorer, error) {
+	if raw, err := os.ReadFile(filepath.Join(dir, weights.ConfigFile)); err == nil && qwen3.Handles(raw) {
+		r, err := rerank.New(ctx, dir, rerank.Options{MaxLength: maxLength, BackendName: backend, Precision: precision,
+			Logger: slog.New(slog.NewTextHandler(stderr, nil))})
+		if err != nil {
+			return nil, err
+		}
+		return &scorer{decoder: r}, nil
+	}
 	tok, err := tokenizer.Load(dir)
 	if err != nil {
 		return nil, err
@@ -210,20 +234,35 @@ func (s *scorer) run(ctx context.Context, stdin io.Reader, stdout io.Writer, bat
 	enc.SetEscapeHTML(false)
 
 	batch := make([]ml.Sequence, 0, batchSize)
+	var pairs []rerank.Pair // a decoder re-ranker's batch
 	flush := func() error {
-		if len(batch) == 0 {
+		if len(batch) == 0 && len(pairs) == 0 {
 			return nil
 		}
-		logits, err := s.model.Forward(ctx, batch)
-		if err != nil {
-			return err
+		var outs []scoreOutput
+		if s.decoder != nil {
+			scored, err := s.decoder.Score(ctx, pairs)
+			if err != nil {
+				return err
+			}
+			for _, sc := range scored {
+				outs = append(outs, scoreOutput{Logits: sc.Logits, Score: &sc.Score})
+			}
+		} else {
+			logits, err := s.model.Forward(ctx, batch)
+			if err != nil {
+				return err
+			}
+			for _, l := range logits {
+				outs = append(outs, s.activate(l))
+			}
 		}
-		for _, l := range logits {
-			if err := enc.Encode(s.activate(l)); err != nil {
+		for _, o := range outs {
+			if err := enc.Encode(o); err != nil {
 				return err
 			}
 		}
-		batch = batch[:0]
+		batch, pairs = batch[:0], pairs[:0]
 		return out.Flush()
 	}
 
@@ -233,12 +272,20 @@ func (s *scorer) run(ctx context.Context, stdin io.Reader, stdout io.Writer, bat
 			return errors.Join(flush(), fmt.Errorf("reading line %d: %w", lineNo, readErr))
 		}
 		if len(bytes.TrimSpace(line)) > 0 {
-			seq, err := s.encode(line)
-			if err != nil {
-				return errors.Join(flush(), fmt.Errorf("line %d: %w", lineNo, err))
+			if s.decoder != nil {
+				q, d, err := parseScoreLine(line)
+				if err != nil {
+					return errors.Join(flush(), fmt.Errorf("line %d: %w", lineNo, err))
+				}
+				pairs = append(pairs, rerank.Pair{Query: q, Document: d})
+			} else {
+				seq, err := s.encode(line)
+				if err != nil {
+					return errors.Join(flush(), fmt.Errorf("line %d: %w", lineNo, err))
+				}
+				batch = append(batch, seq)
 			}
-			batch = append(batch, seq)
-			if len(batch) == batchSize {
+			if len(batch)+len(pairs) == batchSize {
 				if err := flush(); err != nil {
 					return err
 				}
@@ -250,15 +297,15 @@ func (s *scorer) run(ctx context.Context, stdin io.Reader, stdout io.Writer, bat
 	}
 }
 
-// encode parses one input line and tokenizes its pair.
-func (s *scorer) encode(line []byte) (ml.Sequence, error) {
+// parseScoreLine parses one input line into its pair.
+func parseScoreLine(line []byte) (query, document string, err error) {
 	var in scoreInput
 	dec := json.NewDecoder(bytes.NewReader(line))
 	if err := dec.Decode(&in); err != nil {
-		return ml.Sequence{}, fmt.Errorf("not a JSON object {\"query\": ..., \"document\": ...}: %v", err)
+		return "", "", fmt.Errorf("not a JSON object {\"query\": ..., \"document\": ...}: %v", err)
 	}
 	if dec.More() {
-		return ml.Sequence{}, errors.New("more than one JSON value on the line")
+		return "", "", errors.New("more than one JSON value on the line")
 	}
 	var missing []string
 	if in.Query == nil {
@@ -268,9 +315,18 @@ func (s *scorer) encode(line []byte) (ml.Sequence, error) {
 		missing = append(missing, `"document"`)
 	}
 	if len(missing) > 0 {
-		return ml.Sequence{}, fmt.Errorf("missing %s (want {\"query\": ..., \"document\": ...})", strings.Join(missing, " and "))
+		return "", "", fmt.Errorf("missing %s (want {\"query\": ..., \"document\": ...})", strings.Join(missing, " and "))
 	}
-	e, err := s.tok.EncodePair(*in.Query, *in.Document, s.trunc)
+	return *in.Query, *in.Document, nil
+}
+
+// encode parses one input line and tokenizes its pair.
+func (s *scorer) encode(line []byte) (ml.Sequence, error) {
+	q, d, err := parseScoreLine(line)
+	if err != nil {
+		return ml.Sequence{}, err
+	}
+	e, err := s.tok.EncodePair(q, d, s.trunc)
 	if err != nil {
 		return ml.Sequence{}, err
 	}

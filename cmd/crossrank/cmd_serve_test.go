@@ -19,15 +19,16 @@ import (
 // checks readiness, a re-rank request against the library, model choice,
 // the API key, and a graceful stop on SIGTERM.
 func TestServeCommand(t *testing.T) {
-	bertDir, xlmrDir := fixtureDir(t, "bert"), fixtureDir(t, "xlmr")
+	bertDir, xlmrDir, qwenDir := fixtureDir(t, "bert"), fixtureDir(t, "xlmr"), fixtureDir(t, "qwen3-tied")
 	const key = "test-key-123"
 	t.Setenv("CROSSRANK_API_KEY", key)
 	logR, logW := io.Pipe()
 	done := make(chan int, 1)
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json",
+		"--model", "BAAI/bge-reranker-base=" + bertDir, "--model", "xlmr=" + xlmrDir}
+	args = append(args, "--model", "Qwen/Qwen3-Reranker-0.6B="+qwenDir, "--model", "minilm="+fixtureDir(t, "embed-bert"))
 	go func() {
-		done <- runMain([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json",
-			"--model", "BAAI/bge-reranker-base=" + bertDir, "--model", "xlmr=" + xlmrDir,
-			"--model", "minilm=" + fixtureDir(t, "embed-bert")}, nil, io.Discard, logW)
+		done <- runMain(args, nil, io.Discard, logW)
 		logW.Close()
 	}()
 	// The first log line says where it listens.
@@ -132,6 +133,36 @@ func TestServeCommand(t *testing.T) {
 	wrong, _ := json.Marshal(map[string]any{"query": query, "documents": docs, "model": "minilm"})
 	if code, b := call("/rerank", key, wrong); code != 422 || !strings.Contains(string(b), "embedding model") {
 		t.Errorf("/rerank with the embedding model: %d %s", code, b)
+	}
+	// A Qwen3-Reranker, with the instruction field; BERT refuses it (422).
+	const instr = "Given a question, find the passage that answers it"
+	for _, in := range []string{"", instr} {
+		qr, err := rerank.New(context.Background(), qwenDir, rerank.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer qr.Close()
+		req := map[string]any{"query": query, "documents": docs, "model": "Qwen/Qwen3-Reranker-0.6B"}
+		if in != "" {
+			req["instruction"] = in
+		}
+		qb, _ := json.Marshal(req)
+		code, b := call("/v1/rerank", key, qb)
+		if code != 200 {
+			t.Fatalf("qwen3: %d %s", code, b)
+		}
+		got.Results = nil
+		json.Unmarshal(b, &got)
+		want, _ := qr.RerankStrings(context.Background(), query, docs, rerank.RerankOptions{Instruction: in})
+		for i, w := range want {
+			if got.Results[i].Index != w.Index || got.Results[i].RelevanceScore != w.Score {
+				t.Errorf("qwen3 %q result %d: got %+v, library index %d score %v", in, i, got.Results[i], w.Index, w.Score)
+			}
+		}
+	}
+	ib, _ := json.Marshal(map[string]any{"query": query, "documents": docs, "model": "xlmr", "instruction": instr})
+	if code, b := call("/v1/rerank", key, ib); code != 422 || !strings.Contains(string(b), "instruction") {
+		t.Errorf("xlmr with an instruction: %d %s", code, b)
 	}
 
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)

@@ -39,6 +39,7 @@ import corpus as corpus_mod  # noqa: E402
 import modernbert as modernbert_mod  # noqa: E402
 import quant as quant_mod  # noqa: E402
 import embed as embed_mod  # noqa: E402
+import qwen3 as qwen3_mod  # noqa: E402
 
 SEED = 20261126
 CORPUS_SEED = 1234
@@ -967,6 +968,8 @@ def sha256(path):
 
 def schema_of(rel):
     base = os.path.basename(rel)
+    if base.startswith("qwen3") and rel.startswith("golden/"):
+        return "qwen3"  # testdata/gen/qwen3.py's goldens
     if base.startswith("modernbert") and rel.startswith("golden/"):
         return "modernbert"  # testdata/gen/modernbert.py's goldens
     if rel == "corpus.jsonl":
@@ -1079,7 +1082,7 @@ def step_manifest(out):
 # ---------------------------------------------------------------- main
 
 STEPS = ["corpus", "tokenizers", "checkpoints", "tokens", "bpe", "logits", "rank", "hidden", "quant", "embed", "real",
-         "modernbert", "manifest"]
+         "modernbert", "qwen3", "manifest"]
 
 
 def main():
@@ -1133,6 +1136,8 @@ def main():
             embed_mod.step_real_embed(out, args.cache, minilm_dir, load_corpus, write_jsonl, f32, log)
         if "modernbert" in steps:
             modernbert_mod.step(out)
+        if "qwen3" in steps:
+            qwen3_mod.step(out)
         if "manifest" in steps:
             step_manifest(out)
     finally:

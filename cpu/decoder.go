@@ -1,0 +1,213 @@
+package cpu
+
+import (
+	"math"
+
+	"github.com/crossrank/crossrank/ml"
+)
+
+// The operations of decoder models (Qwen3) on the fast CPU backend: a first
+// version in plain Go, parallel over rows or (sequence, head) pairs on the
+// backend's helpers; package reference holds their definitions and the
+// tests compare the two on random inputs. The GEMMs around them are
+// internal/gemm's, as for BERT.
+
+func (r *fastRun) RMSNorm(x ml.Tensor, weight ml.Weight, eps float32) ml.Tensor {
+	if !r.ok() {
+		return fastDead
+	}
+	xt := r.tensor(x)
+	if xt == nil {
+		return fastDead
+	}
+	v, err := ml.Own[*ml.HostVector](weight, "vector")
+	if err != nil {
+		return r.fail("rms norm: %v", err)
+	}
+	if n := len(v.Data); n == 0 || xt.cols%n != 0 {
+		return r.fail("rms norm: %d columns are not groups of the weight's %d", xt.cols, n)
+	}
+	out := r.newTensor(xt.rows, xt.cols)
+	r.decJob = decoderTask{kind: decRMSNorm, x: xt.data, y: out.data, w: v.Data, eps: eps, cols: xt.cols}
+	r.parallelDecoderRows(xt.rows, xt.cols)
+	return out
+}
+
+func (r *fastRun) SwiGLU(gate, up ml.Tensor) ml.Tensor {
+	if !r.ok() {
+		return fastDead
+	}
+	gt, ut := r.tensor(gate), r.tensor(up)
+	if gt == nil || ut == nil {
+		return fastDead
+	}
+	if gt.rows != ut.rows || gt.cols != ut.cols {
+		return r.fail("swiglu: gate [%d %d], up [%d %d]", gt.rows, gt.cols, ut.rows, ut.cols)
+	}
+	r.decJob = decoderTask{kind: decSwiGLU, x: gt.data, y: ut.data, cols: gt.cols}
+	r.parallelDecoderRows(gt.rows, gt.cols)
+	return gt
+}
+
+func (r *fastRun) CausalAttention(q, k, v ml.Tensor, heads, kvHeads int, offsets []int32) ml.Tensor {
+	if !r.ok() {
+		return fastDead
+	}
+	qt, kt, vt := r.tensor(q), r.tensor(k), r.tensor(v)
+	if qt == nil || kt == nil || vt == nil {
+		return fastDead
+	}
+	if heads <= 0 || kvHeads <= 0 || heads%kvHeads != 0 || qt.cols%heads != 0 {
+		return r.fail("causal attention: %d columns, %d heads over %d key-value heads", qt.cols, heads, kvHeads)
+	}
+	hd := qt.cols / heads
+	if kt.rows != qt.rows || vt.rows != qt.rows || kt.cols != kvHeads*hd || vt.cols != kvHeads*hd {
+		return r.fail("causal attention: q [%d %d], k [%d %d], v [%d %d] for %d key-value heads", qt.rows, qt.cols, kt.rows, kt.cols, vt.rows, vt.cols, kvHeads)
+	}
+	if err := ml.CheckOffsets(offsets, qt.rows); err != nil {
+		return r.fail("causal attention: %v", err)
+	}
+	out := r.newTensor(qt.rows, qt.cols)
+	r.causal = causalTask{out: out.data, q: qt.data, k: kt.data, v: vt.data, heads: heads, kvHeads: kvHeads, hd: hd, offsets: offsets, run: r}
+	r.parallel(&r.causal, (len(offsets)-1)*heads)
+	r.causal = causalTask{}
+	return out
+}
+
+// causalTask is one (sequence, head) pair of causal grouped-query attention
+// per part.
+type causalTask struct {
+	out, q, k, v       []float32
+	heads, kvHeads, hd int
+	offsets            []int32
+	run                *fastRun // its slots: per-participant scratch, made by parallel
+}
+
+func (t *causalTask) runPart(slot, part int) {
+	s, h := part/t.heads, part%t.heads
+	start, end := int(t.offsets[s]), int(t.offsets[s+1])
+	if end == start {
+		return
+	}
+	hd := t.hd
+	kvh := h / (t.heads / t.kvHeads)
+	causalHead(t.run.slots[slot], t.out, t.q, t.k, t.v, t.heads*hd, h*hd, t.kvHeads*hd, kvh*hd, hd, start, end-start, hasMM4)
+}
+
+// causalHead is attentionHead (attention.go) with the causal mask and
+// grouped key-value heads: the queries of head columns qcol.. (rows qdim
+// floats apart) against the keys and values of columns kcol.. (rows kdim
+// apart). A block of four queries ending at token i needs only the keys
+// 0..i, so the scores of block i0 cover the first i0+4 keys (rounded up to
+// the kernel's 32 columns) and each row's softmax its own i+1: about half
+// the work of the full square.
+func causalHead(sc *attnScratch, out, q, k, v []float32, qdim, qcol, kdim, kcol, hd, start, L int, useAsm bool) {
+	lp := (L + 31) &^ 31
+	sc.kt = growFloats(sc.kt, hd*lp)
+	sc.s = growFloats(sc.s, attnRows*lp)
+	sc.q = growFloats(sc.q, attnRows*hd)
+	sc.o = growFloats(sc.o, attnRows*hd)
+	kt, sb, qb, ob := sc.kt, sc.s, sc.q, sc.o
+	transposeHead(kt, lp, k[start*kdim+kcol:], kdim, L, hd)
+	for d := 0; d < hd; d++ {
+		clear(kt[d*lp+L : (d+1)*lp])
+	}
+	asm := useAsm && hd%32 == 0
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	for i0 := 0; i0 < L; i0 += attnRows {
+		rows := min(attnRows, L-i0)
+		keys := i0 + rows           // the keys this block sees
+		w := min(lp, (keys+31)&^31) // the scores' width for the kernel
+		qa, lda := q[(start+i0)*qdim+qcol:], qdim
+		oc, ldc := out[(start+i0)*qdim+qcol:], qdim
+		if rows < attnRows {
+			for r := 0; r < attnRows; r++ {
+				if r < rows {
+					copy(qb[r*hd:(r+1)*hd], q[(start+i0+r)*qdim+qcol:])
+				} else {
+					clear(qb[r*hd : (r+1)*hd])
+				}
+			}
+			qa, lda, oc, ldc = qb, hd, ob, hd
+		}
+		mm4(asm, hd, qa, lda, kt, lp, sb, lp, w)
+		for r := 0; r < attnRows; r++ {
+			row := sb[r*lp : r*lp+keys]
+			n := i0 + r + 1 // query i0+r sees keys 0..i0+r
+			if r >= rows {
+				n = 0 // rows past the sequence: keep them finite
+			}
+			if n > 0 {
+				if useAsm {
+					softmaxAsm(row[:n], scale)
+				} else {
+					softmaxRow(row[:n], scale)
+				}
+			}
+			clear(row[n:])
+		}
+		mm4(asm, keys, sb, lp, v[start*kdim+kcol:], kdim, oc, ldc, hd)
+		if rows < attnRows {
+			for r := 0; r < rows; r++ {
+				copy(out[(start+i0+r)*qdim+qcol:(start+i0+r)*qdim+qcol+hd], ob[r*hd:(r+1)*hd])
+			}
+		}
+	}
+}
+
+const (
+	decRMSNorm = iota
+	decSwiGLU
+)
+
+// decoderTask is a row-wise pass of a decoder operation.
+type decoderTask struct {
+	kind      int
+	x, y, w   []float32
+	eps       float32
+	cols      int
+	rows, per int
+}
+
+func (r *fastRun) parallelDecoderRows(rows, cols int) {
+	per := max(1, rowsPerPart/max(cols, 1))
+	parts := (rows + per - 1) / per
+	r.decJob.rows, r.decJob.per = rows, per
+	r.parallel(&r.decJob, parts)
+	r.decJob = decoderTask{}
+}
+
+func (t *decoderTask) runPart(slot, part int) {
+	r0 := part * t.per
+	r1 := min(r0+t.per, t.rows)
+	n := t.cols
+	x := t.x[r0*n : r1*n]
+	switch t.kind {
+	case decSwiGLU:
+		y := t.y[r0*n : r1*n]
+		for i, g := range x {
+			x[i] = silu(g) * y[i]
+		}
+	case decRMSNorm:
+		y, g := t.y[r0*n:r1*n], len(t.w)
+		for o := 0; o < len(x); o += g {
+			var ss float32
+			for _, v := range x[o : o+g] {
+				ss += v * v
+			}
+			inv := float32(1 / math.Sqrt(float64(ss/float32(g)+t.eps)))
+			for i, v := range x[o : o+g] {
+				y[o+i] = t.w[i] * (v * inv)
+			}
+		}
+	}
+}
+
+// silu is x·sigmoid(x) with exp32, whose argument must not be positive.
+func silu(x float32) float32 {
+	if x >= 0 {
+		return x / (1 + exp32(-x))
+	}
+	e := exp32(x)
+	return x * e / (1 + e)
+}

@@ -1,0 +1,130 @@
+package reference
+
+import (
+	"math"
+
+	"github.com/crossrank/crossrank/ml"
+)
+
+// The operations of decoder models (Qwen3): each the plain loop of the
+// Hugging Face code it names, the definition the fast backends are tested
+// against.
+
+// RMSNorm is Qwen3RMSNorm (modeling_qwen3.py#L50) over each group of
+// len(weight) values of every row: weight * x / sqrt(mean(x²) + eps),
+// the mean in float32 as torch computes it for float32 input.
+func (r *cpuRun) RMSNorm(x ml.Tensor, weight ml.Weight, eps float32) ml.Tensor {
+	if !r.ok() {
+		return dead
+	}
+	xt := r.tensor(x)
+	if xt == nil {
+		return dead
+	}
+	v, err := ml.Own[*ml.HostVector](weight, "vector")
+	if err != nil {
+		return r.fail("rms norm: %v", err)
+	}
+	w := v.Data
+	n := len(w)
+	if xt.cols%n != 0 {
+		return r.fail("rms norm: %d columns are not groups of the weight's %d", xt.cols, n)
+	}
+	out := newCPUTensor(xt.rows, xt.cols)
+	in, y := xt.data(), out.data()
+	for g := 0; g < len(in); g += n {
+		var ss float32
+		for _, v := range in[g : g+n] {
+			ss += v * v
+		}
+		inv := float32(1 / math.Sqrt(float64(ss/float32(n)+eps)))
+		for i, v := range in[g : g+n] {
+			y[g+i] = w[i] * (v * inv)
+		}
+	}
+	return out
+}
+
+// CausalAttention is eager_attention_forward (modeling_qwen3.py#L177) with
+// the causal mask and repeat_kv, over packed sequences: token t of a
+// sequence attends to tokens 0..t of its own sequence only; query head h
+// reads key-value head h / (heads/kvHeads).
+func (r *cpuRun) CausalAttention(q, k, v ml.Tensor, heads, kvHeads int, offsets []int32) ml.Tensor {
+	if !r.ok() {
+		return dead
+	}
+	qt, kt, vt := r.tensor(q), r.tensor(k), r.tensor(v)
+	if qt == nil || kt == nil || vt == nil {
+		return dead
+	}
+	if heads <= 0 || kvHeads <= 0 || heads%kvHeads != 0 || qt.cols%heads != 0 {
+		return r.fail("causal attention: %d columns, %d heads over %d key-value heads", qt.cols, heads, kvHeads)
+	}
+	hd := qt.cols / heads
+	if kt.rows != qt.rows || vt.rows != qt.rows || kt.cols != kvHeads*hd || vt.cols != kvHeads*hd {
+		return r.fail("causal attention: q [%d %d], k [%d %d], v [%d %d] for %d key-value heads", qt.rows, qt.cols, kt.rows, kt.cols, vt.rows, vt.cols, kvHeads)
+	}
+	if err := ml.CheckOffsets(offsets, qt.rows); err != nil {
+		return r.fail("causal attention: %v", err)
+	}
+	out := newCPUTensor(qt.rows, qt.cols)
+	o, qd, kd, vd := out.data(), qt.data(), kt.data(), vt.data()
+	qc, kc := qt.cols, kt.cols
+	group := heads / kvHeads
+	scale := float32(1 / math.Sqrt(float64(hd)))
+	var scores []float32
+	for s := 0; s+1 < len(offsets); s++ {
+		start, end := int(offsets[s]), int(offsets[s+1])
+		for h := range heads {
+			qcol, kcol := h*hd, (h/group)*hd
+			for i := start; i < end; i++ {
+				qi := qd[i*qc+qcol : i*qc+qcol+hd]
+				scores = scores[:0]
+				maxScore := float32(math.Inf(-1))
+				for j := start; j <= i; j++ {
+					kj := kd[j*kc+kcol : j*kc+kcol+hd]
+					var dot float32
+					for e := range qi {
+						dot += qi[e] * kj[e]
+					}
+					scores = append(scores, dot*scale)
+					maxScore = max(maxScore, dot*scale)
+				}
+				var sum float32
+				for j := range scores {
+					scores[j] = float32(math.Exp(float64(scores[j] - maxScore)))
+					sum += scores[j]
+				}
+				oi := o[i*qc+qcol : i*qc+qcol+hd]
+				for j := start; j <= i; j++ {
+					p := scores[j-start] / sum
+					vj := vd[j*kc+kcol : j*kc+kcol+hd]
+					for e := range oi {
+						oi[e] += p * vj[e]
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// SwiGLU is Qwen3MLP's act_fn(gate_proj(x)) * up_proj(x) with act silu:
+// gate = gate * sigmoid(gate) * up, in place on gate.
+func (r *cpuRun) SwiGLU(gate, up ml.Tensor) ml.Tensor {
+	if !r.ok() {
+		return dead
+	}
+	gt, ut := r.tensor(gate), r.tensor(up)
+	if gt == nil || ut == nil {
+		return dead
+	}
+	if gt.rows != ut.rows || gt.cols != ut.cols {
+		return r.fail("swiglu: gate [%d %d], up [%d %d]", gt.rows, gt.cols, ut.rows, ut.cols)
+	}
+	g, u := gt.data(), ut.data()
+	for i, x := range g {
+		g[i] = x / (1 + float32(math.Exp(-float64(x)))) * u[i]
+	}
+	return gt
+}
