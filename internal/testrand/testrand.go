@@ -6,14 +6,23 @@ package testrand
 
 import (
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 )
 
 // Fresh returns a generator with a new seed, logged so that a failure can
-// be replayed (by pinning the seed here).
+// be replayed: CROSSRANK_TEST_SEED=<the logged seed> go test -run ...
 func Fresh(t testing.TB) *rand.Rand {
 	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("CROSSRANK_TEST_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("CROSSRANK_TEST_SEED=%q: %v", s, err)
+		}
+		seed = v
+	}
 	t.Logf("seed %d", seed)
 	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 }
