@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"math"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -214,4 +216,29 @@ func FuzzDecodeEmbedRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// GET /v1/models lists the embedding models beside the re-rankers.
+func TestModelsListEmbedders(t *testing.T) {
+	_, url := newEmbedServer(t)
+	resp, err := http.Get(url + "/v1/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Data []struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, m := range got.Data {
+		ids = append(ids, m.ID)
+	}
+	if len(ids) != 2 || ids[0] != "ranker" || ids[1] != "emb" {
+		t.Errorf("/v1/models lists %v, want [ranker emb]", ids)
+	}
 }

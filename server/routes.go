@@ -37,6 +37,9 @@ type modelEntry struct {
 
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 	names := s.servedNames()
+	s.emb.mu.RLock()
+	names = append(names, s.emb.names...) // the embedding models are served too
+	s.emb.mu.RUnlock()
 	data := make([]modelEntry, len(names))
 	for i, n := range names {
 		data[i] = modelEntry{ID: n, Object: "model", Created: started, OwnedBy: "crossrank"}
