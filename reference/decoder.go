@@ -27,7 +27,7 @@ func (r *cpuRun) RMSNorm(x ml.Tensor, weight ml.Weight, eps float32) ml.Tensor {
 	}
 	w := v.Data
 	n := len(w)
-	if xt.cols%n != 0 {
+	if n == 0 || xt.cols%n != 0 {
 		return r.fail("rms norm: %d columns are not groups of the weight's %d", xt.cols, n)
 	}
 	out := newCPUTensor(xt.rows, xt.cols)
