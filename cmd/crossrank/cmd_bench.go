@@ -29,6 +29,14 @@ func init() {
 }
 
 func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] { // the embedding modes (cmd_bench_embed.go)
+		case "embed":
+			return runBenchEmbed(args[1:], stdout, stderr)
+		case "hybrid":
+			return runBenchHybrid(args[1:], stdout, stderr)
+		}
+	}
 	fs := newFlagSet("bench", stderr)
 	model := fs.String("model", "", "model folder or Hugging Face reference (org/name[@revision]); required")
 	ns := fs.String("n", "20,100", "documents per request, comma-separated (the workload has 20 and 100)")
@@ -48,6 +56,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	peakOnly := fs.Duration("peak", 0, "only measure the FP32 FMA peak for this long on GOMAXPROCS threads and print it as JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: crossrank bench --model MODEL [flags]")
+		fmt.Fprintln(stderr, "       crossrank bench embed|hybrid ... (embedding throughput; hybrid search latency: -h)")
 		fmt.Fprintln(stderr, "\nScores the benchmark workload (fixed token ids: tokenization is not timed,")
 		fmt.Fprintln(stderr, "except through the server) and prints latency, throughput, GFLOP/s and the")
 		fmt.Fprintln(stderr, "fraction of this machine's measured FP32 FMA peak.")
