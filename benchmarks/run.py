@@ -536,7 +536,10 @@ def contender_order(c):
 def write_markdown(path, rows, metas, notes):
     L = []
     L.append("# crossrank benchmark results\n")
-    fams = sorted(set(metas) | {f for f, n in notes.items() if n.get("quoted")})
+    import run_embed  # each family's Embeddings part (benchmarks/run_embed.py)
+
+    out = os.path.dirname(os.path.abspath(path))
+    fams = sorted(set(metas) | {f for f, n in notes.items() if n.get("quoted")} | run_embed.families(out))
     L.append("One section per machine family (the CPU decides who is fastest: AMX, VNNI, how many FMA ports). "
              "**Every ratio compares rows of one section, and within it rows of one model, set and N**; no figure is "
              "compared across families or across runs of different dates. Sections: "
@@ -557,6 +560,7 @@ def write_markdown(path, rows, metas, notes):
     L.append("")
     for fam in fams:
         L.extend(family_markdown(fam, rows, metas.get(fam), notes.get(fam, {})))
+        L.extend(run_embed.family_markdown(out, fam))
     with open(path, "w") as f:
         f.write("\n".join(L))
 
