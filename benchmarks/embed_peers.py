@@ -185,7 +185,9 @@ def main():
     with open(args.texts) as f:
         texts = json.load(f)
     with open(os.path.join(args.model, "1_Pooling", "config.json")) as f:
-        dim = json.load(f)["word_embedding_dimension"]
+        pool = json.load(f)
+    # sentence-transformers >= 6 writes embedding_dimension, older ones word_embedding_dimension.
+    dim = pool.get("embedding_dimension", pool.get("word_embedding_dimension"))
     kind, precision = CONTENDERS[args.contender]
     if kind == "sentence-transformers":
         request, threads, extra = make_st(args.model, args.contender == "st-bf16", args.batch)
