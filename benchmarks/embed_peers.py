@@ -52,8 +52,15 @@ NAMES = ["input_ids", "attention_mask", "token_type_ids"]
 
 
 def max_seq_length(model_dir):
+    """sentence_bert_config.json's max_seq_length; sentence-transformers >= 6
+    leaves it out and keeps the tokenizer's model_max_length (crossrank reads
+    the same two, in this order)."""
     with open(os.path.join(model_dir, "sentence_bert_config.json")) as f:
-        return json.load(f)["max_seq_length"]
+        n = json.load(f).get("max_seq_length")
+    if not n:
+        with open(os.path.join(model_dir, "tokenizer_config.json")) as f:
+            n = json.load(f)["model_max_length"]
+    return n
 
 
 def make_tokenize(model_dir, batch):
