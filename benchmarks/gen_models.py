@@ -79,11 +79,71 @@ MODELS = {
         8192,
     ),
 }
-LARGE = {"bge-reranker-large", "bge-reranker-v2-m3"}
+QWEN3 = {
+    "architectures": ["Qwen3ForCausalLM"],
+    "model_type": "qwen3",
+    "hidden_act": "silu",
+    "rms_norm_eps": 1e-06,
+    "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0},
+    "tie_word_embeddings": True,
+    "attention_bias": False,
+    "max_position_embeddings": 40960,
+    "bos_token_id": 151643,
+    "eos_token_id": 151645,
+}
+MODERNBERT = {
+    "architectures": ["ModernBertForSequenceClassification"],
+    "model_type": "modernbert",
+    "hidden_activation": "gelu",
+    "norm_eps": 1e-05,
+    "norm_bias": False,
+    "pad_token_id": 50283,
+    "bos_token_id": 50281,
+    "eos_token_id": 50282,
+    "cls_token_id": 50281,
+    "sep_token_id": 50282,
+}
+# Decoder and ModernBERT re-rankers (issues 19 and 20).
+MODELS.update({
+    # Qwen/Qwen3-Reranker-0.6B's published config; scored as its card does
+    # (Qwen3ForCausalLM, last token, lm_head rows of "yes" and "no").
+    "Qwen3-Reranker-0.6B": (
+        "Qwen/Qwen3-Reranker-0.6B",
+        "qwen3",
+        dict(QWEN3, hidden_size=1024, num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=8, head_dim=128,
+             intermediate_size=3072, vocab_size=151669),
+        8192,
+    ),
+    # Alibaba-NLP/gte-reranker-modernbert-base: ModernBERT-base's shape, one label.
+    "gte-reranker-modernbert-base": (
+        "Alibaba-NLP/gte-reranker-modernbert-base",
+        "modernbert",
+        dict(MODERNBERT, hidden_size=768, num_hidden_layers=22, num_attention_heads=12, intermediate_size=1152, vocab_size=50368,
+             global_attn_every_n_layers=3, local_attention=128, global_rope_theta=160000.0, local_rope_theta=10000.0,
+             max_position_embeddings=8192),
+        8192,
+    ),
+})
+LARGE = {"bge-reranker-large", "bge-reranker-v2-m3", "Qwen3-Reranker-0.6B"}
+# The models the long set (512..2,048-token documents) runs on.
+LONG = {"bge-reranker-v2-m3", "gte-reranker-modernbert-base"}
+
+# The workload family (workload.json's token ids) each model family reads.
+# The ids are only indices here: the XLM-R sets' ids (at most 3,621) are
+# valid in ModernBERT's 50,368 tokens, and the XLM-R tokenizer that turns
+# the sets' text back into those ids serves crossrank-http; the BERT sets'
+# ids (at most 29,603) are valid in Qwen3's 151,669.
+WORKLOAD_FAMILY = {"bert": "bert", "xlmr": "xlmr", "modernbert": "xlmr", "qwen3": "bert"}
 
 TOKENIZERS = {
     "bert": ("testdata/tokenizers/minilm-real", ["tokenizer.json", "vocab.txt", "special_tokens_map.json", "tokenizer_config.json"]),
     "xlmr": ("testdata/models/xlmr", ["tokenizer.json", "sentencepiece.bpe.model", "special_tokens_map.json", "tokenizer_config.json"]),
+    # The XLM-R tokenizer: its text of the xlmr sets gives back their ids.
+    "modernbert": ("testdata/models/xlmr", ["tokenizer.json", "sentencepiece.bpe.model", "special_tokens_map.json", "tokenizer_config.json"]),
+    # The Qwen2-style byte-level BPE fixture (605 tokens, trained on the
+    # corpus): enough for `crossrank rerank` to load the folder; it does not
+    # give back the workload's ids, so crossrank-http does not run on Qwen3.
+    "qwen3": ("testdata/tokenizers/bpe-qwen2", ["tokenizer.json", "tokenizer_config.json"]),
 }
 
 
@@ -187,9 +247,11 @@ ONNX_MARK = "onnx-v2"  # bump when the export changes: the ONNX files are redone
 
 def generate(name, force=False, onnx=True):
     import torch
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
 
     repo, family, cfg, max_len = MODELS[name]
+    auto = AutoModelForCausalLM if family == "qwen3" else AutoModelForSequenceClassification
+    labels = {} if family == "qwen3" else dict(num_labels=1, id2label={0: "LABEL_0"}, label2id={"LABEL_0": 0})
     out = os.path.join(cache_dir(), name)
     done = os.path.join(out, ".complete")
     mark = open(done).read().strip() if os.path.exists(done) and not force else ""
@@ -203,12 +265,10 @@ def generate(name, force=False, onnx=True):
         config = AutoConfig.for_model(
             cfg["model_type"],
             **{k: v for k, v in cfg.items() if k != "model_type"},
-            num_labels=1,
-            id2label={0: "LABEL_0"},
-            label2id={"LABEL_0": 0},
+            **labels,
         )
         torch.manual_seed(SEED)
-        model = AutoModelForSequenceClassification.from_config(config).eval()
+        model = auto.from_config(config).eval()
         model.save_pretrained(out, safe_serialization=True)
         tidy_config(out)
         write_tokenizer(family, out, max_len)
@@ -222,7 +282,7 @@ def generate(name, force=False, onnx=True):
         print(f"{name}: weights written in {time.time() - t0:.0f}s", flush=True)
     if onnx:
         if model is None:
-            model = AutoModelForSequenceClassification.from_pretrained(out).eval()
+            model = auto.from_pretrained(out).eval()
         p = export_onnx(model, family, out)
         print(f"{name}: onnx exported in {time.time() - t0:.0f}s", flush=True)
         del model
