@@ -62,9 +62,28 @@ def load_set(path, name, family, n):
     sys.exit(f"bench_peers: no set {name}/{family}/n{n} in {path}")
 
 
-def batches(pairs, batch_size, pad_id):
+# The workload family whose token ids each model_type reads, and whether it
+# takes token_type_ids. The ids are only indices for a stand-in: ModernBERT
+# reads the xlmr sets (ids below 3,622), Qwen3 the bert sets (below 30,522);
+# benchmarks.Describe says the same for crossrank.
+MODEL_TYPES = {
+    "bert": ("bert", True),
+    "xlm-roberta": ("xlmr", False),
+    "modernbert": ("xlmr", False),
+    "qwen3": ("bert", False),
+}
+# The lm_head rows a Qwen3 CausalLM stand-in is scored with (yes - no): any
+# two fixed ids for random weights; benchmarks/arch.go's Qwen3YesID and
+# Qwen3NoID are the same two.
+QWEN3_YES, QWEN3_NO = 9693, 2152
+# Qwen's <|endoftext|>, its tokenizer's pad token.
+QWEN3_PAD = 151643
+
+
+def batches(pairs, batch_size, pad_id, left=False):
     """CrossEncoder.predict's batching: longest first, each batch padded to
-    its longest. Returns (order, [(ids, mask, types)])."""
+    its longest (on the left with left=True, as Qwen3-Reranker's card pads).
+    Returns (order, [(ids, mask, types)])."""
     order = sorted(range(len(pairs)), key=lambda i: -len(pairs[i]["input_ids"]))
     out = []
     for b in range(0, len(order), batch_size):
@@ -76,14 +95,15 @@ def batches(pairs, batch_size, pad_id):
         for r, i in enumerate(idx):
             p = pairs[i]
             n = len(p["input_ids"])
-            ids[r, :n] = p["input_ids"]
-            mask[r, :n] = 1
-            types[r, :n] = p["token_type_ids"]
+            cols = slice(L - n, L) if left else slice(0, n)
+            ids[r, cols] = p["input_ids"]
+            mask[r, cols] = 1
+            types[r, cols] = p["token_type_ids"]
         out.append((idx, ids, mask, types))
     return out
 
 
-def make_torch(model_dir, bf16, family):
+def make_torch(model_dir, bf16, use_types):
     import torch
     from sentence_transformers import CrossEncoder
 
@@ -91,7 +111,6 @@ def make_torch(model_dir, bf16, family):
         torch.set_num_threads(os.cpu_count())
     ce = CrossEncoder(model_dir, device="cpu")
     model = ce.model.eval()
-    use_types = family == "bert"
 
     def run(ids, mask, types):
         feats = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
@@ -104,6 +123,33 @@ def make_torch(model_dir, bf16, family):
             else:
                 out = model(**feats).logits
         return out.float()[:, 0].numpy()
+
+    return run, torch.get_num_threads()
+
+
+def make_qwen3(model_dir, bf16):
+    """Qwen3-Reranker's card's code: Qwen3ForCausalLM on left-padded
+    batches, the logits of the last position, "yes" against "no". The card
+    calls model(**inputs).logits, which computes lm_head's 151,669 rows at
+    every position; so does this. The row's logit is yes - no (the card's
+    score is its sigmoid), as crossrank's."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if bf16:
+        torch.set_num_threads(os.cpu_count())
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+
+    def run(ids, mask, types):
+        with torch.inference_mode():
+            feats = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
+            if bf16:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    last = model(**feats).logits[:, -1, :]
+            else:
+                last = model(**feats).logits[:, -1, :]
+            last = last.float()
+        return (last[:, QWEN3_YES] - last[:, QWEN3_NO]).numpy()
 
     return run, torch.get_num_threads()
 
@@ -122,7 +168,7 @@ def make_ort(model_dir, int8):
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in names:
             feed["token_type_ids"] = types
-        return sess.run(["logits"], feed)[0][:, 0].astype(np.float32)
+        return sess.run(["logits"], feed)[0].reshape(len(ids), -1)[:, 0].astype(np.float32)
 
     return run, os.cpu_count()
 
@@ -179,7 +225,7 @@ def quantize_ov(model_dir, family, bs, out):
     names = {i.get_any_name() for i in model.inputs}
     data = [ov_feed(names, ids, mask, types) for _, ids, mask, types in bs]
     kw = {}
-    if family == "xlmr":
+    if family == "xlmr":  # XLM-R and ModernBERT
         # Quantised embedding lookups make the CPU plugin's constant folding
         # fail to compile the XLM-R graph; leaving every Gather in float
         # fixes it (the matrix products are quantised either way).
@@ -207,7 +253,7 @@ def make_ov(model_dir, contender, int8_dir):
     port = compiled.output(0)
 
     def run(ids, mask, types):
-        return np.asarray(req.infer(ov_feed(names, ids, mask, types))[port])[:, 0].astype(np.float32)
+        return np.asarray(req.infer(ov_feed(names, ids, mask, types))[port]).reshape(len(ids), -1)[:, 0].astype(np.float32)
 
     hint = compiled.get_property("INFERENCE_PRECISION_HINT")
     reported = hint.get_type_name() if hasattr(hint, "get_type_name") else str(hint)
@@ -236,17 +282,25 @@ def main():
 
     with open(os.path.join(args.model, "config.json")) as f:
         cfg = json.load(f)
-    family = "xlmr" if cfg["model_type"] == "xlm-roberta" else "bert"
+    if cfg["model_type"] not in MODEL_TYPES:
+        sys.exit(f"bench_peers: model_type {cfg['model_type']!r} is not one the harness runs ({', '.join(MODEL_TYPES)})")
+    family, use_types = MODEL_TYPES[cfg["model_type"]]
+    qwen3 = cfg["model_type"] == "qwen3"
     s = load_set(args.workload, args.set, family, args.n)
     pairs = s["pairs"]
     if max(max(p["input_ids"]) for p in pairs) >= cfg["vocab_size"]:
         sys.exit("bench_peers: workload ids beyond the model's vocab")
 
     kind, precision = CONTENDERS[args.contender]
-    bs = batches(pairs, args.batch, cfg.get("pad_token_id") or 0)
+    pad = (cfg.get("pad_token_id") or QWEN3_PAD) if qwen3 else (cfg.get("pad_token_id") or 0)
+    bs = batches(pairs, args.batch, pad, left=qwen3)
     extra = {}
-    if kind == "sentence-transformers":
-        run, threads = make_torch(args.model, args.contender == "st-bf16", family)
+    if kind == "sentence-transformers" and qwen3:
+        run, threads = make_qwen3(args.model, args.contender == "st-bf16")
+        kind = "transformers Qwen3ForCausalLM as Qwen3-Reranker's card runs it (left padding, logits[:, -1], yes - no)" + (
+            ", bf16 autocast" if args.contender == "st-bf16" else "")
+    elif kind == "sentence-transformers":
+        run, threads = make_torch(args.model, args.contender == "st-bf16", use_types)
     elif kind == "onnxruntime":
         run, threads = make_ort(args.model, args.contender == "ort-int8")
     else:
