@@ -50,7 +50,11 @@ CONTENDERS = {
     "ov-fp32": ("openvino", "fp32"),
     "ov-bf16": ("openvino", "bf16"),  # what the plugin reports replaces it
     "ov-int8": ("openvino", "int8"),
+    "genai-fp32": ("openvino-genai", "fp32"),
+    "genai-bf16": ("openvino-genai", "bf16"),  # what the plugin reports replaces it
 }
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 
 
 def load_set(path, name, family, n):
@@ -260,6 +264,65 @@ def make_ov(model_dir, contender, int8_dir):
     return run, int(compiled.get_property("INFERENCE_NUM_THREADS")), reported
 
 
+def genai_dir(model_dir):
+    """Where the OpenVINO GenAI folder of a stand-in is kept: beside its
+    ONNX export, named by the OpenVINO version that converted it."""
+    import openvino
+
+    v = openvino.get_version().split("-")[0]
+    return os.path.join(model_dir, "openvino", f"genai-ov{v}")
+
+
+def prepare_genai(model_dir, tokenizer_dir, out):
+    """A folder TextRerankPipeline loads: the ONNX export (Qwen3: the last
+    position's yes - no, the seq-cls form's one logit) converted to IR, the
+    workload family's tokenizer converted by openvino_tokenizers (its text
+    of the set gives back the set's ids), and config.json."""
+    import shutil
+
+    import openvino as ov
+    from openvino_tokenizers import convert_tokenizer
+    from transformers import AutoTokenizer
+
+    tmp = out + ".tmp"
+    os.makedirs(tmp, exist_ok=True)
+    t0 = time.perf_counter()
+    ov.save_model(ov.convert_model(os.path.join(model_dir, "onnx", "model.onnx")), os.path.join(tmp, "openvino_model.xml"), compress_to_fp16=False)
+    tok, detok = convert_tokenizer(AutoTokenizer.from_pretrained(tokenizer_dir), with_detokenizer=True)
+    ov.save_model(tok, os.path.join(tmp, "openvino_tokenizer.xml"))
+    ov.save_model(detok, os.path.join(tmp, "openvino_detokenizer.xml"))
+    shutil.copy(os.path.join(model_dir, "config.json"), os.path.join(tmp, "config.json"))
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    print(f"genai: converted {os.path.basename(os.path.normpath(model_dir))} in {time.perf_counter() - t0:.0f}s into {out}", flush=True)
+
+
+def make_genai(folder, contender, n, left):
+    """OpenVINO GenAI's TextRerankPipeline on text: it tokenizes the query
+    and documents itself and returns sigmoid scores, turned back into
+    logits here."""
+    import openvino_genai as og
+
+    cfg = og.TextRerankPipeline.Config()
+    cfg.top_n = n
+    if left:
+        cfg.padding_side = "left"
+    props = {"PERFORMANCE_HINT": "LATENCY"}
+    if contender == "genai-fp32":
+        props["INFERENCE_PRECISION_HINT"] = "f32"
+    pipe = og.TextRerankPipeline(folder, "CPU", cfg, **props)
+
+    def run(query, texts):
+        out = np.zeros(len(texts), dtype=np.float32)
+        for i, score in pipe.rerank(query, texts):
+            p = min(max(float(score), 1e-30), 1 - 1e-7)
+            out[i] = np.log(p) - np.log1p(-p)
+        return out
+
+    return run
+
+
 # The OpenVINO element type names INFERENCE_PRECISION_HINT reports, as the
 # precision column spells them.
 OV_PRECISION = {"f32": "fp32", "bf16": "bf16", "f16": "fp16"}
@@ -295,7 +358,31 @@ def main():
     pad = (cfg.get("pad_token_id") or QWEN3_PAD) if qwen3 else (cfg.get("pad_token_id") or 0)
     bs = batches(pairs, args.batch, pad, left=qwen3)
     extra = {}
-    if kind == "sentence-transformers" and qwen3:
+    request = None
+    if kind == "openvino-genai":
+        folder = genai_dir(args.model)
+        if args.quantize_only:
+            with open(args.workload) as f:
+                tok_file = json.load(f)["families"][family]["tokenizer"]
+            prepare_genai(args.model, os.path.join(ROOT, os.path.dirname(tok_file)), folder)
+            return
+        if not os.path.exists(os.path.join(folder, "openvino_model.xml")):
+            # The conversion's memory stays out of this process's peak RSS.
+            subprocess.run([sys.executable] + sys.argv + ["--quantize-only"], check=True)
+        gen = make_genai(folder, args.contender, len(pairs), qwen3)
+        texts = [p["text"] for p in pairs]
+
+        def request():
+            return gen(s["query"], texts)
+
+        import openvino
+
+        threads = os.cpu_count()
+        precision = "fp32" if args.contender == "genai-fp32" else "bf16"
+        kind = (f"openvino-genai {openvino.get_version().split('-')[0]} TextRerankPipeline on the set's text (its tokenizer: the workload "
+                f"family's, converted by openvino_tokenizers), {'INFERENCE_PRECISION_HINT f32' if args.contender == 'genai-fp32' else 'default precision'}"
+                f"{', left padding' if qwen3 else ''}; all documents in one call")
+    elif kind == "sentence-transformers" and qwen3:
         run, threads = make_qwen3(args.model, args.contender == "st-bf16")
         kind = "transformers Qwen3ForCausalLM as Qwen3-Reranker's card runs it (left padding, logits[:, -1], yes - no)" + (
             ", bf16 autocast" if args.contender == "st-bf16" else "")
@@ -320,11 +407,13 @@ def main():
         if int8_dir:
             kind += f"; nncf {nncf_version()} static int8 calibrated on this set" + (", Gather left in float" if family == "xlmr" else "")
 
-    def request():
-        out = np.zeros(len(pairs), dtype=np.float32)
-        for idx, ids, mask, types in bs:
-            out[idx] = run(ids, mask, types)
-        return out
+    if request is None:
+
+        def request():
+            out = np.zeros(len(pairs), dtype=np.float32)
+            for idx, ids, mask, types in bs:
+                out[idx] = run(ids, mask, types)
+            return out
 
     logits = request()  # warm-up (and the logits compared with crossrank's)
     lat = []
@@ -340,7 +429,7 @@ def main():
         k = min(max(int(np.ceil(len(lat_ms) * p / 100)) - 1, 0), len(lat_ms) - 1)
         return lat_ms[k]
 
-    padded_tokens = sum(ids.size for _, ids, _, _ in bs)
+    padded_tokens = None if kind.startswith("openvino-genai") else sum(ids.size for _, ids, _, _ in bs)
     res = {
         "contender": args.contender,
         "precision": precision,
@@ -361,7 +450,7 @@ def main():
         "concurrency": 1,
         "threads": threads,
         "batch": args.batch,
-        "notes": f"{kind}; batch {args.batch}, longest first, padded to each batch's longest",
+        "notes": kind if kind.startswith("openvino-genai") else f"{kind}; batch {args.batch}, longest first, padded to each batch's longest",
         "logits": [float(x) for x in logits],
         **extra,
     }
