@@ -25,7 +25,16 @@ Contenders (each run in its own process by run.py, so peak RSS is its own):
               compile the quantised model. Quantised in a child process and
               kept beside the ONNX export, so the row's peak RSS is serving's.
 
-Every contender is fed the workload's input_ids directly (no tokenizer runs,
+  genai-fp32  OpenVINO GenAI's TextRerankPipeline (Qwen3 stand-ins) on the
+  genai-bf16  set's text, tokenized by the workload's BERT tokenizer converted
+              with openvino_tokenizers (it gives back the set's ids), left
+              padding, all documents in one call; f32 or the default precision.
+
+For Qwen3 stand-ins st-fp32 and st-bf16 run Qwen3-Reranker's card's code
+(Qwen3ForCausalLM, left padding, the last position's "yes" and "no"), not
+sentence-transformers.
+
+Every contender but genai-* is fed the workload's input_ids directly (no tokenizer runs,
 as for crossrank's library contender). The figures are written as one JSON
 object (the fields of results.json plus the per-pair logits) to --json.
 

@@ -4,9 +4,10 @@ process, one after another on this machine, and writes benchmarks/RESULTS.md,
 benchmarks/results.json and benchmarks/results.png.
 
 Contenders:
-  crossrank        crossrank library (bert.Model.Forward on the ids), `crossrank bench`
+  crossrank        crossrank library (ml.Model.Forward on the ids; Qwen3: qwen3.Model), `crossrank bench`
   crossrank-http   crossrank's server on loopback, fed the workload's text
-  st-fp32, st-bf16, ort-fp32, ort-int8   see bench_peers.py
+  st-fp32, st-bf16, ort-fp32, ort-int8, ov-fp32, ov-bf16, ov-int8   see bench_peers.py
+  genai-fp32, genai-bf16   OpenVINO GenAI's TextRerankPipeline (Qwen3 models only), see bench_peers.py
   hugot            knights-analytics/hugot, pure-Go backend (benchmarks/hugot),
                    fed text that tokenizes to the workload's ids; on request
                    (about 36 s a request on MiniLM-L6 at N=20)
