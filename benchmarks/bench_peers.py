@@ -279,7 +279,7 @@ def genai_dir(model_dir):
     import openvino
 
     v = openvino.get_version().split("-")[0]
-    return os.path.join(model_dir, "openvino", f"genai-ov{v}")
+    return os.path.join(model_dir, "openvino", f"genai-v2-ov{v}")
 
 
 def prepare_genai(model_dir, tokenizer_dir, out):
@@ -296,11 +296,27 @@ def prepare_genai(model_dir, tokenizer_dir, out):
     tmp = out + ".tmp"
     os.makedirs(tmp, exist_ok=True)
     t0 = time.perf_counter()
-    ov.save_model(ov.convert_model(os.path.join(model_dir, "onnx", "model.onnx")), os.path.join(tmp, "openvino_model.xml"), compress_to_fp16=False)
+    model = ov.convert_model(os.path.join(model_dir, "onnx", "model.onnx"))
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg = json.load(f)
+    if cfg["model_type"] == "qwen3":
+        # With model_type qwen3 the pipeline frames the query and documents
+        # itself (on a tiny stand-in its scores matched neither the pair's
+        # ids nor the joined text), so it would score other tokens than
+        # every other contender. As a BERT-type cross-encoder it tokenizes
+        # the pair with the tokenizer's template, the workload's ids (on the
+        # tiny stand-in within 2e-7 of ONNX Runtime on those ids, left
+        # padded); that form feeds token_type_ids, which the graph ignores.
+        cfg = dict(cfg, model_type="bert", architectures=["BertForSequenceClassification"])
+        types = ov.opset13.parameter([-1, -1], ov.Type.i64, name="token_type_ids")
+        types.output(0).get_tensor().set_names({"token_type_ids"})
+        model = ov.Model(model.get_results(), list(model.get_parameters()) + [types], "qwen3-rerank")
+    ov.save_model(model, os.path.join(tmp, "openvino_model.xml"), compress_to_fp16=False)
     tok, detok = convert_tokenizer(AutoTokenizer.from_pretrained(tokenizer_dir), with_detokenizer=True)
     ov.save_model(tok, os.path.join(tmp, "openvino_tokenizer.xml"))
     ov.save_model(detok, os.path.join(tmp, "openvino_detokenizer.xml"))
-    shutil.copy(os.path.join(model_dir, "config.json"), os.path.join(tmp, "config.json"))
+    with open(os.path.join(tmp, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
     if os.path.exists(out):
         shutil.rmtree(out)
     os.replace(tmp, out)
