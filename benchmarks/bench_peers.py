@@ -454,7 +454,12 @@ def main():
         k = min(max(int(np.ceil(len(lat_ms) * p / 100)) - 1, 0), len(lat_ms) - 1)
         return lat_ms[k]
 
-    padded_tokens = None if kind.startswith("openvino-genai") else sum(ids.size for _, ids, _, _ in bs)
+    if kind.startswith("openvino-genai"):
+        # One call with every document: padded to the longest pair
+        # (pad_to_max_length is off).
+        padded_tokens = len(pairs) * max(len(p["input_ids"]) for p in pairs)
+    else:
+        padded_tokens = sum(ids.size for _, ids, _, _ in bs)
     res = {
         "contender": args.contender,
         "precision": precision,
