@@ -82,3 +82,20 @@ func TestBackendsRefuseAlike(t *testing.T) {
 		t.Logf("%s: %s", name, cpuMsg)
 	}
 }
+
+// TestEveryActivationHasAKernel: ml.CheckActivation decides which
+// activations the backends accept, so each accepted one must have an entry
+// in this backend's tables (a gap would be an index panic or a nil call,
+// not an error).
+func TestEveryActivationHasAKernel(t *testing.T) {
+	n := 0
+	for act := ml.ActNone; ml.CheckActivation(act) == nil; act++ {
+		if int(act) >= len(sliceActs) || sliceActs[act] == nil || int(act) >= len(actEpilogues) || (act != ml.ActNone && actEpilogues[act] == nil) {
+			t.Errorf("activation %d is accepted but has no kernel", act)
+		}
+		n++
+	}
+	if n != len(sliceActs) {
+		t.Errorf("%d activations accepted, %d kernels", n, len(sliceActs))
+	}
+}
