@@ -493,11 +493,9 @@ func (r *fastRun) Gather(table ml.Weight, ids []int32) ml.Tensor {
 }
 
 func (r *fastRun) checkIDs(t *fastTable, ids []int32) bool {
-	for i, id := range ids {
-		if id < 0 || int(id) >= t.rows {
-			r.fail("row %d of %q: id %d outside [0, %d)", i, t.name, id, t.rows)
-			return false
-		}
+	if err := ml.CheckIDs(t.name, t.rows, ids); err != nil {
+		r.fail("%v", err)
+		return false
 	}
 	return true
 }
@@ -510,11 +508,8 @@ func (r *fastRun) AddGather(x ml.Tensor, table ml.Weight, ids []int32) {
 	if xt == nil || t == nil {
 		return
 	}
-	if xt.rows != len(ids) || xt.cols != t.cols {
-		r.fail("add gather of %d rows of %q (%d cols) into [%d %d]", len(ids), t.name, t.cols, xt.rows, xt.cols)
-		return
-	}
-	if !r.checkIDs(t, ids) {
+	if err := ml.CheckAddGather(xt, t.name, t.rows, t.cols, ids); err != nil {
+		r.fail("%v", err)
 		return
 	}
 	n := t.cols
@@ -537,8 +532,8 @@ func (r *fastRun) LinearAct(x ml.Tensor, w, b ml.Weight, act ml.Activation) ml.T
 	if xt == nil || m == nil {
 		return fastDead
 	}
-	if xt.cols != m.in {
-		return r.fail("linear %q: input [%d %d], weight wants %d columns", m.name, xt.rows, xt.cols, m.in)
+	if err := ml.CheckLinear(m.name, xt, m.in); err != nil {
+		return r.fail("%v", err)
 	}
 	var bias []float32
 	if b != nil {
@@ -546,8 +541,8 @@ func (r *fastRun) LinearAct(x ml.Tensor, w, b ml.Weight, act ml.Activation) ml.T
 			return fastDead
 		}
 	}
-	if act < 0 || int(act) >= len(actEpilogues) {
-		return r.fail("unknown activation %d", act)
+	if err := ml.CheckActivation(act); err != nil {
+		return r.fail("%v", err)
 	}
 	out := r.newTensor(xt.rows, m.out)
 	r.b.pool.Linear(out.data, xt.data, xt.rows, m.w, bias, actEpilogues[act])
@@ -588,8 +583,8 @@ func (r *fastRun) Activate(x ml.Tensor, act ml.Activation) {
 	if xt == nil {
 		return
 	}
-	if act < 0 || int(act) >= len(sliceActs) {
-		r.fail("unknown activation %d", act)
+	if err := ml.CheckActivation(act); err != nil {
+		r.fail("%v", err)
 		return
 	}
 	if act == ml.ActNone {
@@ -613,8 +608,8 @@ func (r *fastRun) AddLayerNorm(x, residual ml.Tensor, gamma, beta ml.Weight, eps
 		if rt == nil {
 			return fastDead
 		}
-		if rt.rows != xt.rows || rt.cols != xt.cols {
-			return r.fail("layer norm: residual [%d %d], input [%d %d]", rt.rows, rt.cols, xt.rows, xt.cols)
+		if err := ml.CheckLayerNorm(xt, rt); err != nil {
+			return r.fail("%v", err)
 		}
 		res = rt.data
 	}
@@ -688,14 +683,8 @@ func (r *fastRun) Attention(q, k, v ml.Tensor, heads int, offsets []int32) ml.Te
 	if qt == nil || kt == nil || vt == nil {
 		return fastDead
 	}
-	if kt.rows != qt.rows || kt.cols != qt.cols || vt.rows != qt.rows || vt.cols != qt.cols {
-		return r.fail("attention: q [%d %d], k [%d %d], v [%d %d]", qt.rows, qt.cols, kt.rows, kt.cols, vt.rows, vt.cols)
-	}
-	if heads <= 0 || qt.cols%heads != 0 {
-		return r.fail("attention: %d columns do not split into %d heads", qt.cols, heads)
-	}
-	if err := ml.CheckOffsets(offsets, qt.rows); err != nil {
-		return r.fail("attention: %v", err)
+	if err := ml.CheckAttention(qt, kt, vt, heads, offsets); err != nil {
+		return r.fail("%v", err)
 	}
 	out := r.newTensor(qt.rows, qt.cols)
 	r.attn = attnTask{out: out.data, q: qt.data, k: kt.data, v: vt.data, dim: qt.cols, heads: heads, offsets: offsets, slots: r.slots}
@@ -712,10 +701,8 @@ func (r *fastRun) Rows(x ml.Tensor, idx []int32) ml.Tensor {
 	if xt == nil {
 		return fastDead
 	}
-	for _, row := range idx {
-		if row < 0 || int(row) >= xt.rows {
-			return r.fail("rows: index %d outside [0, %d)", row, xt.rows)
-		}
+	if err := ml.CheckRows(xt, idx); err != nil {
+		return r.fail("%v", err)
 	}
 	out := r.newTensor(len(idx), xt.cols)
 	n := xt.cols

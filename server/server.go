@@ -61,10 +61,12 @@ type Config struct {
 	// constant time and never logged.
 	APIKey string
 	// StrictModelNames refuses a model name that is not served with 404
-	// even when only one model is served. By default a server with one
-	// model answers every name with it (and names it in the answer), as
+	// even when only one model of the kind is served, on the re-rank and
+	// the embedding routes. By default a server with one re-ranking model
+	// answers every name with it (and names it in the answer), as
 	// text-embeddings-inference and llama.cpp do: the Cohere SDK and most
-	// RAG frameworks always send some name ("rerank-v3.5").
+	// RAG frameworks always send some name ("rerank-v3.5"); one embedding
+	// model likewise answers OpenAI clients' "text-embedding-3-small".
 	StrictModelNames bool
 	// Logger receives one line per request; nil means slog.Default().
 	Logger *slog.Logger
