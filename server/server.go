@@ -468,10 +468,16 @@ func (s *Server) serveCounted(w http.ResponseWriter, r *http.Request, path strin
 	code := http.StatusOK
 	switch {
 	case aerr != nil && aerr.Status == 0:
-		// The client went away; nobody reads an answer. 499 is the
-		// customary log code for it (nginx).
+		// The client went away; 499 is the customary log code for it
+		// (nginx). An answer is written all the same: if anyone is still
+		// reading, a retryable 503 beats the empty 200 net/http sends for
+		// a handler that writes nothing (TestLoadShort saw one such 200
+		// under heavy load, cause not found).
 		code = 499
 		s.metrics.canceled.Inc()
+		e := newErr(st.form, http.StatusServiceUnavailable, kindOverloaded, "the request was canceled (the client closed the connection)")
+		e.RetryAfter = 1
+		writeError(w, e)
 	case aerr != nil:
 		code = aerr.Status
 		writeError(w, aerr)
