@@ -32,7 +32,8 @@ type Checkpoint struct {
 	// the xlmr sets (ids below 3,622, whose text the XLM-R tokenizer of
 	// its stand-in gives back), Qwen3 the bert sets (ids below 30,522).
 	SetFamily string
-	// qwen3 is set for a decoder re-ranker, which ml.Load does not know.
+	// qwen3 is set for a decoder re-ranker (Qwen3, Qwen2), scored from the
+	// lm_head rows of two tokens.
 	qwen3 bool
 }
 
@@ -82,32 +83,22 @@ func Describe(dir string) (*Checkpoint, error) {
 	return ck, nil
 }
 
-// model is what the Library contender times: ml.Model's Forward, or the
-// Qwen3 decoder's behind the same signature.
-type model interface {
-	Forward(ctx context.Context, seqs []ml.Sequence) ([][]float32, error)
-	Close() error
-}
-
-// load builds the checkpoint's model on be. Qwen3 is loaded by its own
-// package until ml.Load knows it (then this branch can go).
-func (c *Checkpoint) load(ctx context.Context, be ml.Backend) (model, error) {
+// load builds the checkpoint's model on be (ml.LoadWith). A decoder
+// re-ranker reads the lm_head rows of its score tokens ("yes" and "no",
+// Qwen2's "1" and "0"), which the tokenizer names; the stand-in's tokenizer
+// does not have them, so the fixed Qwen3YesID and Qwen3NoID stand in.
+func (c *Checkpoint) load(ctx context.Context, be ml.Backend) (ml.Model, error) {
+	var opts ml.LoadOptions
 	if c.qwen3 {
-		m, err := qwen3.Load(ctx, c.Dir, qwen3.Options{Backend: be, YesID: Qwen3YesID, NoID: Qwen3NoID})
-		if err != nil {
-			return nil, err
+		opts.TokenID = func(text string) (int32, error) {
+			switch text {
+			case "yes", "1":
+				return Qwen3YesID, nil
+			case "no", "0":
+				return Qwen3NoID, nil
+			}
+			return 0, fmt.Errorf("bench: no fixed id for score token %q", text)
 		}
-		return qwen3Model{m}, nil
 	}
-	return ml.Load(ctx, c.Dir, be)
-}
-
-type qwen3Model struct{ *qwen3.Model }
-
-func (m qwen3Model) Forward(ctx context.Context, seqs []ml.Sequence) ([][]float32, error) {
-	ids := make([][]int32, len(seqs))
-	for i, s := range seqs {
-		ids[i] = s.IDs
-	}
-	return m.Model.Forward(ctx, ids)
+	return ml.LoadWith(ctx, c.Dir, be, opts)
 }

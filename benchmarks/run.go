@@ -25,8 +25,8 @@ import (
 
 // The crossrank contenders.
 const (
-	// Library scores the workload's token ids with ml.Model.Forward (the
-	// Qwen3 decoder's Forward for Qwen3 checkpoints) in packed batches of
+	// Library scores the workload's token ids with ml.Model.Forward
+	// (ml.LoadWith: every registered architecture) in packed batches of
 	// Options.BatchSize pairs: the engine as a Go program
 	// embeds it, tokenization excluded like every other contender's.
 	Library = "crossrank"
@@ -254,7 +254,7 @@ func cmpErr(first, err error) error {
 
 // library is the Library contender.
 type library struct {
-	m     model
+	m     ml.Model
 	seqs  []ml.Sequence
 	batch int
 }
