@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,97 @@ func TestFLOPs(t *testing.T) {
 	want := 2717908992.0 + 150994944 + 295680
 	if got := m.FLOPs([]int{128}); math.Abs(got-want) > 1 {
 		t.Errorf("MiniLM-L6 128 tokens: %.10g FLOPs, want %.10g", got, want)
+	}
+}
+
+func TestFLOPsDecoder(t *testing.T) {
+	// Worked by hand: h=2, i=3, 2 query heads and 1 key-value head of 2
+	// (q=4, kv=2), causal, a SwiGLU MLP, the 2 rows of lm_head; one layer,
+	// sequences of 1 and 3 tokens (T=4). Projections: Q 2*4*2*4 = 64, K and
+	// V 2*4*2*2 = 32 each, O 2*4*4*2 = 64: 192. MLP 2*4*3*(2*3) = 144.
+	// Causal pairs 1 + (1+2+3) = 7: scores and their use on V 2*2*7*4 =
+	// 112. Head 2 sequences * 2*2*2 = 16.
+	s := Shape{Hidden: 2, Layers: 1, Intermediate: 3, Heads: 2, KVHeads: 1, HeadDim: 2, Gated: true, Causal: true, HeadRows: 2}
+	if got := s.FLOPs([]int{1, 3}); got != 464 {
+		t.Errorf("FLOPs = %v, want 464", got)
+	}
+	// Qwen3-Reranker-0.6B on one token, from its published config: per
+	// layer 2*(1024*2048 + 2*1024*1024 + 2048*1024 + 3*1024*3072) =
+	// 31,457,280, 28 of them; attention 28 * 4*1*2048; yes and no rows
+	// 2*1024*2. Not 2*1024*151669 for the whole lm_head.
+	q := Shape{Hidden: 1024, Layers: 28, Intermediate: 3072, Labels: 1, Heads: 16, KVHeads: 8, HeadDim: 128, Gated: true, Causal: true, HeadRows: 2}
+	if got, want := q.FLOPs([]int{1}), 28*31457280.0+28*4*2048+2*1024*2; got != want {
+		t.Errorf("Qwen3-0.6B one token: %.10g FLOPs, want %.10g", got, want)
+	}
+}
+
+func TestFLOPsLocalWindow(t *testing.T) {
+	// Worked by hand: h=2, i=1, GeGLU, 2 layers of which 1 local with a
+	// window of 1 token either side, one label; one sequence of 4 tokens.
+	// Per layer projections 2*4*(4+8+4) = 128 and MLP 2*4*3*2*1 = 48: 352
+	// for both. The global layer scores 16 pairs: 4*16*2 = 128; the local
+	// one 2+3+3+2 = 10: 4*10*2 = 80. Head 2*2*2 + 2*2*1 = 12.
+	s := Shape{Hidden: 2, Layers: 2, Intermediate: 1, Labels: 1, Gated: true, LocalLayers: 1, Window: 1}
+	if got := s.FLOPs([]int{4}); got != 572 {
+		t.Errorf("FLOPs = %v, want 572", got)
+	}
+	// windowPairs against counting the pairs one by one.
+	for w := 0; w <= 5; w++ {
+		for l := 0; l <= 20; l++ {
+			n := 0
+			for i := range l {
+				for j := range l {
+					if i-j <= w && j-i <= w {
+						n++
+					}
+				}
+			}
+			if got := windowPairs(l, w); got != float64(n) {
+				t.Errorf("windowPairs(%d, %d) = %v, want %d", l, w, got, n)
+			}
+		}
+	}
+	// Past the window a local layer's cost grows linearly with length.
+	long := Shape{Hidden: 768, Layers: 1, Intermediate: 1152, Labels: 1, Gated: true, LocalLayers: 1, Window: 64}
+	d1 := long.FLOPs([]int{2000}) - long.FLOPs([]int{1000})
+	d2 := long.FLOPs([]int{3000}) - long.FLOPs([]int{2000})
+	if d1 != d2 {
+		t.Errorf("local layer: +1000 tokens costs %v then %v, want equal", d1, d2)
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	for _, tc := range []struct {
+		dir  string
+		want Shape
+		fam  string
+	}{
+		// testdata/models/*/config.json: hidden 32, 2 layers, 4 heads of
+		// 16 over 2 key-value heads, intermediate 64.
+		{"qwen3-tied", Shape{Hidden: 32, Layers: 2, Intermediate: 64, Labels: 1, Heads: 4, KVHeads: 2, HeadDim: 16, Gated: true, Causal: true, HeadRows: 2}, "bert"},
+		{"qwen3-seq-cls", Shape{}, "bert"},
+		// hidden 32, 3 layers, global every 2nd: layers 0 and 2 global.
+		{"modernbert", Shape{Hidden: 32, Layers: 3, Intermediate: 32, Labels: 1, Gated: true, LocalLayers: 1, Window: 8}, "xlmr"},
+		{"bert", Shape{}, "bert"},
+		{"xlmr", Shape{}, "xlmr"},
+	} {
+		ck, err := Describe(filepath.Join("..", "testdata", "models", tc.dir))
+		if err != nil {
+			t.Errorf("%s: %v", tc.dir, err)
+			continue
+		}
+		if ck.SetFamily != tc.fam {
+			t.Errorf("%s: set family %q, want %q", tc.dir, ck.SetFamily, tc.fam)
+		}
+		if tc.want != (Shape{}) && ck.Shape != tc.want {
+			t.Errorf("%s: shape %+v, want %+v", tc.dir, ck.Shape, tc.want)
+		}
+		if tc.dir == "qwen3-seq-cls" && ck.Shape.HeadRows != 1 {
+			t.Errorf("%s: %d head rows, want 1 (score)", tc.dir, ck.Shape.HeadRows)
+		}
+	}
+	if _, err := Describe(t.TempDir()); err == nil {
+		t.Error("Describe of a folder without config.json: no error")
 	}
 }
 

@@ -29,6 +29,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEED = 20261126
+# The lm_head rows a Qwen3 CausalLM stand-in is scored with (yes - no); the
+# same two as bench_peers.py's and benchmarks/arch.go's.
+QWEN3_YES, QWEN3_NO = 9693, 2152
 
 BERT = {
     "architectures": ["BertForSequenceClassification"],
@@ -79,11 +82,71 @@ MODELS = {
         8192,
     ),
 }
-LARGE = {"bge-reranker-large", "bge-reranker-v2-m3"}
+QWEN3 = {
+    "architectures": ["Qwen3ForCausalLM"],
+    "model_type": "qwen3",
+    "hidden_act": "silu",
+    "rms_norm_eps": 1e-06,
+    "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0},
+    "tie_word_embeddings": True,
+    "attention_bias": False,
+    "max_position_embeddings": 40960,
+    "bos_token_id": 151643,
+    "eos_token_id": 151645,
+}
+MODERNBERT = {
+    "architectures": ["ModernBertForSequenceClassification"],
+    "model_type": "modernbert",
+    "hidden_activation": "gelu",
+    "norm_eps": 1e-05,
+    "norm_bias": False,
+    "pad_token_id": 50283,
+    "bos_token_id": 50281,
+    "eos_token_id": 50282,
+    "cls_token_id": 50281,
+    "sep_token_id": 50282,
+}
+# Decoder and ModernBERT re-rankers (issues 19 and 20).
+MODELS.update({
+    # Qwen/Qwen3-Reranker-0.6B's published config; scored as its card does
+    # (Qwen3ForCausalLM, last token, lm_head rows of "yes" and "no").
+    "Qwen3-Reranker-0.6B": (
+        "Qwen/Qwen3-Reranker-0.6B",
+        "qwen3",
+        dict(QWEN3, hidden_size=1024, num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=8, head_dim=128,
+             intermediate_size=3072, vocab_size=151669),
+        8192,
+    ),
+    # Alibaba-NLP/gte-reranker-modernbert-base: ModernBERT-base's shape, one label.
+    "gte-reranker-modernbert-base": (
+        "Alibaba-NLP/gte-reranker-modernbert-base",
+        "modernbert",
+        dict(MODERNBERT, hidden_size=768, num_hidden_layers=22, num_attention_heads=12, intermediate_size=1152, vocab_size=50368,
+             global_attn_every_n_layers=3, local_attention=128, global_rope_theta=160000.0, local_rope_theta=10000.0,
+             max_position_embeddings=8192),
+        8192,
+    ),
+})
+LARGE = {"bge-reranker-large", "bge-reranker-v2-m3", "Qwen3-Reranker-0.6B"}
+# The models the long set (512..2,048-token documents) runs on.
+LONG = {"bge-reranker-v2-m3", "gte-reranker-modernbert-base"}
+
+# The workload family (workload.json's token ids) each model family reads.
+# The ids are only indices here: the XLM-R sets' ids (at most 3,621) are
+# valid in ModernBERT's 50,368 tokens, and the XLM-R tokenizer that turns
+# the sets' text back into those ids serves crossrank-http; the BERT sets'
+# ids (at most 29,603) are valid in Qwen3's 151,669.
+WORKLOAD_FAMILY = {"bert": "bert", "xlmr": "xlmr", "modernbert": "xlmr", "qwen3": "bert"}
 
 TOKENIZERS = {
     "bert": ("testdata/tokenizers/minilm-real", ["tokenizer.json", "vocab.txt", "special_tokens_map.json", "tokenizer_config.json"]),
     "xlmr": ("testdata/models/xlmr", ["tokenizer.json", "sentencepiece.bpe.model", "special_tokens_map.json", "tokenizer_config.json"]),
+    # The XLM-R tokenizer: its text of the xlmr sets gives back their ids.
+    "modernbert": ("testdata/models/xlmr", ["tokenizer.json", "sentencepiece.bpe.model", "special_tokens_map.json", "tokenizer_config.json"]),
+    # The Qwen2-style byte-level BPE fixture (605 tokens, trained on the
+    # corpus): enough for `crossrank rerank` to load the folder; it does not
+    # give back the workload's ids, so crossrank-http does not run on Qwen3.
+    "qwen3": ("testdata/tokenizers/bpe-qwen2", ["tokenizer.json", "tokenizer_config.json"]),
 }
 
 
@@ -150,15 +213,55 @@ def export_onnx(model, family, out):
             kw["attention_mask"] = (1.0 - am) * torch.finfo(torch.float32).min
             return self.m(**kw).logits
 
+    class WrapModernBert(torch.nn.Module):
+        # ModernBERT builds its global and sliding-window masks from the
+        # [batch, seq] mask itself.
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, ids, mask):
+            return self.m(input_ids=ids, attention_mask=mask).logits
+
+    class WrapQwen3(torch.nn.Module):
+        # Left-padded batches: the last position is every sequence's last
+        # token; its yes - no logit from the two lm_head rows only (the
+        # card's code computes all 151,669 rows at every position; an
+        # export for serving would not).
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+            w = m.get_output_embeddings().weight
+            self.register_buffer("rows", (w[QWEN3_YES] - w[QWEN3_NO]).detach().clone()[:, None])
+
+        def forward(self, ids, mask):
+            h = self.m.model(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state[:, -1, :]
+            return h @ self.rows
+
+    def reference(ids, mask):
+        if family == "qwen3":
+            last = model(input_ids=ids, attention_mask=mask).logits[:, -1, :]
+            return (last[:, QWEN3_YES] - last[:, QWEN3_NO])[:, None]
+        return model(**dict(zip(names, args))).logits
+
+    if family == "qwen3":
+        Wrap = WrapQwen3  # noqa: F811
+    elif family == "modernbert":
+        Wrap = WrapModernBert  # noqa: F811
+
     ids = torch.randint(5, 1000, (2, 16), dtype=torch.long)
     mask = torch.ones_like(ids)
-    mask[1, 10:] = 0
+    if family == "qwen3":
+        mask[1, :6] = 0  # left padding, as the card pads
+    else:
+        mask[1, 10:] = 0
     args = (ids, mask) + ((torch.zeros_like(ids),) if family == "bert" else ())
+    big = sum(p.numel() for p in model.parameters()) * 4 > 1.8e9
     with torch.no_grad():
-        want = model(**dict(zip(names, args))).logits
+        want = reference(ids, mask)
         got = Wrap(model)(*args)
-        if (want - got).abs().max().item() > 1e-5:
-            raise SystemExit("gen_models: the 4D-mask wrapper changes the logits")
+        if (want - got).abs().max().item() > 1e-4:
+            raise SystemExit(f"gen_models: the export wrapper changes the logits ({(want - got).abs().max().item():.2g})")
         torch.onnx.export(
             Wrap(model),
             args,
@@ -169,6 +272,7 @@ def export_onnx(model, family, out):
             opset_version=17,
             dynamo=False,
             do_constant_folding=True,
+            external_data=big,
         )
     return path
 
@@ -187,9 +291,11 @@ ONNX_MARK = "onnx-v2"  # bump when the export changes: the ONNX files are redone
 
 def generate(name, force=False, onnx=True):
     import torch
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
 
     repo, family, cfg, max_len = MODELS[name]
+    auto = AutoModelForCausalLM if family == "qwen3" else AutoModelForSequenceClassification
+    labels = {} if family == "qwen3" else dict(num_labels=1, id2label={0: "LABEL_0"}, label2id={"LABEL_0": 0})
     out = os.path.join(cache_dir(), name)
     done = os.path.join(out, ".complete")
     mark = open(done).read().strip() if os.path.exists(done) and not force else ""
@@ -203,12 +309,10 @@ def generate(name, force=False, onnx=True):
         config = AutoConfig.for_model(
             cfg["model_type"],
             **{k: v for k, v in cfg.items() if k != "model_type"},
-            num_labels=1,
-            id2label={0: "LABEL_0"},
-            label2id={"LABEL_0": 0},
+            **labels,
         )
         torch.manual_seed(SEED)
-        model = AutoModelForSequenceClassification.from_config(config).eval()
+        model = auto.from_config(config).eval()
         model.save_pretrained(out, safe_serialization=True)
         tidy_config(out)
         write_tokenizer(family, out, max_len)
@@ -222,7 +326,7 @@ def generate(name, force=False, onnx=True):
         print(f"{name}: weights written in {time.time() - t0:.0f}s", flush=True)
     if onnx:
         if model is None:
-            model = AutoModelForSequenceClassification.from_pretrained(out).eval()
+            model = auto.from_pretrained(out).eval()
         p = export_onnx(model, family, out)
         print(f"{name}: onnx exported in {time.time() - t0:.0f}s", flush=True)
         del model

@@ -21,13 +21,13 @@ import (
 	"github.com/crossrank/crossrank/reference"
 	"github.com/crossrank/crossrank/rerank"
 	"github.com/crossrank/crossrank/server"
-	"github.com/crossrank/crossrank/weights"
 )
 
 // The crossrank contenders.
 const (
-	// Library scores the workload's token ids with bert.Model.Forward in
-	// packed batches of Options.BatchSize pairs: the engine as a Go program
+	// Library scores the workload's token ids with ml.Model.Forward
+	// (ml.LoadWith: every registered architecture) in packed batches of
+	// Options.BatchSize pairs: the engine as a Go program
 	// embeds it, tokenization excluded like every other contender's.
 	Library = "crossrank"
 	// HTTP sends the workload's text to crossrank's server (TEI's POST
@@ -112,19 +112,15 @@ type scorer interface {
 // throughput at Options.Concurrency, then the FMA peak.
 func Run(ctx context.Context, dir string, set *Set, opts Options) (*Result, error) {
 	opts.defaults()
-	cfg, err := weights.LoadConfig(dir)
+	ck, err := Describe(dir)
 	if err != nil {
 		return nil, err
 	}
-	if int(set.MaxID()) >= cfg.VocabSize {
-		return nil, fmt.Errorf("bench: set %s has token id %d, beyond %s's vocab_size %d", set.Key(), set.MaxID(), dir, cfg.VocabSize)
+	if int(set.MaxID()) >= ck.VocabSize {
+		return nil, fmt.Errorf("bench: set %s has token id %d, beyond %s's vocab_size %d", set.Key(), set.MaxID(), dir, ck.VocabSize)
 	}
-	fam := "bert"
-	if cfg.Arch().Family() == weights.XLMRoberta {
-		fam = "xlmr"
-	}
-	if set.Family != fam {
-		return nil, fmt.Errorf("bench: set %s is for %s models; %s is %s", set.Key(), set.Family, dir, fam)
+	if set.Family != ck.SetFamily {
+		return nil, fmt.Errorf("bench: set %s is for %s models; %s reads the %s sets", set.Key(), set.Family, dir, ck.SetFamily)
 	}
 	var be ml.Backend
 	switch opts.Backend {
@@ -147,8 +143,14 @@ func Run(ctx context.Context, dir string, set *Set, opts Options) (*Result, erro
 	var sc scorer
 	switch opts.Contender {
 	case Library:
-		sc, err = newLibrary(ctx, dir, set, opts.BatchSize, be)
+		sc, err = newLibrary(ctx, ck, set, opts.BatchSize, be)
 	case HTTP:
+		if ck.qwen3 {
+			// The stand-in's tokenizer does not give the workload's text
+			// back as its ids, and the card's prompt adds its own tokens
+			// around every pair: the row would time other work.
+			return nil, fmt.Errorf("bench: %s is not run on Qwen3 stand-ins: their tokenizer does not turn the workload's text into its ids, and the re-ranker's prompt adds tokens", HTTP)
+		}
 		sc, err = newHTTP(ctx, dir, set, opts, be)
 	default:
 		return nil, fmt.Errorf("bench: unknown contender %q (%s, %s)", opts.Contender, Library, HTTP)
@@ -233,7 +235,7 @@ func Run(ctx context.Context, dir string, set *Set, opts Options) (*Result, erro
 
 	opts.Progress("FMA peak", 0)
 	peak := MeasurePeak(runtime.GOMAXPROCS(0), opts.PeakTime)
-	res.GFLOPS = ShapeOf(cfg).FLOPs(set.Lengths()) * res.PairsPerS / float64(set.N) / 1e9
+	res.GFLOPS = ck.Shape.FLOPs(set.Lengths()) * res.PairsPerS / float64(set.N) / 1e9
 	if peak.GFLOPS > 0 {
 		res.PeakGFLOPS = peak.GFLOPS
 		res.FractionOfPeak = res.GFLOPS / peak.GFLOPS
@@ -282,8 +284,8 @@ func cpuBackend(prec string) (precisionBackend, error) {
 	return pb, nil
 }
 
-func newLibrary(ctx context.Context, dir string, set *Set, batch int, be ml.Backend) (*library, error) {
-	m, err := ml.Load(ctx, dir, be)
+func newLibrary(ctx context.Context, ck *Checkpoint, set *Set, batch int, be ml.Backend) (*library, error) {
+	m, err := ck.load(ctx, be)
 	if err != nil {
 		return nil, err
 	}

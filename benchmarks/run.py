@@ -4,9 +4,10 @@ process, one after another on this machine, and writes benchmarks/RESULTS.md,
 benchmarks/results.json and benchmarks/results.png.
 
 Contenders:
-  crossrank        crossrank library (bert.Model.Forward on the ids), `crossrank bench`
+  crossrank        crossrank library (ml.Model.Forward on the ids; Qwen3: qwen3.Model), `crossrank bench`
   crossrank-http   crossrank's server on loopback, fed the workload's text
-  st-fp32, st-bf16, ort-fp32, ort-int8   see bench_peers.py
+  st-fp32, st-bf16, ort-fp32, ort-int8, ov-fp32, ov-bf16, ov-int8   see bench_peers.py
+  genai-fp32, genai-bf16   OpenVINO GenAI's TextRerankPipeline (Qwen3 models only), see bench_peers.py
   hugot            knights-analytics/hugot, pure-Go backend (benchmarks/hugot),
                    fed text that tokenizes to the workload's ids; on request
                    (about 36 s a request on MiniLM-L6 at N=20)
@@ -35,7 +36,7 @@ sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # no __pycache__ in the repository
 import gen_models  # noqa: E402
 
-ALL = ["crossrank", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int8", "ov-fp32", "ov-bf16", "ov-int8", "hugot"]
+ALL = ["crossrank", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int8", "ov-fp32", "ov-bf16", "ov-int8", "genai-fp32", "genai-bf16", "hugot"]
 # crossrank's reduced-precision rows (issue 12), run on request until the
 # engine has them: `--contenders crossrank,crossrank-bf16,...`.
 # hugot-ort needs cgo, cargo and crates.io to build (make bench-peers,
@@ -46,8 +47,11 @@ OPTIONAL = ["crossrank-bf16", "crossrank-int8", "hugot-ort"]
 # (--contenders ...,hugot): about 36 s a request on MiniLM-L6 at N=20, so
 # hours on the bge shapes.
 DEFAULT = ["crossrank", "crossrank-bf16", "crossrank-int8", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int8",
-           "ov-fp32", "ov-bf16", "ov-int8", "hugot-ort"]
-PEERS = ["st-fp32", "st-bf16", "ort-fp32", "ort-int8", "ov-fp32", "ov-bf16", "ov-int8", "hugot", "hugot-ort"]
+           "ov-fp32", "ov-bf16", "ov-int8", "genai-fp32", "genai-bf16", "hugot-ort"]
+PEERS = ["st-fp32", "st-bf16", "ort-fp32", "ort-int8", "ov-fp32", "ov-bf16", "ov-int8", "genai-fp32", "genai-bf16", "hugot", "hugot-ort"]
+# OpenVINO GenAI's TextRerankPipeline (genai-*) runs on the decoder
+# re-rankers only (issue 19); the encoders have ov-* on the same plugin.
+GENAI_ARCHS = {"qwen3"}
 # The order of contenders in RESULTS.md's tables and the chart's legend.
 ORDER = ["crossrank", "crossrank-bf16", "crossrank-int8", "crossrank-http"] + PEERS
 
@@ -157,13 +161,13 @@ def family_title(fam):
     return FAMILY_TITLES.get(fam, fam)
 
 
-def flops(cfg, lengths):
-    # The same count as benchmarks/flops.go (Shape.FLOPs).
-    h, i, layers, labels = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_hidden_layers"], cfg.get("num_labels", 1)
-    t = sum(lengths)
-    sq = sum(l * l for l in lengths)
-    per_layer = 2 * t * (4 * h * h + 2 * h * i) + 4 * sq * h
-    return layers * per_layer + 2 * len(lengths) * h * h + 2 * len(lengths) * h * labels
+def flops(crossrank, mdir, set_name, n):
+    """The forward pass's FLOPs on the cell's real tokens, as
+    benchmarks.Shape.FLOPs counts them for this architecture (one count for
+    every contender: `crossrank bench --flops`)."""
+    out = subprocess.run([crossrank, "bench", "--flops", "--model", mdir, "--set", set_name, "--n", str(n)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.splitlines()[0])["flops"]
 
 
 def main():
@@ -234,19 +238,23 @@ def main():
     rows = []
     missing = []
     for model in models:
-        mdir = gen_models.generate(model, onnx=any(c.split("-")[0] in ("ort", "ov", "hugot") for c in contenders))
-        with open(os.path.join(mdir, "config.json")) as f:
-            cfg = json.load(f)
+        mdir = gen_models.generate(model, onnx=any(c.split("-")[0] in ("ort", "ov", "genai", "hugot") for c in contenders))
         cells = [("short", n) for n in ns]
-        if args.long and gen_models.MODELS[model][3] >= 4096:
+        if args.long and model in gen_models.LONG:
             cells.append(("long", 20))
-        family = "xlmr" if cfg["model_type"] == "xlm-roberta" else "bert"
-        with open(os.path.join(HERE, "workload.json")) as f:
-            wl = {(s["name"], s["family"], s["n"]): s for s in json.load(f)["sets"]}
+        arch = gen_models.MODELS[model][1]
         for set_name, n in cells:
-            lengths = [len(p["input_ids"]) for p in wl[(set_name, family, n)]["pairs"]]
+            cell_flops = flops(crossrank, mdir, set_name, n)
             cell = []
             for c in contenders:
+                if c.startswith("genai-") and arch not in GENAI_ARCHS:
+                    continue
+                if c == "crossrank-http" and arch == "qwen3":
+                    # benchmarks.Run refuses it too: the stand-in's tokenizer
+                    # does not give the workload's text back as its ids, and
+                    # the card's prompt adds tokens to every pair.
+                    missing.append(f"{c} on {model}: not run on the Qwen3 stand-in (its tokenizer does not turn the workload's text into its ids)")
+                    continue
                 out = os.path.join(tmp, f"{model}-{set_name}-{n}-{c}.json")
                 # The machine is shared: the FMA peak is measured right
                 # before each contender, so its fraction of peak meets the
@@ -280,7 +288,7 @@ def main():
                     r = json.loads(f.readline())
                 r.setdefault("set", set_name)
                 r["contender"] = c
-                r["flops_per_request"] = flops(cfg, lengths)
+                r["flops_per_request"] = cell_flops
                 r["gflops"] = r["flops_per_request"] * r["pairs_per_s"] / n / 1e9
                 if r.get("peak_gflops"):
                     # crossrank measured it in its own process, after its

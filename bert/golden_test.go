@@ -164,8 +164,11 @@ func checkLogits(t *testing.T, name string, m *Model, recs []logitRecord, tol fl
 		t.Errorf("%s: logit error %.3g (record %d, %d tokens) / batched %.3g, tolerance %g\n%s",
 			name, worstAlone, worstAt, len(recs[worstAt].InputIDs), worstBatched, tol, diagnoseLayers(t, m, name))
 	}
-	if worstInvariance >= 1e-5 {
-		t.Errorf("%s: a pair's logits depend on its batch: max |alone - batched| %.3g, want < 1e-5", name, worstInvariance)
+	// Packed batches do the same arithmetic for a pair wherever it sits
+	// (gemm's TestMatMulRowIndependentOfBatch), so the two runs agree to the
+	// bit, on every architecture.
+	if worstInvariance != 0 {
+		t.Errorf("%s: a pair's logits depend on its batch: max |alone - batched| %.3g, want 0", name, worstInvariance)
 	}
 }
 

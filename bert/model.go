@@ -25,8 +25,17 @@ func init() {
 	}
 }
 
-func newRegistered(ctx context.Context, cfg *weights.Config, src ml.TensorSource, b ml.Backend) (ml.Model, error) {
-	return New(ctx, cfg, src, b)
+// newRegistered is New as ml.Load calls it: config.json's fields as
+// package weights reads them, the request's weights and backend.
+func newRegistered(ctx context.Context, req ml.Request) (ml.Model, error) {
+	cfg, err := req.WeightsConfig()
+	if err != nil {
+		return nil, err
+	}
+	if req.Backend == nil { // New would make one the caller could not close
+		return nil, errors.New("bert: ml.Request without a backend")
+	}
+	return New(ctx, cfg, req.Src, req.Backend)
 }
 
 // Options configure Load.

@@ -24,8 +24,8 @@ func (r *fastRun) RMSNorm(x ml.Tensor, weight ml.Weight, eps float32) ml.Tensor 
 	if err != nil {
 		return r.fail("rms norm: %v", err)
 	}
-	if n := len(v.Data); n == 0 || xt.cols%n != 0 {
-		return r.fail("rms norm: %d columns are not groups of the weight's %d", xt.cols, n)
+	if err := ml.CheckRMSNorm(xt, len(v.Data)); err != nil {
+		return r.fail("%v", err)
 	}
 	out := r.newTensor(xt.rows, xt.cols)
 	r.decJob = decoderTask{kind: decRMSNorm, x: xt.data, y: out.data, w: v.Data, eps: eps, cols: xt.cols}
@@ -41,8 +41,8 @@ func (r *fastRun) SwiGLU(gate, up ml.Tensor) ml.Tensor {
 	if gt == nil || ut == nil {
 		return fastDead
 	}
-	if gt.rows != ut.rows || gt.cols != ut.cols {
-		return r.fail("swiglu: gate [%d %d], up [%d %d]", gt.rows, gt.cols, ut.rows, ut.cols)
+	if err := ml.CheckSwiGLU(gt, ut); err != nil {
+		return r.fail("%v", err)
 	}
 	r.decJob = decoderTask{kind: decSwiGLU, x: gt.data, y: ut.data, cols: gt.cols}
 	r.parallelDecoderRows(gt.rows, gt.cols)
@@ -57,16 +57,10 @@ func (r *fastRun) CausalAttention(q, k, v ml.Tensor, heads, kvHeads int, offsets
 	if qt == nil || kt == nil || vt == nil {
 		return fastDead
 	}
-	if heads <= 0 || kvHeads <= 0 || heads%kvHeads != 0 || qt.cols%heads != 0 {
-		return r.fail("causal attention: %d columns, %d heads over %d key-value heads", qt.cols, heads, kvHeads)
+	if err := ml.CheckCausalAttention(qt, kt, vt, heads, kvHeads, offsets); err != nil {
+		return r.fail("%v", err)
 	}
 	hd := qt.cols / heads
-	if kt.rows != qt.rows || vt.rows != qt.rows || kt.cols != kvHeads*hd || vt.cols != kvHeads*hd {
-		return r.fail("causal attention: q [%d %d], k [%d %d], v [%d %d] for %d key-value heads", qt.rows, qt.cols, kt.rows, kt.cols, vt.rows, vt.cols, kvHeads)
-	}
-	if err := ml.CheckOffsets(offsets, qt.rows); err != nil {
-		return r.fail("causal attention: %v", err)
-	}
 	out := r.newTensor(qt.rows, qt.cols)
 	r.causal = causalTask{out: out.data, q: qt.data, k: kt.data, v: vt.data, heads: heads, kvHeads: kvHeads, hd: hd, offsets: offsets, run: r}
 	r.parallel(&r.causal, (len(offsets)-1)*heads)

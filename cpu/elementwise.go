@@ -33,8 +33,8 @@ func (r *fastRun) Add(x, y ml.Tensor) {
 	if xt == nil || yt == nil {
 		return
 	}
-	if xt.rows != yt.rows || xt.cols != yt.cols {
-		r.fail("add: [%d %d] + [%d %d]", xt.rows, xt.cols, yt.rows, yt.cols)
+	if err := ml.CheckAdd(xt, yt); err != nil {
+		r.fail("%v", err)
 		return
 	}
 	n := xt.cols
@@ -56,11 +56,8 @@ func (r *fastRun) GLU(x ml.Tensor, act ml.Activation) ml.Tensor {
 	if xt == nil {
 		return fastDead
 	}
-	if xt.cols%2 != 0 {
-		return r.fail("glu: %d columns do not split in halves", xt.cols)
-	}
-	if act < 0 || int(act) >= len(sliceActs) {
-		return r.fail("glu: unknown activation %d", act)
+	if err := ml.CheckGLU(xt, act); err != nil {
+		return r.fail("%v", err)
 	}
 	n := xt.cols / 2
 	out := r.newTensor(xt.rows, n)
@@ -89,13 +86,8 @@ func (r *fastRun) MeanRows(x ml.Tensor, offsets []int32) ml.Tensor {
 	if xt == nil {
 		return fastDead
 	}
-	if err := ml.CheckOffsets(offsets, xt.rows); err != nil {
-		return r.fail("mean rows: %v", err)
-	}
-	for s := 0; s+1 < len(offsets); s++ {
-		if offsets[s+1] == offsets[s] {
-			return r.fail("mean rows: sequence %d is empty", s)
-		}
+	if err := ml.CheckMeanRows(xt, offsets); err != nil {
+		return r.fail("%v", err)
 	}
 	n := xt.cols
 	out := r.newTensor(len(offsets)-1, n)

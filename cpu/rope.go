@@ -65,16 +65,8 @@ func (r *fastRun) RoPE(x ml.Tensor, heads int, theta float64, offsets []int32) {
 	if xt == nil {
 		return
 	}
-	if heads <= 0 || xt.cols%heads != 0 || (xt.cols/heads)%2 != 0 {
-		r.fail("rope: %d columns do not split into %d heads of an even size", xt.cols, heads)
-		return
-	}
-	if !(theta > 0) {
-		r.fail("rope: theta %v", theta)
-		return
-	}
-	if err := ml.CheckOffsets(offsets, xt.rows); err != nil {
-		r.fail("rope: %v", err)
+	if err := ml.CheckRoPE(xt, heads, theta, offsets); err != nil {
+		r.fail("%v", err)
 		return
 	}
 	longest := 0

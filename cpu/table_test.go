@@ -92,3 +92,54 @@ func TestTablePrecision(t *testing.T) {
 		t.Error("Table with 3 values for [2 2]: no error")
 	}
 }
+
+// TestTableKeepsBF16Exactly checks that an fp32 backend keeps a large table
+// of bf16 values (a bf16 checkpoint's, widened) in bf16, giving back the
+// very floats it was given, and that a later block with a value bf16
+// cannot hold turns the table to fp32 with every value still exact.
+func TestTableKeepsBF16Exactly(t *testing.T) {
+	const cols = 64
+	rows := halfTableMin / cols
+	for _, mixed := range []bool{false, true} {
+		b := &fastBackend{pool: gemm.Default(), prec: gemm.FP32, name: "cpu"}
+		rng := rand.New(rand.NewPCG(2, 3))
+		vals := make([]float32, rows*cols)
+		for i := range vals {
+			x := float32(rng.NormFloat64())
+			vals[i] = math.Float32frombits(math.Float32bits(x) &^ 0xffff) // a bf16 value
+		}
+		half := len(vals) / 2
+		if mixed {
+			vals[half+5] = 1 + 1.0/(1<<20) // 21 significant bits: not a bf16 value
+		}
+		w, err := b.BuildTable("embed_tokens.weight", rows, cols, func(put func(int, []float32) error) error {
+			if err := put(0, vals[:half]); err != nil {
+				return err
+			}
+			return put(half, vals[half:])
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := w.(*fastTable).half != nil; got == mixed {
+			t.Fatalf("mixed %v: bf16 storage %v", mixed, got)
+		}
+		ids := []int32{0, 1, int32(half/cols + 0), int32(rows - 1)}
+		r, err := b.NewRun(context.Background(), len(ids))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := r.Read(r.Gather(w, ids))
+		if err := r.Err(); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		for i, id := range ids {
+			for j := range cols {
+				if want := vals[int(id)*cols+j]; got[i*cols+j] != want {
+					t.Fatalf("mixed %v: row %d col %d: %v, want %v exactly", mixed, id, j, got[i*cols+j], want)
+				}
+			}
+		}
+	}
+}

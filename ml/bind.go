@@ -131,6 +131,49 @@ func (bd *Binder) Tensor(name string, want ...int) ([]float32, error) {
 	return data, nil
 }
 
+// Rows reads rows idx of the [rows, cols] tensor name, one after another,
+// with Tensor's checks. A source that reads rows alone (Float32Rows, as
+// weights.Checkpoint does) widens only those rows: a head made of two rows
+// of a tied 151,669-row embedding table then costs two rows, not a float32
+// copy of the table.
+func (bd *Binder) Rows(name string, rows, cols int, idx ...int) ([]float32, error) {
+	if err := bd.ctx().Err(); err != nil {
+		return nil, err
+	}
+	for _, i := range idx {
+		if i < 0 || i >= rows {
+			return nil, fmt.Errorf("tensor %q: row %d outside [0, %d)", name, i, rows)
+		}
+	}
+	want := []int{rows, cols}
+	if rs, ok := bd.Src.(interface {
+		Float32Rows(name string, idx ...int) ([]float32, []int, error)
+	}); ok {
+		data, shape, err := rs.Float32Rows(name, idx...)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkShape(name, shape, want); err != nil {
+			return nil, err
+		}
+		for k, i := range idx {
+			if err := checkFinite(name, i*cols, data[k*cols:(k+1)*cols]); err != nil {
+				return nil, err
+			}
+		}
+		return data, nil
+	}
+	w, err := bd.Tensor(name, want...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]float32, 0, len(idx)*cols)
+	for _, i := range idx {
+		out = append(out, w[i*cols:(i+1)*cols]...)
+	}
+	return out, nil
+}
+
 // Release tells the source that the backend has taken these tensors
 // (weights.Checkpoint.Release): backends copy what they keep (models close
 // the checkpoint once they are built), so the mapped file's pages need

@@ -64,6 +64,10 @@
 // An architecture package registers a constructor under config.json's
 // architectures entries (and model_type) in its init (Register); Load reads a
 // checkpoint folder and builds whichever registered architecture its config
-// names, as a Model. Package rerank imports the architecture packages and
-// loads through Load, so a new architecture needs no change above it.
+// names, as a Model. The constructor gets a Request: the folder, config.json's
+// bytes (each architecture parses its own fields), the tensors, the backend
+// and, from the caller's tokenizer, TokenID (LoadWith), which a decoder
+// re-ranker asks for its answer tokens. Package rerank imports the
+// architecture packages and loads every model through LoadWith, so a new
+// architecture needs no change above it beyond, for a decoder, its prompt.
 package ml

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -143,34 +145,36 @@ func TestBinder(t *testing.T) {
 
 func TestRegistry(t *testing.T) {
 	var got string
+	var gotReq Request
 	fn := func(name string) NewFunc {
-		return func(context.Context, *weights.Config, TensorSource, Backend) (Model, error) {
-			got = name
-			return nil, nil
+		return func(_ context.Context, req Request) (Model, error) {
+			got, gotReq = name, req
+			return nil, errors.New("built")
 		}
 	}
 	Register("TestArchForSequenceClassification", fn("arch"))
 	Register("test-arch", fn("type"))
 	for _, tc := range []struct {
-		cfg  weights.Config
-		want string
+		archs     []string
+		modelType string
+		want      string
 	}{
-		{weights.Config{Architectures: []string{"Other", "TestArchForSequenceClassification"}, ModelType: "x"}, "arch"},
-		{weights.Config{ModelType: "test-arch"}, "type"},
+		{[]string{"Other", "TestArchForSequenceClassification"}, "x", "arch"},
+		{nil, "test-arch", "type"},
 	} {
-		f, err := Lookup(&tc.cfg)
+		name, f, err := Lookup(tc.archs, tc.modelType)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got = ""
-		f(context.Background(), &tc.cfg, nil, nil)
-		if got != tc.want {
-			t.Errorf("%+v: ran %q, want %q", tc.cfg, got, tc.want)
+		f(context.Background(), Request{Arch: name})
+		if got != tc.want || gotReq.Arch != map[string]string{"arch": "TestArchForSequenceClassification", "type": "test-arch"}[tc.want] {
+			t.Errorf("%v %q: ran %q as %q, want %q", tc.archs, tc.modelType, got, gotReq.Arch, tc.want)
 		}
 	}
 	// A config naming architectures none of which is registered does not
 	// fall back to its model_type.
-	_, err := Lookup(&weights.Config{Architectures: []string{"Nope"}, ModelType: "test-arch"})
+	_, _, err := Lookup([]string{"Nope"}, "test-arch")
 	if err == nil || !strings.Contains(err.Error(), "TestArchForSequenceClassification") {
 		t.Errorf("unregistered: err %v, want one listing what is registered", err)
 	}
@@ -184,6 +188,35 @@ func TestRegistry(t *testing.T) {
 	}()
 	if _, err := Load(context.Background(), t.TempDir(), nil); err == nil {
 		t.Error("Load with no backend: no error")
+	}
+
+	// LoadWith hands the architecture the folder, config.json as read, the
+	// name that matched, the checkpoint, the backend and the token ids.
+	dir := t.TempDir()
+	raw := []byte(`{"architectures": ["TestArchForSequenceClassification"], "own_field": 3}`)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "model.safetensors"), []byte("\x02\x00\x00\x00\x00\x00\x00\x00{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := &fakeBackend{}
+	tokenID := func(string) (int32, error) { return 7, nil }
+	if _, err := LoadWith(context.Background(), dir, b, LoadOptions{TokenID: tokenID}); err == nil || err.Error() != "built" {
+		t.Fatalf("LoadWith: %v", err)
+	}
+	if got != "arch" || gotReq.Dir != dir || string(gotReq.Raw) != string(raw) || gotReq.Arch != "TestArchForSequenceClassification" ||
+		gotReq.Src == nil || gotReq.Backend != b || gotReq.TokenID == nil || gotReq.ConfigPath() != filepath.Join(dir, "config.json") {
+		t.Errorf("request %+v", gotReq)
+	}
+	if id, _ := gotReq.TokenID("x"); id != 7 {
+		t.Errorf("TokenID gave %d", id)
+	}
+	// An architecture nobody registered: the error lists those that are.
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"architectures": ["DebertaV2ForSequenceClassification"]}`), 0o644)
+	if _, err := Load(context.Background(), dir, b); err == nil || !strings.Contains(err.Error(), "registered: ") ||
+		!strings.Contains(err.Error(), "TestArchForSequenceClassification") {
+		t.Errorf("unknown architecture: %v", err)
 	}
 }
 

@@ -2,8 +2,11 @@ package ml
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -48,10 +51,54 @@ type Encoder interface {
 	HiddenSize() int
 }
 
-// NewFunc builds a model of one architecture from its config and weights,
-// prepared on b (never nil). src is usually a *weights.Checkpoint, which
-// the caller closes once the model is built.
-type NewFunc func(ctx context.Context, cfg *weights.Config, src TensorSource, b Backend) (Model, error)
+// Request is what Load gives a registered architecture's NewFunc: all it
+// may need to build a model, whatever the architecture. Each architecture
+// reads its own config.json fields from Raw (WeightsConfig parses the ones
+// of the encoders package weights describes).
+type Request struct {
+	// Dir is the checkpoint's folder, "" when the weights come from memory.
+	Dir string
+	// Raw is config.json as read.
+	Raw []byte
+	// Arch is the registered name that matched: config.json's
+	// architectures entry, or its model_type when it names none.
+	Arch string
+	// Src holds the weights: usually a *weights.Checkpoint, which the
+	// caller closes once the model is built.
+	Src TensorSource
+	// Backend prepares and runs the weights; never nil. It stays the
+	// caller's: the model does not close it.
+	Backend Backend
+	// TokenID, given by the caller from the checkpoint's tokenizer, is the
+	// id of the one token text encodes to, or an error saying why text is
+	// not one token. An architecture that reads the logits of named tokens
+	// (a decoder re-ranker's "yes" and "no") asks it; nil when the caller
+	// has no tokenizer, and such an architecture then refuses to load.
+	TokenID func(text string) (int32, error)
+}
+
+// ConfigPath is where Raw came from, for error messages.
+func (r *Request) ConfigPath() string {
+	if r.Dir == "" {
+		return weights.ConfigFile
+	}
+	return filepath.Join(r.Dir, weights.ConfigFile)
+}
+
+// WeightsConfig parses Raw as package weights reads config.json (the
+// fields BERT, XLM-R and ModernBERT share, with transformers' defaults),
+// its errors worded as weights.LoadConfig words them.
+func (r *Request) WeightsConfig() (*weights.Config, error) {
+	c, err := weights.ParseConfig(r.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("weights: %s: %w", r.ConfigPath(), err)
+	}
+	return c, nil
+}
+
+// NewFunc builds a model of one architecture from req, its weights
+// prepared on req.Backend.
+type NewFunc func(ctx context.Context, req Request) (Model, error)
 
 var (
 	registryMu sync.RWMutex
@@ -86,47 +133,70 @@ func Registered() []string {
 	return names
 }
 
-// Lookup returns the constructor for cfg: the first of its architectures
-// that is registered, else its model_type when it names no architectures.
-func Lookup(cfg *weights.Config) (NewFunc, error) {
-	if cfg == nil {
-		return nil, errors.New("ml: nil config")
-	}
+// Lookup returns the constructor for a config.json's architectures and
+// model_type, and the name it is registered by: the first of the
+// architectures that is registered, else the model_type when the config
+// names no architectures. Nothing registered is an error listing what is.
+func Lookup(architectures []string, modelType string) (string, NewFunc, error) {
 	registryMu.RLock()
-	fn, ok := lookup(cfg)
+	name, fn, ok := lookup(architectures, modelType)
 	registryMu.RUnlock()
 	if ok {
-		return fn, nil
+		return name, fn, nil
 	}
-	return nil, fmt.Errorf("ml: no registered architecture for architectures %v, model_type %q (registered: %s)",
-		cfg.Architectures, cfg.ModelType, strings.Join(Registered(), ", "))
+	return "", nil, fmt.Errorf("ml: no registered architecture for architectures %v, model_type %q (registered: %s)",
+		architectures, modelType, strings.Join(Registered(), ", "))
 }
 
-func lookup(cfg *weights.Config) (NewFunc, bool) {
-	for _, a := range cfg.Architectures {
+func lookup(architectures []string, modelType string) (string, NewFunc, bool) {
+	for _, a := range architectures {
 		if fn, ok := registry[a]; ok {
-			return fn, true
+			return a, fn, true
 		}
 	}
-	if len(cfg.Architectures) == 0 {
-		fn, ok := registry[cfg.ModelType]
-		return fn, ok
+	if len(architectures) == 0 {
+		fn, ok := registry[modelType]
+		return modelType, fn, ok
 	}
-	return nil, false
+	return "", nil, false
+}
+
+// header is the part of config.json that names the architecture.
+type header struct {
+	Architectures []string `json:"architectures"`
+	ModelType     string   `json:"model_type"`
 }
 
 // Load reads dir/config.json and the checkpoint's safetensors file(s) and
 // builds the registered architecture the config names, with its weights
 // prepared on b. b stays the caller's: closing the model leaves it open.
+// It is LoadWith with no options: enough for every encoder; a decoder
+// re-ranker needs the tokenizer's ids (LoadOptions.TokenID).
 func Load(ctx context.Context, dir string, b Backend) (Model, error) {
+	return LoadWith(ctx, dir, b, LoadOptions{})
+}
+
+// LoadOptions are what a caller may give Load beyond the folder.
+type LoadOptions struct {
+	// TokenID is Request.TokenID: the tokenizer's id of a one-token text.
+	TokenID func(text string) (int32, error)
+}
+
+// LoadWith is Load with options.
+func LoadWith(ctx context.Context, dir string, b Backend, opts LoadOptions) (Model, error) {
 	if b == nil {
 		return nil, errors.New("ml: Load needs a backend (cpu.New, reference.New, cuda.New)")
 	}
-	cfg, err := weights.LoadConfig(dir)
+	path := filepath.Join(dir, weights.ConfigFile)
+	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ml: %w", err)
 	}
-	fn, err := Lookup(cfg)
+	var h header
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return nil, fmt.Errorf("ml: %s: %w", path, err)
+	}
+	name, fn, err := Lookup(h.Architectures, h.ModelType)
 	if err != nil {
 		return nil, err
 	}
@@ -137,5 +207,5 @@ func Load(ctx context.Context, dir string, b Backend) (Model, error) {
 	// The backends copy what they keep, so the mapping can go once the
 	// model is built.
 	defer ckpt.Close()
-	return fn(ctx, cfg, ckpt, b)
+	return fn(ctx, Request{Dir: dir, Raw: raw, Arch: name, Src: ckpt, Backend: b, TokenID: opts.TokenID})
 }

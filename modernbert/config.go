@@ -47,6 +47,18 @@ const (
 	ActReLU                           // "relu"
 )
 
+func (a Activation) String() string {
+	switch a {
+	case ActGELU:
+		return "gelu"
+	case ActGELUTanh:
+		return "gelu_pytorch_tanh"
+	case ActReLU:
+		return "relu"
+	}
+	return "unknown"
+}
+
 var activations = map[string]Activation{
 	"gelu": ActGELU, "gelu_python": ActGELU,
 	"gelu_new": ActGELUTanh, "gelu_pytorch_tanh": ActGELUTanh,

@@ -16,6 +16,9 @@
 // token is read. reference.go is the same computation in plain float32
 // loops, one sequence at a time: the oracle the model is tested against.
 //
+// The package registers its architectures with ml.Register (register.go),
+// so ml.LoadWith loads them like any other; a CausalLM needs the caller's
+// Request.TokenID for the ids of its answer tokens (Arch.ScoreTokens).
 // The prompt, the tokenizer and the score's activation are package rerank's:
 // this package turns token ids into one logit per sequence (yes - no).
 package qwen3

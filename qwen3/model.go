@@ -117,7 +117,6 @@ func New(ctx context.Context, cfg *Config, src ml.TensorSource, b ml.Backend, ye
 func (m *Model) bindHead(bd *ml.Binder, yes, no int32) error {
 	c := m.cfg
 	h := c.HiddenSize
-	var rows []float32
 	switch c.Arch {
 	case CausalLM, Qwen2CausalLM:
 		if yes < 0 || int(yes) >= c.VocabSize || no < 0 || int(no) >= c.VocabSize || yes == no {
@@ -127,11 +126,12 @@ func (m *Model) bindHead(bd *ml.Binder, yes, no int32) error {
 		if c.TieWordEmbeddings {
 			name = "model.embed_tokens.weight"
 		}
-		w, err := bd.Tensor(name, c.VocabSize, h)
+		// Only the two rows are read: a tied table is bound again, in its
+		// stored precision where the backend allows, by EmbedTokens.
+		rows, err := bd.Rows(name, c.VocabSize, h, int(yes), int(no))
 		if err != nil {
 			return fmt.Errorf("qwen3: %w", err)
 		}
-		rows = append(append(rows, w[int(yes)*h:int(yes+1)*h]...), w[int(no)*h:int(no+1)*h]...)
 		var hw ml.Weight
 		if hw, err = bd.Backend.Matrix(name+"[yes,no]", rows, 2, h); err != nil {
 			return err

@@ -27,8 +27,8 @@ func (r *cpuRun) RMSNorm(x ml.Tensor, weight ml.Weight, eps float32) ml.Tensor {
 	}
 	w := v.Data
 	n := len(w)
-	if n == 0 || xt.cols%n != 0 {
-		return r.fail("rms norm: %d columns are not groups of the weight's %d", xt.cols, n)
+	if err := ml.CheckRMSNorm(xt, n); err != nil {
+		return r.fail("%v", err)
 	}
 	out := newCPUTensor(xt.rows, xt.cols)
 	in, y := xt.data(), out.data()
@@ -57,16 +57,10 @@ func (r *cpuRun) CausalAttention(q, k, v ml.Tensor, heads, kvHeads int, offsets 
 	if qt == nil || kt == nil || vt == nil {
 		return dead
 	}
-	if heads <= 0 || kvHeads <= 0 || heads%kvHeads != 0 || qt.cols%heads != 0 {
-		return r.fail("causal attention: %d columns, %d heads over %d key-value heads", qt.cols, heads, kvHeads)
+	if err := ml.CheckCausalAttention(qt, kt, vt, heads, kvHeads, offsets); err != nil {
+		return r.fail("%v", err)
 	}
 	hd := qt.cols / heads
-	if kt.rows != qt.rows || vt.rows != qt.rows || kt.cols != kvHeads*hd || vt.cols != kvHeads*hd {
-		return r.fail("causal attention: q [%d %d], k [%d %d], v [%d %d] for %d key-value heads", qt.rows, qt.cols, kt.rows, kt.cols, vt.rows, vt.cols, kvHeads)
-	}
-	if err := ml.CheckOffsets(offsets, qt.rows); err != nil {
-		return r.fail("causal attention: %v", err)
-	}
 	out := newCPUTensor(qt.rows, qt.cols)
 	o, qd, kd, vd := out.data(), qt.data(), kt.data(), vt.data()
 	qc, kc := qt.cols, kt.cols
@@ -119,8 +113,8 @@ func (r *cpuRun) SwiGLU(gate, up ml.Tensor) ml.Tensor {
 	if gt == nil || ut == nil {
 		return dead
 	}
-	if gt.rows != ut.rows || gt.cols != ut.cols {
-		return r.fail("swiglu: gate [%d %d], up [%d %d]", gt.rows, gt.cols, ut.rows, ut.cols)
+	if err := ml.CheckSwiGLU(gt, ut); err != nil {
+		return r.fail("%v", err)
 	}
 	g, u := gt.data(), ut.data()
 	for i, x := range g {

@@ -11,8 +11,8 @@ func (r *cpuRun) Add(x, y ml.Tensor) {
 	if xt == nil || yt == nil {
 		return
 	}
-	if xt.rows != yt.rows || xt.cols != yt.cols {
-		r.fail("add: [%d %d] + [%d %d]", xt.rows, xt.cols, yt.rows, yt.cols)
+	if err := ml.CheckAdd(xt, yt); err != nil {
+		r.fail("%v", err)
 		return
 	}
 	a, b := xt.data(), yt.data()
@@ -30,13 +30,10 @@ func (r *cpuRun) GLU(x ml.Tensor, act ml.Activation) ml.Tensor {
 	if xt == nil {
 		return dead
 	}
-	if xt.cols%2 != 0 {
-		return r.fail("glu: %d columns do not split in halves", xt.cols)
+	if err := ml.CheckGLU(xt, act); err != nil {
+		return r.fail("%v", err)
 	}
 	f := activationFunc(act)
-	if f == nil {
-		return r.fail("glu: unknown activation %d", act)
-	}
 	n := xt.cols / 2
 	out := newCPUTensor(xt.rows, n)
 	in, y := xt.data(), out.data()
@@ -59,17 +56,14 @@ func (r *cpuRun) MeanRows(x ml.Tensor, offsets []int32) ml.Tensor {
 	if xt == nil {
 		return dead
 	}
-	if err := ml.CheckOffsets(offsets, xt.rows); err != nil {
-		return r.fail("mean rows: %v", err)
+	if err := ml.CheckMeanRows(xt, offsets); err != nil {
+		return r.fail("%v", err)
 	}
 	n := xt.cols
 	out := newCPUTensor(len(offsets)-1, n)
 	in, y := xt.data(), out.data()
 	for s := 0; s+1 < len(offsets); s++ {
 		start, end := int(offsets[s]), int(offsets[s+1])
-		if end == start {
-			return r.fail("mean rows: sequence %d is empty", s)
-		}
 		row := y[s*n : (s+1)*n]
 		for t := start; t < end; t++ {
 			for j, v := range in[t*n : (t+1)*n] {

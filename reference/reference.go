@@ -181,8 +181,11 @@ func (r *cpuRun) Gather(table ml.Weight, ids []int32) ml.Tensor {
 	if t == nil {
 		return dead
 	}
+	if err := ml.CheckIDs(t.name, t.rows, ids); err != nil {
+		return r.fail("%v", err)
+	}
 	out := newCPUTensor(len(ids), t.cols)
-	r.addRows(out.data(), t, ids)
+	addRows(out.data(), t, ids)
 	return out
 }
 
@@ -194,20 +197,16 @@ func (r *cpuRun) AddGather(x ml.Tensor, table ml.Weight, ids []int32) {
 	if xt == nil || t == nil {
 		return
 	}
-	if xt.rows != len(ids) || xt.cols != t.cols {
-		r.fail("add gather of %d rows of %q (%d cols) into [%d %d]", len(ids), t.name, t.cols, xt.rows, xt.cols)
+	if err := ml.CheckAddGather(xt, t.name, t.rows, t.cols, ids); err != nil {
+		r.fail("%v", err)
 		return
 	}
-	r.addRows(xt.data(), t, ids)
+	addRows(xt.data(), t, ids)
 }
 
-// addRows adds row ids[i] of t to row i of dst.
-func (r *cpuRun) addRows(dst []float32, t *cpuTable, ids []int32) {
+// addRows adds row ids[i] of t to row i of dst; the ids are checked.
+func addRows(dst []float32, t *cpuTable, ids []int32) {
 	for i, id := range ids {
-		if id < 0 || int(id) >= t.rows {
-			r.fail("row %d of %q: id %d outside [0, %d)", i, t.name, id, t.rows)
-			return
-		}
 		src := t.data[int(id)*t.cols : (int(id)+1)*t.cols]
 		row := dst[i*t.cols : (i+1)*t.cols]
 		for j, v := range src {
@@ -224,8 +223,8 @@ func (r *cpuRun) Linear(x ml.Tensor, w, b ml.Weight) ml.Tensor {
 	if xt == nil || m == nil {
 		return dead
 	}
-	if xt.cols != m.in {
-		return r.fail("linear %q: input [%d %d], weight wants %d columns", m.name, xt.rows, xt.cols, m.in)
+	if err := ml.CheckLinear(m.name, xt, m.in); err != nil {
+		return r.fail("%v", err)
 	}
 	var bias []float32
 	if b != nil {
@@ -258,11 +257,11 @@ func (r *cpuRun) Activate(x ml.Tensor, act ml.Activation) {
 	if xt == nil {
 		return
 	}
-	f := activationFunc(act)
-	if f == nil {
-		r.fail("unknown activation %d", act)
+	if err := ml.CheckActivation(act); err != nil {
+		r.fail("%v", err)
 		return
 	}
+	f := activationFunc(act)
 	y := xt.data()
 	for i, v := range y {
 		y[i] = f(v)
@@ -316,8 +315,8 @@ func (r *cpuRun) AddLayerNorm(x, residual ml.Tensor, gamma, beta ml.Weight, eps 
 		if rt == nil {
 			return dead
 		}
-		if rt.rows != xt.rows || rt.cols != xt.cols {
-			return r.fail("layer norm: residual [%d %d], input [%d %d]", rt.rows, rt.cols, xt.rows, xt.cols)
+		if err := ml.CheckLayerNorm(xt, rt); err != nil {
+			return r.fail("%v", err)
 		}
 		res = rt.data()
 	}
@@ -369,14 +368,8 @@ func (r *cpuRun) Attention(q, k, v ml.Tensor, heads int, offsets []int32) ml.Ten
 	if qt == nil || kt == nil || vt == nil {
 		return dead
 	}
-	if kt.rows != qt.rows || kt.cols != qt.cols || vt.rows != qt.rows || vt.cols != qt.cols {
-		return r.fail("attention: q [%d %d], k [%d %d], v [%d %d]", qt.rows, qt.cols, kt.rows, kt.cols, vt.rows, vt.cols)
-	}
-	if heads <= 0 || qt.cols%heads != 0 {
-		return r.fail("attention: %d columns do not split into %d heads", qt.cols, heads)
-	}
-	if err := ml.CheckOffsets(offsets, qt.rows); err != nil {
-		return r.fail("attention: %v", err)
+	if err := ml.CheckAttention(qt, kt, vt, heads, offsets); err != nil {
+		return r.fail("%v", err)
 	}
 	out := newCPUTensor(qt.rows, qt.cols)
 	attention(out.data(), qt.data(), kt.data(), vt.data(), qt.cols, heads, offsets)
@@ -438,12 +431,12 @@ func (r *cpuRun) Rows(x ml.Tensor, idx []int32) ml.Tensor {
 	if xt == nil {
 		return dead
 	}
+	if err := ml.CheckRows(xt, idx); err != nil {
+		return r.fail("%v", err)
+	}
 	out := newCPUTensor(len(idx), xt.cols)
 	in, y := xt.data(), out.data()
 	for i, row := range idx {
-		if row < 0 || int(row) >= xt.rows {
-			return r.fail("rows: index %d outside [0, %d)", row, xt.rows)
-		}
 		copy(y[i*xt.cols:(i+1)*xt.cols], in[int(row)*xt.cols:(int(row)+1)*xt.cols])
 	}
 	return out

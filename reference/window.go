@@ -16,17 +16,8 @@ func (r *cpuRun) WindowAttention(q, k, v ml.Tensor, heads int, offsets []int32, 
 	if qt == nil || kt == nil || vt == nil {
 		return dead
 	}
-	if kt.rows != qt.rows || kt.cols != qt.cols || vt.rows != qt.rows || vt.cols != qt.cols {
-		return r.fail("window attention: q [%d %d], k [%d %d], v [%d %d]", qt.rows, qt.cols, kt.rows, kt.cols, vt.rows, vt.cols)
-	}
-	if heads <= 0 || qt.cols%heads != 0 {
-		return r.fail("window attention: %d columns do not split into %d heads", qt.cols, heads)
-	}
-	if window < 0 {
-		return r.fail("window attention: window %d", window)
-	}
-	if err := ml.CheckOffsets(offsets, qt.rows); err != nil {
-		return r.fail("window attention: %v", err)
+	if err := ml.CheckWindowAttention(qt, kt, vt, heads, offsets, window); err != nil {
+		return r.fail("%v", err)
 	}
 	out := newCPUTensor(qt.rows, qt.cols)
 	windowAttention(out.data(), qt.data(), kt.data(), vt.data(), qt.cols, heads, offsets, window)

@@ -16,11 +16,12 @@ import (
 	"github.com/crossrank/crossrank/weights"
 )
 
-// loadEngine loads the tokenizer and the model in dir.
+// loadEngine loads the tokenizer and the model in dir. Every architecture
+// loads through ml's registry (models.go imports them); what differs is the
+// framing: a decoder re-ranker (decoderPrompts) reads each pair as its
+// prompt and is scored by the sigmoid of its one logit, a cross-encoder
+// reads the tokenizer's pair encoding, scored as sentence-transformers does.
 func loadEngine(ctx context.Context, dir string, opts Options) (engine, error) {
-	if isQwen3(dir) {
-		return loadQwen3Engine(ctx, dir, opts)
-	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
@@ -32,10 +33,6 @@ func loadEngine(ctx context.Context, dir string, opts Options) (engine, error) {
 	if err != nil {
 		return engine{}, err
 	}
-	enc, err := newTokEncoder(tok)
-	if err != nil {
-		return engine{}, err
-	}
 	backend, owned := opts.Backend, false
 	if backend == nil {
 		if backend, err = newBackend(opts.BackendName, opts.Precision, log); err != nil {
@@ -43,8 +40,10 @@ func loadEngine(ctx context.Context, dir string, opts Options) (engine, error) {
 		}
 		owned = true
 	}
-	// Any architecture a package has registered (models.go imports them).
-	m, err := ml.Load(ctx, dir, backend)
+	// A decoder re-ranker's score reads the logits of its answer tokens,
+	// which the architecture names and the tokenizer knows.
+	lo := ml.LoadOptions{TokenID: func(text string) (int32, error) { return singleToken(tok, text) }}
+	m, err := ml.LoadWith(ctx, dir, backend, lo)
 	if err != nil && errors.Is(err, ml.ErrUnsupported) && owned && isAuto(opts.BackendName) && backend.Name() != "cpu" {
 		// auto chose the GPU, whose backend lacks an operation this
 		// architecture needs (the error names it): the CPU runs it.
@@ -57,7 +56,7 @@ func loadEngine(ctx context.Context, dir string, opts Options) (engine, error) {
 		if backend, err = cpu.New(cpu.Options{Precision: prec, Logger: log}); err != nil {
 			return engine{}, fmt.Errorf("rerank: %w", err)
 		}
-		m, err = ml.Load(ctx, dir, backend)
+		m, err = ml.LoadWith(ctx, dir, backend, lo)
 	}
 	if err != nil {
 		if owned {
@@ -70,11 +69,6 @@ func loadEngine(ctx context.Context, dir string, opts Options) (engine, error) {
 		bm.backend = backend
 	}
 	cfg := m.Config()
-	act, err := configActivation(cfg)
-	if err != nil {
-		bm.close()
-		return engine{}, err
-	}
 	info := Info{
 		Device:    backend.Name(),
 		Precision: cfg.DType(),
@@ -86,7 +80,46 @@ func loadEngine(ctx context.Context, dir string, opts Options) (engine, error) {
 	if len(cfg.Architectures) > 0 {
 		info.Architecture = cfg.Architectures[0]
 	}
-	return engine{enc: enc, mdl: bm, info: info, act: act}, nil
+	eng := engine{mdl: bm, info: info}
+	if spec := decoderPrompt(cfg); spec != nil {
+		err = eng.framePrompt(tok, spec, opts.Instruction, cfg)
+	} else {
+		err = eng.framePairs(tok, cfg)
+	}
+	if err != nil {
+		bm.close()
+		return engine{}, err
+	}
+	return eng, nil
+}
+
+// framePairs frames a cross-encoder's pairs as its tokenizer encodes them
+// and scores them with the activation config.json names.
+func (e *engine) framePairs(tok *tokenizer.Tokenizer, cfg *weights.Config) error {
+	enc, err := newTokEncoder(tok)
+	if err != nil {
+		return err
+	}
+	if e.act, err = configActivation(cfg); err != nil {
+		return err
+	}
+	e.enc = enc
+	return nil
+}
+
+// framePrompt frames a decoder re-ranker's pairs in its prompt; the score
+// is the sigmoid of its one logit (yes - no), the card's softmax over the
+// two answers.
+func (e *engine) framePrompt(tok *tokenizer.Tokenizer, spec *promptSpec, instruction string, cfg *weights.Config) error {
+	enc, err := newPromptEncoder(tok, spec, instruction)
+	if err != nil {
+		return err
+	}
+	if cfg.VocabSize < tok.VocabSize() {
+		return fmt.Errorf("rerank: the tokenizer has %d tokens, the model's vocab_size is %d", tok.VocabSize(), cfg.VocabSize)
+	}
+	e.enc, e.act, e.defaultMaxLength = enc, Sigmoid, spec.maxLength
+	return nil
 }
 
 // Backend names for Options.BackendName, NewBackend and the command's

@@ -7,4 +7,5 @@ package rerank
 import (
 	_ "github.com/crossrank/crossrank/bert"       // BertForSequenceClassification, XLMRobertaForSequenceClassification
 	_ "github.com/crossrank/crossrank/modernbert" // ModernBertForSequenceClassification
+	_ "github.com/crossrank/crossrank/qwen3"      // Qwen3ForCausalLM, Qwen3ForSequenceClassification, Qwen2ForCausalLM (prompt.go frames their pairs)
 )

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/crossrank/crossrank/tokenizer"
+	"github.com/crossrank/crossrank/weights"
 )
 
 // Decoder re-rankers read a pair as a chat prompt and answer with one token;
@@ -41,6 +42,27 @@ import (
 // DefaultInstruction is the Qwen3-Reranker model card's instruction.
 const DefaultInstruction = "Given a web search query, retrieve relevant passages that answer the query"
 
+// decoderPrompts are the decoder re-rankers' prompts, by the architecture
+// their model reports (ml.Model's Config): package qwen3 loads all three,
+// and reads the logits of the answer tokens each prompt asks for (qwen3's
+// Arch.ScoreTokens: "yes"/"no", "1"/"0").
+var decoderPrompts = map[string]*promptSpec{
+	"Qwen3ForCausalLM":               &qwen3Prompt,
+	"Qwen3ForSequenceClassification": &qwen3Prompt, // its score row is lm_head[yes] - lm_head[no]
+	"Qwen2ForCausalLM":               &mxbaiPrompt,
+}
+
+// decoderPrompt is the prompt of cfg's architecture, nil for a
+// cross-encoder.
+func decoderPrompt(cfg *weights.Config) *promptSpec {
+	for _, a := range cfg.Architectures {
+		if p, ok := decoderPrompts[a]; ok {
+			return p
+		}
+	}
+	return nil
+}
+
 // promptSpec is one decoder re-ranker's prompt. Each piece of prefix, mid
 // and suffix is tokenized on its own and the ids joined, in order.
 type promptSpec struct {
@@ -48,7 +70,6 @@ type promptSpec struct {
 	query               func(instruction, query string) string // the query's piece
 	document            func(doc string) string                // each document's piece
 	defaultInstruction  string                                 // "" for none
-	yes, no             string                                 // the answer tokens the score reads
 	// maxLength is the pair limit when Options.MaxLength is 0: the
 	// model's documented one, below its positions.
 	maxLength int
@@ -61,8 +82,7 @@ var qwen3Prompt = promptSpec{
 	query:              qwen3QueryText,
 	document:           func(d string) string { return " " + d },
 	defaultInstruction: DefaultInstruction,
-	yes:                "yes", no: "no",
-	maxLength: 8192, // the card's max_length (the checkpoints allow 40,960 positions)
+	maxLength:          8192, // the card's max_length (the checkpoints allow 40,960 positions)
 }
 
 // qwen3QueryText is the Qwen3-Reranker query's piece of the prompt.
@@ -83,8 +103,7 @@ var mxbaiPrompt = promptSpec{
 		}
 		return "query: " + query
 	},
-	document: func(d string) string { return "document: " + d },
-	yes:      "1", no: "0",
+	document:  func(d string) string { return "document: " + d },
 	maxLength: 8192, // mxbai's max_length (the query and document tokens; the prompt's come on top)
 }
 
@@ -94,7 +113,6 @@ type promptEncoder struct {
 	spec                *promptSpec
 	prefix, mid, suffix []int32
 	instruction         string // the Reranker's default
-	yes, no             int32
 }
 
 func newPromptEncoder(tok *tokenizer.Tokenizer, spec *promptSpec, instruction string) (*promptEncoder, error) {
@@ -107,7 +125,6 @@ func newPromptEncoder(tok *tokenizer.Tokenizer, spec *promptSpec, instruction st
 	if ids, err := tok.Encode(""); err != nil || len(ids.IDs) != 0 {
 		return nil, fmt.Errorf("tokenizer: a decoder re-ranker's tokenizer must add no special tokens (it adds %v, %v)", ids, err)
 	}
-	var err error
 	for _, p := range []struct {
 		dst    *[]int32
 		pieces []string
@@ -119,12 +136,6 @@ func newPromptEncoder(tok *tokenizer.Tokenizer, spec *promptSpec, instruction st
 			}
 			*p.dst = append(*p.dst, ids...)
 		}
-	}
-	if e.yes, err = singleToken(tok, spec.yes); err != nil {
-		return nil, err
-	}
-	if e.no, err = singleToken(tok, spec.no); err != nil {
-		return nil, err
 	}
 	for _, s := range []string{"<|im_start|>", "<|im_end|>"} {
 		if _, err := singleToken(tok, s); err != nil {

@@ -237,7 +237,8 @@ func decodeEmbedRequest(ep embedEndpoint, body []byte, lim Limits) (*embedReques
 }
 
 // embedModel finds the embedding model a request names; "" is the default,
-// and with one embedding model served any name that is not a re-ranker's.
+// and with one embedding model served and StrictModelNames unset, any name
+// that is not a re-ranker's.
 func (s *Server) embedModel(form Form, name string) (string, Embedder, *apiError) {
 	s.emb.mu.RLock()
 	defer s.emb.mu.RUnlock()
@@ -253,7 +254,7 @@ func (s *Server) embedModel(form Form, name string) (string, Embedder, *apiError
 	switch {
 	case isRanker:
 		return "", nil, invalid(form, "`model`: %q is a re-ranking model (a cross-encoder), which gives scores, not embeddings; POST /rerank for it, or name an embedding model", name)
-	case len(s.emb.names) == 1:
+	case len(s.emb.names) == 1 && !s.cfg.StrictModelNames:
 		// One embedding model answers every other name, and names itself in
 		// the answer: OpenAI clients always send one ("text-embedding-3-small").
 		return s.emb.names[0], s.emb.models[s.emb.names[0]], nil

@@ -185,6 +185,21 @@ func TestEmbedErrors(t *testing.T) {
 	if r := post(t, url2+"/v1/embeddings", `{"input": "a", "model": "nope"}`); r.status != 404 || !strings.Contains(string(r.body), "embedding models served: emb, emb2") {
 		t.Errorf("two embedders, unknown name: %d %s", r.status, r.body)
 	}
+	// --strict-model-names holds on the embedding routes too: the one
+	// embedding model answers only its own name.
+	strictS, strictTS := newTestServer(t, Config{StrictModelNames: true}, "ranker", &fakeRanker{})
+	strictS.AddEmbedder("emb", &fakeEmbedder{dim: 4})
+	for _, path := range []string{"/v1/embeddings", "/embeddings"} {
+		r := post(t, strictTS.URL+path, `{"input": "a", "model": "text-embedding-3-small"}`)
+		if r.status != 404 {
+			t.Errorf("strict, one embedder, another name on %s: %d %s, want 404", path, r.status, r.body)
+		} else if msg := errorMessage(t, path, "", r.body); !strings.Contains(msg, "`model`: \"text-embedding-3-small\" is not served here; embedding models served: emb") {
+			t.Errorf("strict, one embedder, another name on %s: %q", path, msg)
+		}
+		if r := post(t, strictTS.URL+path, `{"input": "a", "model": "emb"}`); r.status != 200 {
+			t.Errorf("strict, the served name on %s: %d %s", path, r.status, r.body)
+		}
+	}
 	// A server without embedders says so.
 	_, ts := newTestServer(t, Config{}, "ranker", &fakeRanker{})
 	if r := post(t, ts.URL+"/v1/embeddings", `{"input": "a"}`); r.status != 404 || !strings.Contains(string(r.body), "no embedding model") {

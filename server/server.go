@@ -61,10 +61,12 @@ type Config struct {
 	// constant time and never logged.
 	APIKey string
 	// StrictModelNames refuses a model name that is not served with 404
-	// even when only one model is served. By default a server with one
-	// model answers every name with it (and names it in the answer), as
+	// even when only one model of the kind is served, on the re-rank and
+	// the embedding routes. By default a server with one re-ranking model
+	// answers every name with it (and names it in the answer), as
 	// text-embeddings-inference and llama.cpp do: the Cohere SDK and most
-	// RAG frameworks always send some name ("rerank-v3.5").
+	// RAG frameworks always send some name ("rerank-v3.5"); one embedding
+	// model likewise answers OpenAI clients' "text-embedding-3-small".
 	StrictModelNames bool
 	// Logger receives one line per request; nil means slog.Default().
 	Logger *slog.Logger
@@ -466,10 +468,16 @@ func (s *Server) serveCounted(w http.ResponseWriter, r *http.Request, path strin
 	code := http.StatusOK
 	switch {
 	case aerr != nil && aerr.Status == 0:
-		// The client went away; nobody reads an answer. 499 is the
-		// customary log code for it (nginx).
+		// The client went away; 499 is the customary log code for it
+		// (nginx). An answer is written all the same: if anyone is still
+		// reading, a retryable 503 beats the empty 200 net/http sends for
+		// a handler that writes nothing (TestLoadShort saw one such 200
+		// under heavy load, cause not found).
 		code = 499
 		s.metrics.canceled.Inc()
+		e := newErr(st.form, http.StatusServiceUnavailable, kindOverloaded, "the request was canceled (the client closed the connection)")
+		e.RetryAfter = 1
+		writeError(w, e)
 	case aerr != nil:
 		code = aerr.Status
 		writeError(w, aerr)

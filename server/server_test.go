@@ -893,3 +893,41 @@ func TestHostileSizes(t *testing.T) {
 		t.Error("an oversized request reached the model")
 	}
 }
+
+// TestTimeoutThroughServe: a request that times out while scoring gets its
+// 503 with Retry-After through Serve's real http.Server (ReadTimeout,
+// keep-alive, the background read net/http starts once the body is read),
+// not only through httptest's.
+func TestTimeoutThroughServe(t *testing.T) {
+	f := &fakeRanker{gate: make(chan struct{})}
+	s := New(Config{RequestTimeout: 300 * time.Millisecond, Logger: quiet})
+	s.AddModel("m", f)
+	s.SetReady()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln, time.Second) }()
+	defer func() { cancel(); <-done }()
+	for _, path := range []string{"/rerank", "/v2/rerank"} {
+		r := post(t, "http://"+ln.Addr().String()+path, `{"query":"q","documents":["a"]}`)
+		if r.status != 503 || r.header.Get("Retry-After") == "" || !strings.Contains(string(r.body), "timed out") {
+			t.Errorf("%s: status %d, body %q; want 503 timed out with Retry-After", path, r.status, r.body)
+		}
+	}
+}
+
+// TestClientGoneStillAnswers: a request the server takes for abandoned
+// (its context canceled) is still answered with a retryable 503, so that a
+// client that is in fact still reading never gets net/http's empty 200.
+func TestClientGoneStillAnswers(t *testing.T) {
+	s := New(Config{Logger: quiet})
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/v2/rerank", strings.NewReader(`{}`))
+	s.serveCounted(w, r, "/v2/rerank", &reqState{form: formOf(epCohere)}, func() *apiError { return clientGone })
+	if w.Code != 503 || w.Header().Get("Retry-After") == "" || !strings.Contains(w.Body.String(), "canceled") {
+		t.Errorf("status %d, Retry-After %q, body %q; want 503 with Retry-After", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+}

@@ -133,3 +133,74 @@ func TestFloat32Blocks(t *testing.T) {
 		t.Errorf("unknown tensor: %v, want ErrNotFound", err)
 	}
 }
+
+// TestHalfBlocksAndRows reads F16 and BF16 tensors block by block and row
+// by row: the same values as Float32's whole-tensor widening, each block
+// converted on its own (the buffer is reused, so fn must copy), and rows
+// read alone; a row outside the tensor is an error.
+func TestHalfBlocksAndRows(t *testing.T) {
+	defer func(b int) { blockBytes = b }(blockBytes)
+	blockBytes = 4 * 1000 // 1,000 values a block: 3 blocks and a tail
+	const rows, cols = 65, 50
+	vals := seq(rows*cols, 1.0/64)
+	for i, v := range vals { // exact in F16 (11 bits) and BF16 (8 bits)
+		vals[i] = math.Float32frombits(math.Float32bits(v) &^ 0xffff)
+	}
+	var tensors []testTensor
+	for _, dt := range []DType{F16, BF16, F32} {
+		tensors = append(tensors, testTensor{"t." + string(dt), dt, []int{rows, cols}, vals})
+	}
+	path := filepath.Join(t.TempDir(), "model.safetensors")
+	writeFile(t, path, safetensorsBytes(tensors, nil))
+	c, err := OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, tt := range tensors {
+		whole, _, err := c.Float32(tt.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []float32
+		blocks := 0
+		if err := c.Float32Blocks(tt.name, func(off int, v []float32) error {
+			if off != len(got) || len(v) > 1000 {
+				t.Fatalf("%s: block of %d at %d after %d values", tt.name, len(v), off, len(got))
+			}
+			got = append(got, v...)
+			blocks++
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if blocks != 4 || len(got) != len(whole) {
+			t.Fatalf("%s: %d values in %d blocks", tt.name, len(got), blocks)
+		}
+		for i := range whole {
+			if got[i] != whole[i] || whole[i] != vals[i] {
+				t.Fatalf("%s[%d]: blocks %v, whole %v, written %v", tt.name, i, got[i], whole[i], vals[i])
+			}
+		}
+		r, shape, err := c.Float32Rows(tt.name, 64, 0, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(shape) != 2 || shape[0] != rows || shape[1] != cols || len(r) != 3*cols {
+			t.Fatalf("%s: rows: shape %v, %d values", tt.name, shape, len(r))
+		}
+		for k, i := range []int{64, 0, 7} {
+			for j := range cols {
+				if r[k*cols+j] != vals[i*cols+j] {
+					t.Fatalf("%s: row %d col %d: %v, want %v", tt.name, i, j, r[k*cols+j], vals[i*cols+j])
+				}
+			}
+		}
+		if _, _, err := c.Float32Rows(tt.name, rows); err == nil {
+			t.Errorf("%s: row %d of %d: no error", tt.name, rows, rows)
+		}
+	}
+	if _, _, err := c.Float32Rows("no.such.tensor", 0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown tensor: %v, want ErrNotFound", err)
+	}
+}

@@ -188,38 +188,78 @@ func (c *Checkpoint) Float32(name string) (data []float32, shape []int, err erro
 	if n == 0 {
 		return []float32{}, shape, nil
 	}
+	if r.info.DType == F32 && hostLittleEndian && uintptr(unsafe.Pointer(&b[0]))%4 == 0 {
+		return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n), shape, nil
+	}
+	out := make([]float32, n)
+	if err := r.widen(out, b); err != nil {
+		return nil, nil, err
+	}
+	return out, shape, nil
+}
+
+// widen converts the stored values b (whole values of r's dtype) into
+// out, one float32 each.
+func (r tensorRef) widen(out []float32, b []byte) error {
 	switch r.info.DType {
 	case F32:
-		if hostLittleEndian && uintptr(unsafe.Pointer(&b[0]))%4 == 0 {
-			return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n), shape, nil
-		}
-		out := make([]float32, n)
 		for i := range out {
 			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 		}
-		return out, shape, nil
 	case F16:
-		out := make([]float32, n)
 		for i := range out {
 			out[i] = float16.Frombits(binary.LittleEndian.Uint16(b[2*i:])).Float32()
 		}
-		return out, shape, nil
 	case BF16:
 		// bfloat16 is the top half of a float32: widening is exact.
-		out := make([]float32, n)
 		for i := range out {
 			out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(b[2*i:])) << 16)
 		}
-		return out, shape, nil
 	case F64:
-		out := make([]float32, n)
 		for i := range out {
 			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:])))
 		}
-		return out, shape, nil
+	default:
+		return fmt.Errorf("weights: %s: tensor %q: dtype %s cannot be read as float32: %w",
+			r.info.File, r.info.Name, r.info.DType, ErrDType)
 	}
-	return nil, nil, fmt.Errorf("weights: %s: tensor %q: dtype %s cannot be read as float32: %w",
-		r.info.File, r.info.Name, r.info.DType, ErrDType)
+	return nil
+}
+
+// Float32Rows returns rows idx of a tensor of two or more dimensions (its
+// first dimension being the rows) as float32, one after another, and the
+// tensor's whole shape: only those rows are read and widened, so two rows
+// of a 151,669 x 1,024 bf16 table cost 8 KB, not 600 MB.
+func (c *Checkpoint) Float32Rows(name string, idx ...int) (data []float32, shape []int, err error) {
+	r, ok := c.ref(name)
+	if !ok {
+		return nil, nil, c.notFound(name)
+	}
+	shape = append([]int(nil), r.info.Shape...)
+	if len(shape) < 2 {
+		return nil, nil, fmt.Errorf("weights: tensor %q: shape %v has no rows", name, shape)
+	}
+	rows := shape[0]
+	width := 1
+	for _, d := range shape[1:] {
+		width *= d
+	}
+	elem := int64(r.info.DType.Size())
+	if elem == 0 {
+		return nil, nil, fmt.Errorf("weights: %s: tensor %q: dtype %s cannot be read as float32: %w",
+			r.info.File, r.info.Name, r.info.DType, ErrDType)
+	}
+	out := make([]float32, len(idx)*width)
+	for k, i := range idx {
+		if i < 0 || i >= rows {
+			return nil, nil, fmt.Errorf("weights: tensor %q: row %d outside [0, %d)", name, i, rows)
+		}
+		lo := r.lo + int64(i)*int64(width)*elem
+		if err := r.widen(out[k*width:(k+1)*width], r.file.data[lo:lo+int64(width)*elem]); err != nil {
+			return nil, nil, err
+		}
+	}
+	return out, shape, nil
 }
 
 // Close unmaps every file. Slices handed out before become invalid.

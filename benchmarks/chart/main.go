@@ -110,7 +110,7 @@ func main() {
 }
 
 // The driver's contender order, crossrank first; others after, as met.
-var order = []string{"crossrank", "crossrank-bf16", "crossrank-int8", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int8", "ov-fp32", "ov-bf16", "ov-int8", "hugot", "hugot-ort"}
+var order = []string{"crossrank", "crossrank-bf16", "crossrank-int8", "crossrank-http", "st-fp32", "st-bf16", "ort-fp32", "ort-int8", "ov-fp32", "ov-bf16", "ov-int8", "genai-fp32", "genai-bf16", "hugot", "hugot-ort"}
 
 func rank(c string) int {
 	if i := slices.Index(order, c); i >= 0 {
@@ -194,6 +194,8 @@ var palette = map[string]color.Color{
 	"ov-fp32":        color.RGBA{R: 140, G: 86, B: 75, A: 255},
 	"ov-bf16":        color.RGBA{R: 196, G: 156, B: 148, A: 255},
 	"ov-int8":        color.RGBA{R: 227, G: 119, B: 194, A: 255},
+	"genai-fp32":     color.RGBA{R: 99, G: 55, B: 49, A: 255},
+	"genai-bf16":     color.RGBA{R: 231, G: 203, B: 148, A: 255},
 	"hugot":          color.RGBA{R: 127, G: 127, B: 127, A: 255},
 	"hugot-ort":      color.RGBA{R: 188, G: 189, B: 34, A: 255},
 }

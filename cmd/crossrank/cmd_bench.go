@@ -53,6 +53,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 	jsonOut := fs.String("json", "", "also write the results, one JSON object a line with every pair's logit, to this file")
 	quiet := fs.Bool("q", false, "no progress bar")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the timed runs to this file (go tool pprof -top FILE: the share of GEMM, attention and the rest)")
+	flopsOnly := fs.Bool("flops", false, "only print the forward pass's FLOPs on the set's real tokens (benchmarks.Shape.FLOPs), one JSON object per --n")
 	peakOnly := fs.Duration("peak", 0, "only measure the FP32 FMA peak for this long on GOMAXPROCS threads and print it as JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: crossrank bench --model MODEL [flags]")
@@ -107,14 +108,27 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "crossrank bench:", err)
 		return 1
 	}
-	cfg, err := weights.LoadConfig(dir)
+	ck, err := benchmarks.Describe(dir)
 	if err != nil {
 		fmt.Fprintln(stderr, "crossrank bench:", err)
 		return 1
 	}
-	family := "bert"
-	if cfg.Arch().Family() == weights.XLMRoberta {
-		family = "xlmr"
+	family := ck.SetFamily
+	if *flopsOnly {
+		// The driver (benchmarks/run.py) files every contender's GFLOP/s
+		// with this one count.
+		for _, n := range sizes {
+			s, err := w.Find(*set, family, n)
+			if err != nil {
+				fmt.Fprintln(stderr, "crossrank bench:", err)
+				return 1
+			}
+			if err := json.NewEncoder(stdout).Encode(map[string]any{"set": *set, "n": n, "flops": ck.Shape.FLOPs(s.Lengths())}); err != nil {
+				fmt.Fprintln(stderr, "crossrank bench:", err)
+				return 1
+			}
+		}
+		return 0
 	}
 
 	var jsonW *json.Encoder
@@ -183,7 +197,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintf(stdout, "model %s (%s, %s)\nworkload: query %d tokens; %s documents; token ids fixed, tokenization not timed (except crossrank-http)\n",
-		dir, cfg.Architectures, benchmarks.ShapeOf(cfg), w.QueryTokens, *set)
+		dir, ck.Architectures, ck.Shape, w.QueryTokens, *set)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "contender\tprecision\tn\ttokens\tp50 ms\tp95 ms\treps\tpairs/s\tat conc\tGFLOP/s\tpeak\tof peak\tRSS MB\t")
 	for _, r := range results {

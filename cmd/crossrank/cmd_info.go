@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/crossrank/crossrank/embed"
+	"github.com/crossrank/crossrank/modernbert"
 	"github.com/crossrank/crossrank/qwen3"
 	"github.com/crossrank/crossrank/weights"
 )
@@ -37,7 +38,9 @@ type modelInfo struct {
 	Intermediate          int        `json:"intermediate_size"`
 	Activation            string     `json:"hidden_act"`
 	VocabSize             int        `json:"vocab_size"`
-	TypeVocabSize         int        `json:"type_vocab_size"`
+	TypeVocabSize         int        `json:"type_vocab_size,omitempty"` // BERT and XLM-R only: ModernBERT and the decoders have no token types
+	Attention             string     `json:"attention,omitempty"`       // ModernBERT's global and local layers
+	Pooling               string     `json:"pooling,omitempty"`         // ModernBERT's classifier_pooling
 	Labels                []string   `json:"labels"`
 	MaxPositionEmbeddings int        `json:"max_position_embeddings"`
 	MaxLength             int        `json:"max_length"` // tokens per pair the model can take
@@ -121,12 +124,13 @@ func describe(dir string) (*modelInfo, error) {
 		if err != nil {
 			return nil, err
 		}
+		common := cfg.Common()
 		info = &modelInfo{
-			Dir: dir, Architecture: cfg.Arch.String(), ModelType: "qwen3",
+			Dir: dir, Architecture: cfg.Arch.String(), ModelType: common.ModelType,
 			Layers: cfg.NumHiddenLayers, Hidden: cfg.HiddenSize, Heads: cfg.NumAttentionHeads,
 			KVHeads: cfg.NumKeyValueHeads, HeadDim: cfg.HeadDim,
 			Intermediate: cfg.IntermediateSize, Activation: "silu", VocabSize: cfg.VocabSize,
-			Labels: []string{"yes-no"}, MaxPositionEmbeddings: cfg.MaxPositionEmbeddings, MaxLength: cfg.MaxPositionEmbeddings,
+			Labels: common.Labels(), MaxPositionEmbeddings: cfg.MaxPositionEmbeddings, MaxLength: cfg.MaxPositionEmbeddings,
 		}
 	} else {
 		cfg, err := weights.LoadConfig(dir)
@@ -140,10 +144,28 @@ func describe(dir string) (*modelInfo, error) {
 			VocabSize: cfg.VocabSize, TypeVocabSize: cfg.TypeVocabSize, Labels: cfg.Labels(),
 			MaxPositionEmbeddings: cfg.MaxPositionEmbeddings, MaxLength: cfg.MaxPositionEmbeddings,
 		}
-		if cfg.Arch().Family() == weights.XLMRoberta {
+		switch cfg.Arch().Family() {
+		case weights.XLMRoberta:
 			// XLM-R's positions start after padding_idx, so padding_idx+1
 			// position embeddings are never used by a token.
 			info.MaxLength = cfg.MaxPositionEmbeddings - cfg.PadTokenID - 1
+		case weights.ModernBert:
+			// ModernBERT has no token type embeddings and reads its own
+			// fields (activation, layer types, pooling) from config.json.
+			mc, err := modernbert.ParseConfig(cfg.Raw)
+			if err != nil {
+				return nil, fmt.Errorf("modernbert: %w", err)
+			}
+			info.TypeVocabSize = 0
+			info.Activation = mc.HiddenActivation.String() + " (GeGLU)"
+			global := 0
+			for _, t := range mc.LayerTypes {
+				if t == modernbert.FullAttention {
+					global++
+				}
+			}
+			info.Attention = fmt.Sprintf("%d global, %d local (window of %d tokens)", global, mc.NumHiddenLayers-global, mc.LocalAttention)
+			info.Pooling = mc.Pooling.String()
 		}
 		checkHead = func(ck *weights.Checkpoint) error {
 			if embed.IsEmbedder(dir) {
@@ -280,6 +302,12 @@ func printInfo(w io.Writer, m *modelInfo) {
 		row("vocabulary", "%d tokens, %d token types", m.VocabSize, m.TypeVocabSize)
 	} else {
 		row("vocabulary", "%d tokens", m.VocabSize)
+	}
+	if m.Attention != "" {
+		row("attention", "%s", m.Attention)
+	}
+	if m.Pooling != "" {
+		row("pooling", "%s", m.Pooling)
 	}
 	unit := "pair"
 	if e := m.Embedding; e != nil {

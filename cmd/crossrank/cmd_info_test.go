@@ -195,3 +195,46 @@ func TestInfoQwen3(t *testing.T) {
 		t.Errorf("rc %d:\n%s%s", rc, out.String(), errb.String())
 	}
 }
+
+// ModernBERT has no token type embeddings: info shows its own fields (the
+// GeGLU activation, global and local layers, pooling) and no token types;
+// a Qwen2 re-ranker's label is its answer tokens, 1-0. The expected values
+// are the fixtures' config.json (testdata/gen: layer_types, local_attention,
+// classifier_pooling).
+func TestInfoModernBERTAndQwen2(t *testing.T) {
+	var out, errb bytes.Buffer
+	if rc := runMain([]string{"info", fixtureDir(t, "modernbert")}, nil, &out, &errb); rc != 0 {
+		t.Fatalf("rc %d: %s", rc, errb.String())
+	}
+	text := out.String()
+	for _, want := range []string{"activation gelu (GeGLU)", "attention     2 global, 1 local (window of 16 tokens)", "pooling       cls", "vocabulary    368 tokens\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("info lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "token types") {
+		t.Errorf("info shows token types for ModernBERT:\n%s", text)
+	}
+	out.Reset()
+	if rc := runMain([]string{"info", "-json", fixtureDir(t, "modernbert-mean")}, nil, &out, &errb); rc != 0 {
+		t.Fatalf("rc %d: %s", rc, errb.String())
+	}
+	var m modelInfo
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Pooling != "mean" || m.TypeVocabSize != 0 {
+		t.Errorf("modernbert-mean: %+v", m)
+	}
+	out.Reset()
+	if rc := runMain([]string{"info", "-json", fixtureDir(t, "qwen2-mxbai")}, nil, &out, &errb); rc != 0 {
+		t.Fatalf("rc %d: %s", rc, errb.String())
+	}
+	m = modelInfo{}
+	if err := json.Unmarshal(out.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.ModelType != "qwen2" || len(m.Labels) != 1 || m.Labels[0] != "1-0" || m.TypeVocabSize != 0 {
+		t.Errorf("qwen2-mxbai: %+v", m)
+	}
+}

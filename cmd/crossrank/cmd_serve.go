@@ -47,10 +47,11 @@ $CROSSRANK_MODEL, a comma-separated list, else ` + defaultModel + `); a request'
 is read from the checkpoint: a sentence-transformers folder (modules.json) or
 a BertModel / XLMRobertaModel checkpoint is an embedding model, served on the
 embedding routes; a cross-encoder is served on the re-rank routes. With one
-re-ranking model, any name is answered by it (--strict-model-names: 404
-instead). Requests over the limits
-get 413/422; a full queue 429, a timeout 503, both with Retry-After. SIGTERM
-drains: new requests get 503, those in flight finish within --grace.
+re-ranking model, any name is answered by it, and likewise with one
+embedding model (--strict-model-names: 404 instead, on both). Requests over
+the limits get 413/422; a full queue 429, a timeout 503, both with
+Retry-After. SIGTERM drains: new requests get 503, those in flight finish
+within --grace.
 With --api-key (or CROSSRANK_API_KEY) every endpoint but the probes needs
 "Authorization: Bearer KEY".
 

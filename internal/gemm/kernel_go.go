@@ -41,7 +41,23 @@ func goKernelFull(k int, a *float32, lda int, b *float32, c *float32, ldc int, b
 	a1, a2, a3 = a1[:len(a0)], a2[:len(a0)], a3[:len(a0)] // one bounds check for all
 	cs := unsafe.Slice(c, 3*ldc+nrGo)
 	for q := 0; q < nrGo; q += 4 {
-		var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
+		// The sums start from the bias or from C, as in goKernel: a row's
+		// result must not depend on whether it falls in a full tile or in
+		// the ragged bottom edge (which follows from the batch it is in).
+		var acc [4][4]float32
+		switch init {
+		case initBias:
+			bq := (*[4]float32)(unsafe.Slice(bias, nrGo)[q:])
+			acc = [4][4]float32{*bq, *bq, *bq, *bq}
+		case initC:
+			for i := range 4 {
+				acc[i] = *(*[4]float32)(cs[i*ldc+q:])
+			}
+		}
+		c00, c01, c02, c03 := acc[0][0], acc[0][1], acc[0][2], acc[0][3]
+		c10, c11, c12, c13 := acc[1][0], acc[1][1], acc[1][2], acc[1][3]
+		c20, c21, c22, c23 := acc[2][0], acc[2][1], acc[2][2], acc[2][3]
+		c30, c31, c32, c33 := acc[3][0], acc[3][1], acc[3][2], acc[3][3]
 		for p, x := range a0 {
 			bq := (*[4]float32)(bs[p*nrGo+q:])
 			b0, b1, b2, b3 := bq[0], bq[1], bq[2], bq[3]
@@ -65,22 +81,9 @@ func goKernelFull(k int, a *float32, lda int, b *float32, c *float32, ldc int, b
 			c32 += x * b2
 			c33 += x * b3
 		}
-		acc := [4][4]float32{{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}}
+		acc = [4][4]float32{{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}}
 		for i := range 4 {
-			dst := (*[4]float32)(cs[i*ldc+q:])
-			switch init {
-			case initBias:
-				bq := (*[4]float32)(unsafe.Slice(bias, nrGo)[q:])
-				for j := range 4 {
-					dst[j] = bq[j] + acc[i][j]
-				}
-			case initC:
-				for j := range 4 {
-					dst[j] += acc[i][j]
-				}
-			default:
-				*dst = acc[i]
-			}
+			*(*[4]float32)(cs[i*ldc+q:]) = acc[i]
 		}
 	}
 }
