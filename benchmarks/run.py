@@ -761,9 +761,24 @@ def readme_block(rows, metas, notes):
             m = meta["machine"]
             ran = {r["contender"] for rs in cells.values() for r in rs}
             absent = [c for c in DEFAULT if c not in ran]
-            head = f"**{family_title(fam)}**: {m['cpu']}, {m['cores']} cores, harness run of {meta['date'].split(' ')[0]}"
+            days = sorted({r["date"].split(" ")[0] for rs in cells.values() for r in rs if r.get("date")}) or [meta["date"].split(" ")[0]]
+            runs = f"harness run of {days[0]}" if len(days) == 1 else f"harness runs of {', '.join(days[:-1])} and {days[-1]}"
+            head = f"**{family_title(fam)}**: {m['cpu']}, {m['cores']} cores, {runs}"
             if absent:
                 head += f"; not run on it yet: {', '.join(absent)}"
+            # A contender run on some models only: say which models lack
+            # it, so that a ratio's "fastest peer" is read with its field.
+            models = sorted({k[0] for k in cells}, key=lambda mo: cell_order((mo, "short", 0)))
+            lacking = {}
+            for c in PEERS:
+                if c not in ran or c.startswith("hugot") or c.startswith("genai"):
+                    continue
+                have = {k[0] for k, rs in cells.items() if any(r["contender"] == c for r in rs)}
+                miss = tuple(mo for mo in models if mo not in have)
+                if miss:
+                    lacking.setdefault(miss, []).append(c)
+            for miss, cs in lacking.items():
+                head += f"; {', '.join(cs)} not on {', '.join(SHORT_NAMES.get(mo, mo) for mo in miss)}"
             L.append(head + ".")
             L.append("")
             L.extend(readme_table(sorted(cells.items(), key=lambda kv: cell_order(kv[0])), note.get("readme")))
