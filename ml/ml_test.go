@@ -154,6 +154,14 @@ func TestRegistry(t *testing.T) {
 	}
 	Register("TestArchForSequenceClassification", fn("arch"))
 	Register("test-arch", fn("type"))
+	// The registry is global: take the test's names out again, so that the
+	// test can run twice in one process (go test -count=N).
+	t.Cleanup(func() {
+		registryMu.Lock()
+		delete(registry, "TestArchForSequenceClassification")
+		delete(registry, "test-arch")
+		registryMu.Unlock()
+	})
 	for _, tc := range []struct {
 		archs     []string
 		modelType string
