@@ -59,15 +59,7 @@ func (t *attnTask) runPart(slot, part int) {
 // 32).
 func attentionHead(sc *attnScratch, out, q, k, v []float32, dim, hd, col, start, L int, useAsm bool) {
 	lp := (L + 31) &^ 31
-	sc.kt = growFloats(sc.kt, hd*lp)
-	sc.s = growFloats(sc.s, attnRows*lp)
-	sc.q = growFloats(sc.q, attnRows*hd)
-	sc.o = growFloats(sc.o, attnRows*hd)
-	kt, sb, qb, ob := sc.kt, sc.s, sc.q, sc.o
-	transposeHead(kt, lp, k[start*dim+col:], dim, L, hd)
-	for d := 0; d < hd; d++ {
-		clear(kt[d*lp+L : (d+1)*lp])
-	}
+	kt, sb, qb, ob := prepareHead(sc, k, dim, col, hd, start, L, lp, lp)
 	asm := useAsm && hd%32 == 0
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	for i0 := 0; i0 < L; i0 += attnRows {
@@ -194,4 +186,22 @@ func transposeHead(kt []float32, lp int, k []float32, dim, n, hd int) {
 			kt[d*lp+j] = x
 		}
 	}
+}
+
+// prepareHead sizes sc for one head of L tokens and hd columns whose score
+// rows are scoreWidth floats wide, and writes the head's keys (columns
+// kcol.. of rows kdim floats apart, from row start) transposed into sc.kt,
+// each padded with zeros to lp = L rounded up to the kernel's 32 columns.
+// attentionHead, causalHead and windowHead share it.
+func prepareHead(sc *attnScratch, k []float32, kdim, kcol, hd, start, L, lp, scoreWidth int) (kt, sb, qb, ob []float32) {
+	sc.kt = growFloats(sc.kt, hd*lp)
+	sc.s = growFloats(sc.s, attnRows*scoreWidth)
+	sc.q = growFloats(sc.q, attnRows*hd)
+	sc.o = growFloats(sc.o, attnRows*hd)
+	kt, sb, qb, ob = sc.kt, sc.s, sc.q, sc.o
+	transposeHead(kt, lp, k[start*kdim+kcol:], kdim, L, hd)
+	for d := 0; d < hd; d++ {
+		clear(kt[d*lp+L : (d+1)*lp])
+	}
+	return kt, sb, qb, ob
 }

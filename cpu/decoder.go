@@ -97,15 +97,7 @@ func (t *causalTask) runPart(slot, part int) {
 // the work of the full square.
 func causalHead(sc *attnScratch, out, q, k, v []float32, qdim, qcol, kdim, kcol, hd, start, L int, useAsm bool) {
 	lp := (L + 31) &^ 31
-	sc.kt = growFloats(sc.kt, hd*lp)
-	sc.s = growFloats(sc.s, attnRows*lp)
-	sc.q = growFloats(sc.q, attnRows*hd)
-	sc.o = growFloats(sc.o, attnRows*hd)
-	kt, sb, qb, ob := sc.kt, sc.s, sc.q, sc.o
-	transposeHead(kt, lp, k[start*kdim+kcol:], kdim, L, hd)
-	for d := 0; d < hd; d++ {
-		clear(kt[d*lp+L : (d+1)*lp])
-	}
+	kt, sb, qb, ob := prepareHead(sc, k, kdim, kcol, hd, start, L, lp, lp)
 	asm := useAsm && hd%32 == 0
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	for i0 := 0; i0 < L; i0 += attnRows {

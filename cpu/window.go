@@ -71,15 +71,7 @@ func windowHead(sc *attnScratch, out, q, k, v []float32, dim, hd, col, start, L,
 	// The widest band: 4 queries and w keys either side, plus up to 31
 	// keys from rounding its start down, rounded up to 32.
 	band := min(lp, (attnRows+2*w+31+31)&^31)
-	sc.kt = growFloats(sc.kt, hd*lp)
-	sc.s = growFloats(sc.s, attnRows*band)
-	sc.q = growFloats(sc.q, attnRows*hd)
-	sc.o = growFloats(sc.o, attnRows*hd)
-	kt, sb, qb, ob := sc.kt, sc.s, sc.q, sc.o
-	transposeHead(kt, lp, k[start*dim+col:], dim, L, hd)
-	for d := 0; d < hd; d++ {
-		clear(kt[d*lp+L : (d+1)*lp])
-	}
+	kt, sb, qb, ob := prepareHead(sc, k, dim, col, hd, start, L, lp, band)
 	asm := useAsm && hd%32 == 0
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	for i0 := 0; i0 < L; i0 += attnRows {
