@@ -458,10 +458,15 @@ def set_ratios(rows):
     best = {}
     for r in rows:
         if r["contender"] in PEERS and agrees(r):
-            best[cell_key(r)] = max(best.get(cell_key(r), 0), r["pairs_per_s"])
+            k = cell_key(r)
+            if k not in best or r["pairs_per_s"] > best[k]["pairs_per_s"]:
+                best[k] = r
     for r in rows:
         b = best.get(cell_key(r))
-        r["ratio"] = r["pairs_per_s"] / b if b else None
+        r["ratio"] = r["pairs_per_s"] / b["pairs_per_s"] if b else None
+        # A --merge can leave a cell's rows from two runs: a ratio between
+        # them says so (RESULTS.md marks it), as the cell summaries do.
+        r["ratio_across_runs"] = bool(b) and r.get("date") != b.get("date")
 
 
 def write_rows(out, rows):
@@ -635,7 +640,7 @@ def family_markdown(fam, rows, meta, note):
                 L.append(
                     f"| {r['set']} | {r['n']} | {name} | {r['precision']} | {fmt(r['latency_p50_ms'])} | "
                     f"{fmt(r['latency_p95_ms'])} | {r.get('reps', '')} | {fmt(r['pairs_per_s'], 2)} | "
-                    f"{fmt(r.get('ratio'), 2)} | {r.get('padded_tokens') or r['tokens']} | {fmt(r.get('gflops'))} | {fmt(100 * frac if frac else None)} | "
+                    f"{fmt(r.get('ratio'), 2)}{' (across runs)' if r.get('ratio_across_runs') else ''} | {r.get('padded_tokens') or r['tokens']} | {fmt(r.get('gflops'))} | {fmt(100 * frac if frac else None)} | "
                     f"{fmt(r['peak_rss_mb'], 0)} | {diff} |"
                 )
             st = standing(cell)
