@@ -35,10 +35,11 @@ func (r *fastRun) AttentionRows(q, k, v ml.Tensor, heads, kvHeads int, offsets [
 		return r.fail("%v", err)
 	}
 	out := r.newTensor(qt.rows, qt.cols)
-	t := &rowsAttnTask{run: r, out: out.data, q: qt.data, k: kt.data, v: vt.data,
+	r.rowsAttn = rowsAttnTask{run: r, out: out.data, q: qt.data, k: kt.data, v: vt.data,
 		heads: heads, kvHeads: kvHeads, hd: qt.cols / heads, offsets: offsets}
 	r.ensureSlots()
-	r.parallel(t, (len(offsets)-1)*heads)
+	r.parallel(&r.rowsAttn, (len(offsets)-1)*heads)
+	r.rowsAttn = rowsAttnTask{}
 	return out
 }
 
