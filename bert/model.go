@@ -65,6 +65,9 @@ type Model struct {
 	// embeddings (layer 0) and after each encoder layer, as transformers'
 	// output_hidden_states returns them.
 	observe func(layer int, hidden []float32)
+	// fullLastLayer, when set (tests only), runs the whole last layer
+	// even where the backend could compute only the rows the head reads.
+	fullLastLayer bool
 }
 
 // Load reads dir/config.json and the checkpoint's safetensors file(s) and
@@ -268,7 +271,7 @@ func (m *Model) Forward(ctx context.Context, seqs []ml.Sequence) ([][]float32, e
 	}
 	var logits []float32
 	if _, err := m.run(ctx, seqs, func(r ml.Run, b *batch) {
-		logits = r.Read(m.head.Forward(r, r.Rows(m.encode(r, b), b.first)))
+		logits = r.Read(m.head.Forward(r, m.encode(r, b, b.first)))
 	}); err != nil {
 		return nil, err
 	}
@@ -304,15 +307,20 @@ func (m *Model) run(ctx context.Context, seqs []ml.Sequence, fn func(ml.Run, *ba
 }
 
 // encode runs the embeddings and the encoder layers over a packed batch:
-// the last hidden states, [tokens, hidden].
-func (m *Model) encode(r ml.Run, b *batch) ml.Tensor {
+// the last hidden states, [tokens, hidden], or with rows (one per
+// sequence) those rows alone, the last layer computing only them where the
+// backend can (Encoder.Forward).
+func (m *Model) encode(r ml.Run, b *batch, rows []int32) ml.Tensor {
 	x := m.embeddings.Forward(r, b.ids, b.typeIDs, b.positions)
 	var observe func(int, ml.Tensor)
 	if m.observe != nil {
 		observe = func(layer int, x ml.Tensor) { m.observe(layer, r.Read(x)) }
 		observe(0, x)
 	}
-	return m.encoder.Forward(r, x, b.offsets, observe)
+	if m.fullLastLayer && rows != nil {
+		return r.Rows(m.encoder.Forward(r, x, b.offsets, nil, observe), rows)
+	}
+	return m.encoder.Forward(r, x, b.offsets, rows, observe)
 }
 
 // Hidden returns each sequence's last hidden states (transformers'
@@ -325,7 +333,7 @@ func (m *Model) Hidden(ctx context.Context, seqs []ml.Sequence) ([][]float32, er
 		return nil, nil
 	}
 	var h []float32
-	b, err := m.run(ctx, seqs, func(r ml.Run, b *batch) { h = r.Read(m.encode(r, b)) })
+	b, err := m.run(ctx, seqs, func(r ml.Run, b *batch) { h = r.Read(m.encode(r, b, nil)) })
 	if err != nil {
 		return nil, err
 	}
