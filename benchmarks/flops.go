@@ -82,7 +82,8 @@ func (s Shape) String() string {
 // crossrank does less: its last layer computes only the rows the head reads
 // (one per sequence: ml.AttentionRowsRun; the ForwardRows methods of bert,
 // qwen3 and modernbert, the last with "cls" pooling and a global last
-// layer), so of that layer it runs the K and V projections on every token
+// layer; an embedding model pooled by [cls] alone likewise, through bert's
+// HiddenRows), so of that layer it runs the K and V projections on every token
 // and the rest on one token a sequence: about 14% of the work of MiniLM-L6
 // at 130 tokens a pair, 7% of MiniLM-L12 and bge-reranker-base, 3.5% of the
 // 24-layer models and of gte-reranker-modernbert-base, 3% of

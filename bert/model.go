@@ -49,9 +49,10 @@ type Options struct {
 
 // Model is a loaded cross-encoder (an ml.Model), or, for BertModel and
 // XLMRobertaModel checkpoints, an encoder without a head (an ml.Encoder:
-// Hidden gives the last hidden states an embedding model pools). It is safe
-// for concurrent use: weights are read-only after load and every Forward
-// takes its own Run.
+// Hidden gives the last hidden states an embedding model pools, HiddenRows
+// the one row per sequence that CLS pooling reads). It is safe for
+// concurrent use: weights are read-only after load and every Forward takes
+// its own Run.
 type Model struct {
 	cfg        *weights.Config
 	backend    ml.Backend
@@ -349,6 +350,47 @@ func (m *Model) Hidden(ctx context.Context, seqs []ml.Sequence) ([][]float32, er
 	return out, nil
 }
 
+// HiddenRows is Hidden at one row per sequence: row rows[i] (counted from
+// 0, the [CLS] / <s> token) of sequence i, hidden_size values each. It is
+// what CLS pooling reads, and cheaper than Hidden: where the backend has
+// ml.AttentionRowsRun the last layer computes only those rows (its keys and
+// values for every token, the rest for the kept rows: Encoder.Forward);
+// elsewhere it runs whole and the rows are taken after. Each value equals
+// Hidden's at that row up to float32 rounding.
+func (m *Model) HiddenRows(ctx context.Context, seqs []ml.Sequence, rows []int) ([][]float32, error) {
+	if len(rows) != len(seqs) {
+		return nil, fmt.Errorf("bert: %d rows for %d sequences", len(rows), len(seqs))
+	}
+	for i, row := range rows {
+		if row < 0 || row >= len(seqs[i].IDs) {
+			return nil, fmt.Errorf("bert: sequence %d has %d tokens, no row %d", i, len(seqs[i].IDs), row)
+		}
+	}
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	var h []float32
+	_, err := m.run(ctx, seqs, func(r ml.Run, b *batch) {
+		at := make([]int32, len(rows))
+		for i, row := range rows {
+			at[i] = b.offsets[i] + int32(row)
+		}
+		h = r.Read(m.encode(r, b, at))
+	})
+	if err != nil {
+		return nil, err
+	}
+	d := m.cfg.HiddenSize
+	if len(h) != len(seqs)*d {
+		return nil, fmt.Errorf("bert: backend %s returned %d values for %d rows of %d", m.backend.Name(), len(h), len(seqs), d)
+	}
+	out := make([][]float32, len(seqs))
+	for i := range out {
+		out[i] = h[i*d : (i+1)*d : (i+1)*d]
+	}
+	return out, nil
+}
+
 // HiddenSize is the width of the hidden states (config.json's hidden_size).
 func (m *Model) HiddenSize() int { return m.cfg.HiddenSize }
 
@@ -426,3 +468,5 @@ func (m *Model) String() string {
 	return fmt.Sprintf("%v: %d layers, hidden %d, %d heads, %d labels, on %s",
 		m.cfg.Arch(), len(m.encoder.Layer), m.cfg.HiddenSize, m.cfg.NumAttentionHeads, m.cfg.NumLabels, m.backend.Name())
 }
+
+var _ ml.RowsEncoder = (*Model)(nil)

@@ -200,11 +200,11 @@ type Encoder struct {
 // the caller must not use x after Forward.
 //
 // rows, when not nil, are the only rows of the output the caller reads,
-// one per sequence (rows[s] in sequence s: the heads' first token), and
-// Forward returns those rows alone. Where the run has AttentionRowsRun the
-// last layer then computes only them (Layer.ForwardRows: about a sixth of
-// MiniLM-L6's work is that layer's other rows); elsewhere it runs whole and
-// the rows are taken after. observe sees every row of every layer, so it
+// one per sequence (rows[s] in sequence s: the heads' first token, or the
+// rows Model.HiddenRows is asked for), and Forward returns those rows
+// alone. Where the run has AttentionRowsRun the last layer then computes
+// only them (Layer.ForwardRows: about a sixth of MiniLM-L6's work is that
+// layer's other rows); elsewhere it runs whole and the rows are taken after. observe sees every row of every layer, so it
 // runs the whole last layer too: the hidden-state tests check the full
 // path, the goldens of the logits the pruned one.
 func (e *Encoder) Forward(r ml.Run, x ml.Tensor, offsets, rows []int32, observe func(layer int, x ml.Tensor)) ml.Tensor {
