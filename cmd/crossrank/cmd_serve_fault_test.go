@@ -119,7 +119,7 @@ func TestServeSIGTERMUnderLoad(t *testing.T) {
 					// Shutdown closes idle connections only after the signal,
 					// so that error counts as "after" when it comes after it,
 					// even if the send began just before.
-					failedAfter, _ := signalled()
+					failedAfter := !sigAt.IsZero() // mu is held: not signalled(), which locks it again
 					refused := sentAfter && errors.Is(err, syscall.ECONNREFUSED)
 					idleClosed := failedAfter && strings.Contains(err.Error(), "server closed idle connection")
 					if !refused && !idleClosed {
