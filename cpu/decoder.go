@@ -170,9 +170,10 @@ func (t *decoderTask) runPart(slot, part int) {
 	x := t.x[r0*n : r1*n]
 	switch t.kind {
 	case decSwiGLU:
-		y := t.y[r0*n : r1*n]
-		for i, g := range x {
-			x[i] = silu(g) * y[i]
+		if hasMM4 {
+			swigluAsm(x, t.y[r0*n:r1*n])
+		} else {
+			swigluGo(x, t.y[r0*n:r1*n])
 		}
 	case decRMSNorm:
 		y, g := t.y[r0*n:r1*n], len(t.w)
@@ -186,6 +187,15 @@ func (t *decoderTask) runPart(slot, part int) {
 				y[o+i] = t.w[i] * (v * inv)
 			}
 		}
+	}
+}
+
+// swigluGo is g[i] = silu(g[i])·u[i] in Go: the fallback, and the oracle
+// of swiglu16.
+func swigluGo(g, u []float32) {
+	u = u[:len(g)]
+	for i, v := range g {
+		g[i] = silu(v) * u[i]
 	}
 }
 

@@ -72,3 +72,18 @@ func layerNormAsm(dst, x, res, gamma, beta []float32, eps float32) {
 	_ = res[n-1]
 	layerNorm16(&dst[0], &x[0], &res[0], &gamma[0], &beta[0], n, 1, 1/float32(n), eps)
 }
+
+// swiglu16 is SwiGLU's element pass on AVX-512: gate[i] = silu(gate[i])·up[i]
+// (silu as in decoder.go), for n >= 1 floats.
+//
+//go:noescape
+func swiglu16(gate, up *float32, n int)
+
+func swigluAsm(g, u []float32) {
+	n := len(g)
+	if n == 0 {
+		return
+	}
+	_ = u[n-1] // the kernel does not check bounds
+	swiglu16(&g[0], &u[0], n)
+}
