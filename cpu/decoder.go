@@ -178,15 +178,27 @@ func (t *decoderTask) runPart(slot, part int) {
 	case decRMSNorm:
 		y, g := t.y[r0*n:r1*n], len(t.w)
 		for o := 0; o < len(x); o += g {
-			var ss float32
-			for _, v := range x[o : o+g] {
-				ss += v * v
-			}
-			inv := float32(1 / math.Sqrt(float64(ss/float32(g)+t.eps)))
-			for i, v := range x[o : o+g] {
-				y[o+i] = t.w[i] * (v * inv)
+			if hasMM4 {
+				rmsNormAsm(y[o:o+g], x[o:o+g], t.w, t.eps)
+			} else {
+				rmsNormRow(y[o:o+g], x[o:o+g], t.w, t.eps)
 			}
 		}
+	}
+}
+
+// rmsNormRow writes w·x/sqrt(mean(x²) + eps) to dst, as the reference
+// does (the squares summed in float64, inv rounded once to float32): the
+// fallback, and the oracle of rmsNorm16.
+func rmsNormRow(dst, x, w []float32, eps float32) {
+	x, w = x[:len(dst)], w[:len(dst)]
+	var ss float64
+	for _, v := range x {
+		ss += float64(v) * float64(v)
+	}
+	inv := float32(1 / math.Sqrt(ss/float64(len(x))+float64(eps)))
+	for i, v := range x {
+		dst[i] = w[i] * (v * inv)
 	}
 }
 

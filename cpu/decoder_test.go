@@ -186,3 +186,74 @@ func TestAsmSwiGLU(t *testing.T) {
 		}
 	}
 }
+
+// TestAsmRMSNorm holds rmsNorm16 and rmsNormRow to the float64 definition
+// w·x/sqrt(mean(x²) + eps) on every length 1..67 (all tail masks) and the
+// decoders' widths, rows scaled from 1e-30 to 1e18 (float32 squares would
+// underflow or overflow at the ends) and a row of zeros.
+//
+// The bound, by analysis: the float64 sum of n <= 2048 squares is within
+// (n+1)·2^-53 < 1e-12 relative of the exact one, the float64 mean, sqrt
+// and reciprocal add a few 2^-53, then inv is rounded to float32 (2^-24)
+// and x·inv and w·(x·inv) are two float32 roundings (2^-24 each): the
+// relative error is at most 3·2^-24 + 1e-12 < 1.8e-7 (no cancellation
+// anywhere). A product that falls into the subnormals is off by 2^-150
+// instead, which the absolute slack covers.
+func TestAsmRMSNorm(t *testing.T) {
+	rng := testrand.Fresh(t)
+	const (
+		rel  = 1.8e-7
+		tiny = 1.401298464324817e-45 // 2^-149
+	)
+	kernels := []struct {
+		name string
+		f    func(dst, x, w []float32, eps float32)
+	}{{"Go", rmsNormRow}}
+	if hasMM4 {
+		kernels = append(kernels, struct {
+			name string
+			f    func(dst, x, w []float32, eps float32)
+		}{"asm", rmsNormAsm})
+	} else {
+		t.Log("no AVX-512 here: rmsNorm16 not tested")
+	}
+	sizes := []int{128, 1024, 2048}
+	for n := 1; n <= 67; n++ {
+		sizes = append(sizes, n)
+	}
+	for _, n := range sizes {
+		for row := range 4 {
+			scale := math.Pow(10, -30+48*rng.Float64())
+			if row == 0 {
+				scale = 0
+			}
+			x := randScaled(rng, n, scale)
+			w := testrand.Floats(rng, n)
+			eps := []float32{1e-6, 1e-5}[rng.IntN(2)]
+			var ss float64
+			for _, v := range x {
+				ss += float64(v) * float64(v)
+			}
+			inv := 1 / math.Sqrt(ss/float64(n)+float64(eps))
+			for _, k := range kernels {
+				got := make([]float32, n+16)
+				guard := float32(rng.NormFloat64())
+				for i := n; i < len(got); i++ {
+					got[i] = guard
+				}
+				k.f(got[:n], x, w, eps)
+				for i := n; i < len(got); i++ {
+					if got[i] != guard {
+						t.Fatalf("%s of %d floats wrote past them at %d", k.name, n, i)
+					}
+				}
+				for i := range n {
+					want := float64(w[i]) * float64(x[i]) * inv
+					if d := math.Abs(float64(got[i]) - want); !(d <= rel*math.Abs(want)+2*tiny*max(1, math.Abs(float64(w[i])))) {
+						t.Fatalf("%s of %d (scale %.3g): [%d] %v, float64 %v (error %.3g relative)", k.name, n, scale, i, got[i], want, d/math.Abs(want))
+					}
+				}
+			}
+		}
+	}
+}

@@ -87,3 +87,18 @@ func swigluAsm(g, u []float32) {
 	_ = u[n-1] // the kernel does not check bounds
 	swiglu16(&g[0], &u[0], n)
 }
+
+// rmsNorm16 is rmsNormRow (decoder.go) on AVX-512, for n >= 1 floats; nf
+// is float64(n).
+//
+//go:noescape
+func rmsNorm16(dst, x, w *float32, n int, nf, eps float64)
+
+func rmsNormAsm(dst, x, w []float32, eps float32) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	_, _ = x[n-1], w[n-1] // the kernel does not check bounds
+	rmsNorm16(&dst[0], &x[0], &w[0], n, float64(n), float64(eps))
+}
