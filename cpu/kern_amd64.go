@@ -102,3 +102,19 @@ func rmsNormAsm(dst, x, w []float32, eps float32) {
 	_, _ = x[n-1], w[n-1] // the kernel does not check bounds
 	rmsNorm16(&dst[0], &x[0], &w[0], n, float64(n), float64(eps))
 }
+
+// rope16 rotates one token's heads heads of 2·half floats at x (half >= 1)
+// by cos and sin (half floats each), as RoPE's Go loop (rope.go) does, to
+// the bit.
+//
+//go:noescape
+func rope16(x, cos, sin *float32, heads, half int)
+
+func ropeAsm(row, cos, sin []float32, heads int) {
+	half := len(cos)
+	if heads == 0 || half == 0 {
+		return
+	}
+	_, _ = row[heads*2*half-1], sin[half-1] // the kernel does not check bounds
+	rope16(&row[0], &cos[0], &sin[0], heads, half)
+}

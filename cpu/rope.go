@@ -89,6 +89,10 @@ func (r *fastRun) RoPE(x ml.Tensor, heads int, theta float64, offsets []int32) {
 			}
 			p := t - int(offsets[s])
 			cos, sin := tab.cos[p*half:(p+1)*half], tab.sin[p*half:(p+1)*half]
+			if hasMM4 {
+				ropeAsm(xt.data[t*dim:(t+1)*dim], cos, sin, heads)
+				continue
+			}
 			for h := range heads {
 				row := xt.data[t*dim+h*hd : t*dim+(h+1)*hd]
 				x1, x2 := row[:half], row[half:]
