@@ -49,9 +49,10 @@ type Options struct {
 
 // Model is a loaded cross-encoder (an ml.Model), or, for BertModel and
 // XLMRobertaModel checkpoints, an encoder without a head (an ml.Encoder:
-// Hidden gives the last hidden states an embedding model pools). It is safe
-// for concurrent use: weights are read-only after load and every Forward
-// takes its own Run.
+// Hidden gives the last hidden states an embedding model pools, HiddenRows
+// the one row per sequence that CLS pooling reads). It is safe for
+// concurrent use: weights are read-only after load and every Forward takes
+// its own Run.
 type Model struct {
 	cfg        *weights.Config
 	backend    ml.Backend
@@ -65,6 +66,9 @@ type Model struct {
 	// embeddings (layer 0) and after each encoder layer, as transformers'
 	// output_hidden_states returns them.
 	observe func(layer int, hidden []float32)
+	// fullLastLayer, when set (tests only), runs the whole last layer
+	// even where the backend could compute only the rows the head reads.
+	fullLastLayer bool
 }
 
 // Load reads dir/config.json and the checkpoint's safetensors file(s) and
@@ -268,7 +272,7 @@ func (m *Model) Forward(ctx context.Context, seqs []ml.Sequence) ([][]float32, e
 	}
 	var logits []float32
 	if _, err := m.run(ctx, seqs, func(r ml.Run, b *batch) {
-		logits = r.Read(m.head.Forward(r, r.Rows(m.encode(r, b), b.first)))
+		logits = r.Read(m.head.Forward(r, m.encode(r, b, b.first)))
 	}); err != nil {
 		return nil, err
 	}
@@ -304,15 +308,20 @@ func (m *Model) run(ctx context.Context, seqs []ml.Sequence, fn func(ml.Run, *ba
 }
 
 // encode runs the embeddings and the encoder layers over a packed batch:
-// the last hidden states, [tokens, hidden].
-func (m *Model) encode(r ml.Run, b *batch) ml.Tensor {
+// the last hidden states, [tokens, hidden], or with rows (one per
+// sequence) those rows alone, the last layer computing only them where the
+// backend can (Encoder.Forward).
+func (m *Model) encode(r ml.Run, b *batch, rows []int32) ml.Tensor {
 	x := m.embeddings.Forward(r, b.ids, b.typeIDs, b.positions)
 	var observe func(int, ml.Tensor)
 	if m.observe != nil {
 		observe = func(layer int, x ml.Tensor) { m.observe(layer, r.Read(x)) }
 		observe(0, x)
 	}
-	return m.encoder.Forward(r, x, b.offsets, observe)
+	if m.fullLastLayer && rows != nil {
+		return r.Rows(m.encoder.Forward(r, x, b.offsets, nil, observe), rows)
+	}
+	return m.encoder.Forward(r, x, b.offsets, rows, observe)
 }
 
 // Hidden returns each sequence's last hidden states (transformers'
@@ -325,7 +334,7 @@ func (m *Model) Hidden(ctx context.Context, seqs []ml.Sequence) ([][]float32, er
 		return nil, nil
 	}
 	var h []float32
-	b, err := m.run(ctx, seqs, func(r ml.Run, b *batch) { h = r.Read(m.encode(r, b)) })
+	b, err := m.run(ctx, seqs, func(r ml.Run, b *batch) { h = r.Read(m.encode(r, b, nil)) })
 	if err != nil {
 		return nil, err
 	}
@@ -337,6 +346,47 @@ func (m *Model) Hidden(ctx context.Context, seqs []ml.Sequence) ([][]float32, er
 	for i := range out {
 		lo, hi := int(b.offsets[i])*d, int(b.offsets[i+1])*d
 		out[i] = h[lo:hi:hi]
+	}
+	return out, nil
+}
+
+// HiddenRows is Hidden at one row per sequence: row rows[i] (counted from
+// 0, the [CLS] / <s> token) of sequence i, hidden_size values each. It is
+// what CLS pooling reads, and cheaper than Hidden: where the backend has
+// ml.AttentionRowsRun the last layer computes only those rows (its keys and
+// values for every token, the rest for the kept rows: Encoder.Forward);
+// elsewhere it runs whole and the rows are taken after. Each value equals
+// Hidden's at that row up to float32 rounding.
+func (m *Model) HiddenRows(ctx context.Context, seqs []ml.Sequence, rows []int) ([][]float32, error) {
+	if len(rows) != len(seqs) {
+		return nil, fmt.Errorf("bert: %d rows for %d sequences", len(rows), len(seqs))
+	}
+	for i, row := range rows {
+		if row < 0 || row >= len(seqs[i].IDs) {
+			return nil, fmt.Errorf("bert: sequence %d has %d tokens, no row %d", i, len(seqs[i].IDs), row)
+		}
+	}
+	if len(seqs) == 0 {
+		return nil, nil
+	}
+	var h []float32
+	_, err := m.run(ctx, seqs, func(r ml.Run, b *batch) {
+		at := make([]int32, len(rows))
+		for i, row := range rows {
+			at[i] = b.offsets[i] + int32(row)
+		}
+		h = r.Read(m.encode(r, b, at))
+	})
+	if err != nil {
+		return nil, err
+	}
+	d := m.cfg.HiddenSize
+	if len(h) != len(seqs)*d {
+		return nil, fmt.Errorf("bert: backend %s returned %d values for %d rows of %d", m.backend.Name(), len(h), len(seqs), d)
+	}
+	out := make([][]float32, len(seqs))
+	for i := range out {
+		out[i] = h[i*d : (i+1)*d : (i+1)*d]
 	}
 	return out, nil
 }
@@ -418,3 +468,5 @@ func (m *Model) String() string {
 	return fmt.Sprintf("%v: %d layers, hidden %d, %d heads, %d labels, on %s",
 		m.cfg.Arch(), len(m.encoder.Layer), m.cfg.HiddenSize, m.cfg.NumAttentionHeads, m.cfg.NumLabels, m.backend.Name())
 }
+
+var _ ml.RowsEncoder = (*Model)(nil)

@@ -86,6 +86,18 @@ func (a *SelfAttention) Forward(r ml.Run, x ml.Tensor, offsets []int32) ml.Tenso
 	return ctx
 }
 
+// ForwardRows is Forward for the rows xr of x only (one per sequence, each
+// in its own sequence): their queries against the keys and values of every
+// token of x.
+func (a *SelfAttention) ForwardRows(r ml.Run, ar ml.AttentionRowsRun, x, xr ml.Tensor, offsets []int32) ml.Tensor {
+	q := a.Query.Forward(r, xr)
+	k := a.Key.Forward(r, x)
+	v := a.Value.Forward(r, x)
+	ctx := ar.AttentionRows(q, k, v, a.Heads, a.Heads, offsets)
+	ml.Release(r, q, k, v)
+	return ctx
+}
+
 // SelfOutput is BertSelfOutput (modeling_bert.py#L283): dense, then
 // LayerNorm with the residual.
 type SelfOutput struct {
@@ -109,6 +121,15 @@ type Attention struct {
 func (a *Attention) Forward(r ml.Run, x ml.Tensor, offsets []int32) ml.Tensor {
 	s := a.Self.Forward(r, x, offsets)
 	y := a.Output.Forward(r, s, x)
+	ml.Release(r, s)
+	return y
+}
+
+// ForwardRows is Forward for the rows xr of x (see SelfAttention.ForwardRows),
+// xr being the residual.
+func (a *Attention) ForwardRows(r ml.Run, ar ml.AttentionRowsRun, x, xr ml.Tensor, offsets []int32) ml.Tensor {
+	s := a.Self.ForwardRows(r, ar, x, xr, offsets)
+	y := a.Output.Forward(r, s, xr)
 	ml.Release(r, s)
 	return y
 }
@@ -154,6 +175,20 @@ func (l *Layer) Forward(r ml.Run, x ml.Tensor, offsets []int32) ml.Tensor {
 	return y
 }
 
+// ForwardRows is Forward's output at rows (one per sequence, rows[s] in
+// sequence s) only: every token's keys and values, and for those rows alone
+// the queries, attention, output projection and feed-forward block. Each
+// kept row's value is the same function of the same inputs as in Forward.
+func (l *Layer) ForwardRows(r ml.Run, ar ml.AttentionRowsRun, x ml.Tensor, offsets, rows []int32) ml.Tensor {
+	xr := r.Rows(x, rows)
+	a := l.Attention.ForwardRows(r, ar, x, xr, offsets)
+	ml.Release(r, xr)
+	h := l.Intermediate.Forward(r, a)
+	y := l.Output.Forward(r, h, a)
+	ml.Release(r, h, a)
+	return y
+}
+
 // Encoder is BertEncoder (modeling_bert.py#L422).
 type Encoder struct {
 	Layer []Layer `hf:"layer"`
@@ -163,9 +198,25 @@ type Encoder struct {
 // layer's output (tests compare them with transformers' hidden states).
 // Each layer's input is released once the next layer has run, x included:
 // the caller must not use x after Forward.
-func (e *Encoder) Forward(r ml.Run, x ml.Tensor, offsets []int32, observe func(layer int, x ml.Tensor)) ml.Tensor {
+//
+// rows, when not nil, are the only rows of the output the caller reads,
+// one per sequence (rows[s] in sequence s: the heads' first token, or the
+// rows Model.HiddenRows is asked for), and Forward returns those rows
+// alone. Where the run has AttentionRowsRun the last layer then computes
+// only them (Layer.ForwardRows: about a sixth of MiniLM-L6's work is that
+// layer's other rows); elsewhere it runs whole and the rows are taken after. observe sees every row of every layer, so it
+// runs the whole last layer too: the hidden-state tests check the full
+// path, the goldens of the logits the pruned one.
+func (e *Encoder) Forward(r ml.Run, x ml.Tensor, offsets, rows []int32, observe func(layer int, x ml.Tensor)) ml.Tensor {
+	ar, prune := r.(ml.AttentionRowsRun)
+	prune = prune && rows != nil && observe == nil
 	for i := range e.Layer {
-		y := e.Layer[i].Forward(r, x, offsets)
+		var y ml.Tensor
+		if prune && i == len(e.Layer)-1 {
+			y = e.Layer[i].ForwardRows(r, ar, x, offsets, rows)
+		} else {
+			y = e.Layer[i].Forward(r, x, offsets)
+		}
 		ml.Release(r, x)
 		x = y
 		if r.Err() != nil {
@@ -174,6 +225,11 @@ func (e *Encoder) Forward(r ml.Run, x ml.Tensor, offsets []int32, observe func(l
 		if observe != nil {
 			observe(i+1, x)
 		}
+	}
+	if rows != nil && !(prune && len(e.Layer) > 0) {
+		y := r.Rows(x, rows)
+		ml.Release(r, x)
+		x = y
 	}
 	return x
 }

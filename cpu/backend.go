@@ -333,6 +333,8 @@ type fastRun struct {
 	// the decoder operations' (decoder.go)
 	decJob decoderTask
 	causal causalTask
+
+	rowsAttn rowsAttnTask // AttentionRows's (rows.go)
 }
 
 func (r *fastRun) ok() bool {

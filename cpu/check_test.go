@@ -50,6 +50,24 @@ func TestBackendsRefuseAlike(t *testing.T) {
 		"mean rows empty":   func(r ml.Run, a args) { r.(ml.MeanRowsRun).MeanRows(a.x, []int32{0, 3, 3}) },
 		"mean rows offsets": func(r ml.Run, a args) { r.(ml.MeanRowsRun).MeanRows(a.x, []int32{0, 4}) },
 		"layer norm gamma":  func(r ml.Run, a args) { r.AddLayerNorm(a.x, nil, a.v, a.v, 1e-5) },
+		"attention rows heads": func(r ml.Run, a args) {
+			r.(ml.AttentionRowsRun).AttentionRows(a.z, a.y, a.y, 4, 3, []int32{0, 1, 3})
+		},
+		"attention rows shapes": func(r ml.Run, a args) {
+			r.(ml.AttentionRowsRun).AttentionRows(a.z, a.x, a.z, 2, 2, []int32{0, 1, 3})
+		},
+		"attention rows offsets": func(r ml.Run, a args) {
+			r.(ml.AttentionRowsRun).AttentionRows(a.z, a.x, a.y, 2, 2, []int32{0, 2})
+		},
+		"attention rows empty": func(r ml.Run, a args) {
+			r.(ml.AttentionRowsRun).AttentionRows(a.z, a.x, a.y, 2, 2, []int32{0, 3, 3})
+		},
+		"attention rows queries": func(r ml.Run, a args) {
+			r.(ml.AttentionRowsRun).AttentionRows(a.x, a.x, a.y, 2, 2, []int32{0, 3})
+		},
+		"rope at count":    func(r ml.Run, a args) { r.(ml.RoPEAtRun).RoPEAt(a.x, 2, 1e4, []int32{0, 1}) },
+		"rope at negative": func(r ml.Run, a args) { r.(ml.RoPEAtRun).RoPEAt(a.x, 2, 1e4, []int32{0, -1, 2}) },
+		"rope at heads":    func(r ml.Run, a args) { r.(ml.RoPEAtRun).RoPEAt(a.x, 4, 1e4, []int32{0, 1, 2}) },
 	} {
 		var msgs [2]string
 		for i, b := range []ml.Backend{Default(), reference.New()} {

@@ -73,9 +73,8 @@ func (r *fastRun) RoPE(x ml.Tensor, heads int, theta float64, offsets []int32) {
 	for s := 0; s+1 < len(offsets); s++ {
 		longest = max(longest, int(offsets[s+1]-offsets[s]))
 	}
-	dim, hd := xt.cols, xt.cols/heads
-	half := hd / 2
-	tab := ropeFor(theta, hd, longest)
+	dim := xt.cols
+	tab := ropeFor(theta, dim/heads, longest)
 	// seq[t] would cost a slice per call; the parts find their sequence by
 	// walking offsets from the part's first row.
 	r.parallelFunc(xt.rows, dim, func(r0, r1 int) {
@@ -87,21 +86,51 @@ func (r *fastRun) RoPE(x ml.Tensor, heads int, theta float64, offsets []int32) {
 			for int(offsets[s+1]) <= t {
 				s++
 			}
-			p := t - int(offsets[s])
-			cos, sin := tab.cos[p*half:(p+1)*half], tab.sin[p*half:(p+1)*half]
-			if hasMM4 {
-				ropeAsm(xt.data[t*dim:(t+1)*dim], cos, sin, heads)
-				continue
-			}
-			for h := range heads {
-				row := xt.data[t*dim+h*hd : t*dim+(h+1)*hd]
-				x1, x2 := row[:half], row[half:]
-				for i := range half {
-					a, b := x1[i], x2[i]
-					x1[i] = a*cos[i] - b*sin[i]
-					x2[i] = b*cos[i] + a*sin[i]
-				}
-			}
+			tab.rotate(xt.data[t*dim:(t+1)*dim], heads, t-int(offsets[s]))
 		}
 	})
+}
+
+// rotate rotates every one of the heads of row (one token's) by position p.
+func (tab *ropeTable) rotate(row []float32, heads, p int) {
+	hd := len(row) / heads
+	half := hd / 2
+	cos, sin := tab.cos[p*half:(p+1)*half], tab.sin[p*half:(p+1)*half]
+	if hasMM4 {
+		ropeAsm(row, cos, sin, heads)
+		return
+	}
+	for h := range heads {
+		x1, x2 := row[h*hd:h*hd+half], row[h*hd+half:(h+1)*hd]
+		for i := range half {
+			a, b := x1[i], x2[i]
+			x1[i] = a*cos[i] - b*sin[i]
+			x2[i] = b*cos[i] + a*sin[i]
+		}
+	}
+}
+
+// RoPEAt is ml.RoPEAtRun: RoPE's rotation, from the same table, with row i
+// at positions[i].
+func (r *fastRun) RoPEAt(x ml.Tensor, heads int, theta float64, positions []int32) {
+	if !r.ok() {
+		return
+	}
+	xt := r.tensor(x)
+	if xt == nil {
+		return
+	}
+	if err := ml.CheckRoPEAt(xt, heads, theta, positions); err != nil {
+		r.fail("%v", err)
+		return
+	}
+	longest := 0
+	for _, p := range positions {
+		longest = max(longest, int(p)+1)
+	}
+	dim := xt.cols
+	tab := ropeFor(theta, dim/heads, longest)
+	for t, p := range positions { // one row per sequence: too little to share out
+		tab.rotate(xt.data[t*dim:(t+1)*dim], heads, int(p))
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -28,6 +29,10 @@ type Embedder struct {
 	b      *batch.Batcher[seq]
 	maxLen int
 	log    *slog.Logger
+	// clsOnly is set when the pooling is [cls] alone: forward then asks the
+	// encoder for the one row each text's pooling reads (hiddenRows). Tests
+	// clear it to compare with the path through every hidden state.
+	clsOnly bool
 
 	closeOnce sync.Once
 	closeErr  error
@@ -57,6 +62,10 @@ type encoder interface {
 	// hidden returns each sequence's last hidden states, len(ids) rows of
 	// hiddenSize, row-major.
 	hidden(ctx context.Context, batch []seq) ([][]float32, error)
+	// hiddenRows returns row rows[i] of sequence i's last hidden states,
+	// hiddenSize values each: what CLS pooling reads, for less work where
+	// the model can compute only those rows in its last layer.
+	hiddenRows(ctx context.Context, batch []seq, rows []int) ([][]float32, error)
 	hiddenSize() int
 	// maxTokens is the longest sequence the position table allows.
 	maxTokens() int
@@ -136,6 +145,7 @@ func newEmbedder(eng engine, opts Options) (*Embedder, error) {
 		return nil, fmt.Errorf("MaxLength %d leaves no room beside the %d special tokens", limit, pre+post)
 	}
 	e.maxLen = limit
+	e.clsOnly = slices.Equal(st.Pooling.Modes, []weights.PoolingMode{weights.PoolCLS})
 	if opts.BatchSize < 0 || opts.MaxBatchTokens < 0 || opts.Workers < 0 || opts.MaxInputs < 0 || opts.BatchWait < 0 {
 		return nil, errors.New("BatchSize, MaxBatchTokens, Workers, MaxInputs and BatchWait must not be negative")
 	}
@@ -185,6 +195,9 @@ func newEmbedder(eng engine, opts Options) (*Embedder, error) {
 
 // forward is one batch: the encoder, then each text's module stack.
 func (e *Embedder) forward(ctx context.Context, b []seq) ([][]float32, error) {
+	if e.clsOnly {
+		return e.forwardCLS(ctx, b)
+	}
 	hs, err := e.mdl.hidden(ctx, b)
 	if err != nil {
 		return nil, err
@@ -199,6 +212,32 @@ func (e *Embedder) forward(ctx context.Context, b []seq) ([][]float32, error) {
 			return nil, fmt.Errorf("embed: the encoder returned %d values for %d tokens of %d", len(hs[i]), len(s.ids), d)
 		}
 		out[i] = head(e.st, hs[i], len(s.ids), d, s.skip)
+	}
+	return out, nil
+}
+
+// forwardCLS is forward for a pooling of [cls] alone, which reads one row
+// per text: the first the mask keeps (row skip, as pool's cls), so only that
+// row is asked of the encoder and pooled as a one-token sequence.
+func (e *Embedder) forwardCLS(ctx context.Context, b []seq) ([][]float32, error) {
+	rows := make([]int, len(b))
+	for i, s := range b {
+		rows[i] = s.skip
+	}
+	hs, err := e.mdl.hiddenRows(ctx, b, rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(hs) != len(b) {
+		return nil, fmt.Errorf("embed: the encoder returned %d sequences for %d", len(hs), len(b))
+	}
+	d := e.mdl.hiddenSize()
+	out := make([][]float32, len(b))
+	for i := range b {
+		if len(hs[i]) != d {
+			return nil, fmt.Errorf("embed: the encoder returned %d values for one row of %d", len(hs[i]), d)
+		}
+		out[i] = head(e.st, hs[i], 1, d, 0)
 	}
 	return out, nil
 }

@@ -76,6 +76,24 @@ func (e *mlEncoder) hidden(ctx context.Context, b []seq) ([][]float32, error) {
 	return e.m.Hidden(ctx, seqs)
 }
 
+// hiddenRows is HiddenRows where the model has it (its last layer computing
+// only those rows), else the rows of Hidden.
+func (e *mlEncoder) hiddenRows(ctx context.Context, b []seq, rows []int) ([][]float32, error) {
+	rm, ok := e.m.(ml.RowsEncoder)
+	if !ok {
+		hs, err := e.hidden(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		return pickRows(hs, rows, e.m.HiddenSize())
+	}
+	seqs := make([]ml.Sequence, len(b))
+	for i, s := range b {
+		seqs[i] = ml.Sequence{IDs: s.ids, TypeIDs: s.typeIDs}
+	}
+	return rm.HiddenRows(ctx, seqs, rows)
+}
+
 func (e *mlEncoder) hiddenSize() int { return e.m.HiddenSize() }
 func (e *mlEncoder) maxTokens() int  { return e.m.MaxTokens() }
 
@@ -85,4 +103,20 @@ func (e *mlEncoder) close() error {
 		err = errors.Join(err, e.backend.Close())
 	}
 	return err
+}
+
+// pickRows takes row rows[i] (of d values) out of each hs[i], for an
+// encoder that gives only every row.
+func pickRows(hs [][]float32, rows []int, d int) ([][]float32, error) {
+	if len(hs) != len(rows) {
+		return nil, fmt.Errorf("embed: the encoder returned %d sequences for %d", len(hs), len(rows))
+	}
+	out := make([][]float32, len(hs))
+	for i, r := range rows {
+		if r < 0 || (r+1)*d > len(hs[i]) {
+			return nil, fmt.Errorf("embed: the encoder returned %d values for sequence %d, no row %d of %d", len(hs[i]), i, r, d)
+		}
+		out[i] = hs[i][r*d : (r+1)*d : (r+1)*d]
+	}
+	return out, nil
 }

@@ -27,11 +27,12 @@ import (
 const tolerance = 1e-5
 
 type goldenEmbedder struct {
-	Dir        string `json:"dir"`
-	Golden     string `json:"golden"`
-	Dim        int    `json:"dim"`
-	Normalized bool   `json:"normalized"`
-	Plain      bool   `json:"plain"`
+	Dir        string   `json:"dir"`
+	Golden     string   `json:"golden"`
+	Dim        int      `json:"dim"`
+	Normalized bool     `json:"normalized"`
+	Plain      bool     `json:"plain"`
+	Pooling    []string `json:"pooling"`
 }
 
 type goldenRecord struct {
@@ -163,6 +164,9 @@ func TestGoldenEmbeddings(t *testing.T) {
 			in := e.Info()
 			if in.Dim != g.Dim || in.Normalized != g.Normalized || (g.Plain != (len(in.Notes) > 0)) {
 				t.Errorf("info %+v; manifest dim %d normalized %v plain %v", in, g.Dim, g.Normalized, g.Plain)
+			}
+			if cls := slices.Equal(g.Pooling, []string{"cls"}); e.clsOnly != cls {
+				t.Errorf("pooling %v: the one-row [cls] path is %v, want %v", g.Pooling, e.clsOnly, cls)
 			}
 			recs := readGolden(t, testdata(filepath.FromSlash(g.Golden)))
 			worst := compareGolden(t, e, recs)

@@ -55,6 +55,13 @@ func (f *fakeEnc) hidden(ctx context.Context, b []seq) ([][]float32, error) {
 	}
 	return out, ctx.Err()
 }
+func (f *fakeEnc) hiddenRows(ctx context.Context, b []seq, rows []int) ([][]float32, error) {
+	hs, err := f.hidden(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	return pickRows(hs, rows, f.d)
+}
 func (f *fakeEnc) hiddenSize() int { return f.d }
 func (f *fakeEnc) maxTokens() int  { return f.positions }
 func (f *fakeEnc) close() error    { return nil }

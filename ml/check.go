@@ -189,3 +189,51 @@ func CheckRows(x Tensor, idx []int32) error {
 	}
 	return nil
 }
+
+// CheckAttentionRows checks AttentionRows's arguments: q's columns split
+// into heads, heads into groups of kvHeads, k and v of kvHeads heads of q's
+// head size and one length, offsets spanning them with no sequence empty,
+// and one query row per sequence.
+func CheckAttentionRows(q, k, v Tensor, heads, kvHeads int, offsets []int32) error {
+	const op = "attention rows"
+	if heads <= 0 || kvHeads <= 0 || heads%kvHeads != 0 || q.Cols()%heads != 0 {
+		return fmt.Errorf("%s: %d columns, %d heads over %d key-value heads", op, q.Cols(), heads, kvHeads)
+	}
+	kv := kvHeads * (q.Cols() / heads)
+	if v.Rows() != k.Rows() || k.Cols() != kv || v.Cols() != kv {
+		return fmt.Errorf("%s: q [%d %d], k [%d %d], v [%d %d] for %d key-value heads",
+			op, q.Rows(), q.Cols(), k.Rows(), k.Cols(), v.Rows(), v.Cols(), kvHeads)
+	}
+	if err := CheckOffsets(offsets, k.Rows()); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	for s := 0; s+1 < len(offsets); s++ {
+		if offsets[s+1] == offsets[s] {
+			return fmt.Errorf("%s: sequence %d is empty", op, s)
+		}
+	}
+	if q.Rows() != len(offsets)-1 {
+		return fmt.Errorf("%s: %d query rows for %d sequences", op, q.Rows(), len(offsets)-1)
+	}
+	return nil
+}
+
+// CheckRoPEAt checks RoPEAt's x (heads of an even size), theta and one
+// position, not negative, per row.
+func CheckRoPEAt(x Tensor, heads int, theta float64, positions []int32) error {
+	if heads <= 0 || x.Cols()%heads != 0 || (x.Cols()/heads)%2 != 0 {
+		return fmt.Errorf("rope at: %d columns do not split into %d heads of an even size", x.Cols(), heads)
+	}
+	if !(theta > 0) {
+		return fmt.Errorf("rope at: theta %v", theta)
+	}
+	if len(positions) != x.Rows() {
+		return fmt.Errorf("rope at: %d positions for %d rows", len(positions), x.Rows())
+	}
+	for i, p := range positions {
+		if p < 0 {
+			return fmt.Errorf("rope at: row %d at position %d", i, p)
+		}
+	}
+	return nil
+}

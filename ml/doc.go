@@ -50,8 +50,12 @@
 //
 // The optional operations so far: LinearActRun, Releaser and TableBuilder
 // (backend.go); RoPERun (rope.go), WindowAttentionRun (window.go), AddRun,
-// GLURun and MeanRowsRun (elementwise.go), which ModernBERT needs; reference
-// and cpu have them all, cuda none of the latter five yet.
+// GLURun and MeanRowsRun (elementwise.go), which ModernBERT needs;
+// AttentionRowsRun and RoPEAtRun (rows.go), with which a last layer computes
+// only the rows its head reads (bert, qwen3 and modernbert run the whole
+// layer without them; bert's HiddenRows, an embedding model's [cls] row,
+// likewise: RowsEncoder in model.go); reference and cpu have them all, cuda
+// none of the latter seven yet.
 //
 // # Modules and binding
 //

@@ -51,6 +51,18 @@ type Encoder interface {
 	HiddenSize() int
 }
 
+// RowsEncoder is an Encoder that gives one row of the last hidden states
+// per sequence for less work than Hidden, its last layer computing only
+// those rows where its backend can: what CLS pooling reads. Package embed
+// uses it when the pooling reads nothing else (BertModel, XLMRobertaModel).
+type RowsEncoder interface {
+	Encoder
+	// HiddenRows returns row rows[i] (0 is the first token) of sequence i's
+	// last hidden states, HiddenSize values each, equal to Hidden's at that
+	// row up to float32 rounding.
+	HiddenRows(ctx context.Context, seqs []Sequence, rows []int) ([][]float32, error)
+}
+
 // Request is what Load gives a registered architecture's NewFunc: all it
 // may need to build a model, whatever the architecture. Each architecture
 // reads its own config.json fields from Raw (WeightsConfig parses the ones

@@ -35,6 +35,9 @@ type Model struct {
 	// observe, when set (tests only), sees the hidden states as
 	// transformers' output_hidden_states returns them.
 	observe func(layer int, hidden []float32)
+	// fullLastLayer, when set (tests only), runs the whole last layer
+	// even where the backend could compute only the rows the head reads.
+	fullLastLayer bool
 }
 
 // Load reads dir/config.json and the checkpoint's safetensors file(s) and
@@ -199,8 +202,10 @@ func (m *Model) Forward(ctx context.Context, seqs [][]int32) ([][]float32, error
 	if m.observe != nil {
 		observe = func(layer int, x ml.Tensor) { m.observe(layer, r.Read(x)) }
 	}
-	x := m.decoder.Forward(r, b.ids, b.offsets, observe)
-	logits := r.Read(m.head.Forward(r, r.Rows(x, b.last)))
+	if m.fullLastLayer {
+		r.rows = nil // the whole last layer, as a backend without AttentionRows runs it
+	}
+	logits := r.Read(m.head.Forward(r, m.decoder.Forward(r, b.ids, b.offsets, b.last, observe)))
 	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("qwen3: forward: %w", err)
 	}
