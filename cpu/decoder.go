@@ -63,13 +63,14 @@ func (r *fastRun) CausalAttention(q, k, v ml.Tensor, heads, kvHeads int, offsets
 	hd := qt.cols / heads
 	out := r.newTensor(qt.rows, qt.cols)
 	r.causal = causalTask{out: out.data, q: qt.data, k: kt.data, v: vt.data, heads: heads, kvHeads: kvHeads, hd: hd, offsets: offsets, run: r}
-	r.parallel(&r.causal, (len(offsets)-1)*heads)
+	r.parallel(&r.causal, (len(offsets)-1)*kvHeads)
 	r.causal = causalTask{}
 	return out
 }
 
-// causalTask is one (sequence, head) pair of causal grouped-query attention
-// per part.
+// causalTask is one (sequence, key-value head) pair of causal grouped-query
+// attention per part: the query heads that share the key-value head, so
+// that its keys are transposed once for all of them.
 type causalTask struct {
 	out, q, k, v       []float32
 	heads, kvHeads, hd int
@@ -78,26 +79,34 @@ type causalTask struct {
 }
 
 func (t *causalTask) runPart(slot, part int) {
-	s, h := part/t.heads, part%t.heads
+	s, kvh := part/t.kvHeads, part%t.kvHeads
 	start, end := int(t.offsets[s]), int(t.offsets[s+1])
 	if end == start {
 		return
 	}
-	hd := t.hd
-	kvh := h / (t.heads / t.kvHeads)
-	causalHead(t.run.slots[slot], t.out, t.q, t.k, t.v, t.heads*hd, h*hd, t.kvHeads*hd, kvh*hd, hd, start, end-start, hasMM4)
+	hd, group := t.hd, t.heads/t.kvHeads
+	causalHead(t.run.slots[slot], t.out, t.q, t.k, t.v, t.heads*hd, kvh*group*hd, group, t.kvHeads*hd, kvh*hd, hd, start, end-start, hasMM4)
 }
 
 // causalHead is attentionHead (attention.go) with the causal mask and
-// grouped key-value heads: the queries of head columns qcol.. (rows qdim
-// floats apart) against the keys and values of columns kcol.. (rows kdim
-// apart). A block of four queries ending at token i needs only the keys
+// grouped key-value heads: the queries of the group heads from head
+// columns qcol.. (rows qdim floats apart) against the keys and values of
+// columns kcol.. (rows kdim apart), the keys transposed once for the group.
+// A block of four queries ending at token i needs only the keys
 // 0..i, so the scores of block i0 cover the first i0+4 keys (rounded up to
 // the kernel's 32 columns) and each row's softmax its own i+1: about half
 // the work of the full square.
-func causalHead(sc *attnScratch, out, q, k, v []float32, qdim, qcol, kdim, kcol, hd, start, L int, useAsm bool) {
+func causalHead(sc *attnScratch, out, q, k, v []float32, qdim, qcol, group, kdim, kcol, hd, start, L int, useAsm bool) {
 	lp := (L + 31) &^ 31
 	kt, sb, qb, ob := prepareHead(sc, k, kdim, kcol, hd, start, L, lp, lp)
+	for g := range group {
+		causalQueries(kt, sb, qb, ob, out, q, v, qdim, qcol+g*hd, kdim, kcol, hd, start, L, lp, useAsm)
+	}
+}
+
+// causalQueries is causalHead's work for one query head, on the keys
+// prepareHead transposed into kt (lp columns).
+func causalQueries(kt, sb, qb, ob, out, q, v []float32, qdim, qcol, kdim, kcol, hd, start, L, lp int, useAsm bool) {
 	asm := useAsm && hd%32 == 0
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	for i0 := 0; i0 < L; i0 += attnRows {
@@ -170,22 +179,44 @@ func (t *decoderTask) runPart(slot, part int) {
 	x := t.x[r0*n : r1*n]
 	switch t.kind {
 	case decSwiGLU:
-		y := t.y[r0*n : r1*n]
-		for i, g := range x {
-			x[i] = silu(g) * y[i]
+		if hasMM4 {
+			swigluAsm(x, t.y[r0*n:r1*n])
+		} else {
+			swigluGo(x, t.y[r0*n:r1*n])
 		}
 	case decRMSNorm:
 		y, g := t.y[r0*n:r1*n], len(t.w)
 		for o := 0; o < len(x); o += g {
-			var ss float32
-			for _, v := range x[o : o+g] {
-				ss += v * v
-			}
-			inv := float32(1 / math.Sqrt(float64(ss/float32(g)+t.eps)))
-			for i, v := range x[o : o+g] {
-				y[o+i] = t.w[i] * (v * inv)
+			if hasMM4 {
+				rmsNormAsm(y[o:o+g], x[o:o+g], t.w, t.eps)
+			} else {
+				rmsNormRow(y[o:o+g], x[o:o+g], t.w, t.eps)
 			}
 		}
+	}
+}
+
+// rmsNormRow writes w·x/sqrt(mean(x²) + eps) to dst, as the reference
+// does (the squares summed in float64, inv rounded once to float32): the
+// fallback, and the oracle of rmsNorm16.
+func rmsNormRow(dst, x, w []float32, eps float32) {
+	x, w = x[:len(dst)], w[:len(dst)]
+	var ss float64
+	for _, v := range x {
+		ss += float64(v) * float64(v)
+	}
+	inv := float32(1 / math.Sqrt(ss/float64(len(x))+float64(eps)))
+	for i, v := range x {
+		dst[i] = w[i] * (v * inv)
+	}
+}
+
+// swigluGo is g[i] = silu(g[i])·u[i] in Go: the fallback, and the oracle
+// of swiglu16.
+func swigluGo(g, u []float32) {
+	u = u[:len(g)]
+	for i, v := range g {
+		g[i] = silu(v) * u[i]
 	}
 }
 

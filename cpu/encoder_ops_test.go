@@ -41,7 +41,7 @@ func TestFastRoPEMatchesReference(t *testing.T) {
 	for _, c := range []struct {
 		heads, headDim int
 		theta          float64
-	}{{12, 64, 160000}, {12, 64, 10000}, {4, 8, 10000}, {2, 2, 1e6}, {3, 128, 5000}} {
+	}{{12, 64, 160000}, {12, 64, 10000}, {4, 8, 10000}, {2, 2, 1e6}, {3, 128, 5000}, {5, 40, 10000}} {
 		lens := testrand.Lengths(rng, 1+rng.IntN(6), 1+rng.IntN(1200))
 		offsets, total := offsetsOf(lens)
 		dim := c.heads * c.headDim

@@ -72,3 +72,49 @@ func layerNormAsm(dst, x, res, gamma, beta []float32, eps float32) {
 	_ = res[n-1]
 	layerNorm16(&dst[0], &x[0], &res[0], &gamma[0], &beta[0], n, 1, 1/float32(n), eps)
 }
+
+// swiglu16 is SwiGLU's element pass on AVX-512: gate[i] = silu(gate[i])·up[i]
+// (silu as in decoder.go), for n >= 1 floats.
+//
+//go:noescape
+func swiglu16(gate, up *float32, n int)
+
+func swigluAsm(g, u []float32) {
+	n := len(g)
+	if n == 0 {
+		return
+	}
+	_ = u[n-1] // the kernel does not check bounds
+	swiglu16(&g[0], &u[0], n)
+}
+
+// rmsNorm16 is rmsNormRow (decoder.go) on AVX-512, for n >= 1 floats; nf
+// is float64(n).
+//
+//go:noescape
+func rmsNorm16(dst, x, w *float32, n int, nf, eps float64)
+
+func rmsNormAsm(dst, x, w []float32, eps float32) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	_, _ = x[n-1], w[n-1] // the kernel does not check bounds
+	rmsNorm16(&dst[0], &x[0], &w[0], n, float64(n), float64(eps))
+}
+
+// rope16 rotates one token's heads heads of 2·half floats at x (half >= 1)
+// by cos and sin (half floats each), as RoPE's Go loop (rope.go) does, to
+// the bit.
+//
+//go:noescape
+func rope16(x, cos, sin *float32, heads, half int)
+
+func ropeAsm(row, cos, sin []float32, heads int) {
+	half := len(cos)
+	if heads == 0 || half == 0 {
+		return
+	}
+	_, _ = row[heads*2*half-1], sin[half-1] // the kernel does not check bounds
+	rope16(&row[0], &cos[0], &sin[0], heads, half)
+}

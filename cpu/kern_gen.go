@@ -406,6 +406,202 @@ func layerNorm() {
 	p("")
 }
 
+// swiglu writes swiglu16(gate, up *float32, n int): g = silu(g)·u in place for
+// n >= 1 floats, the last n%16 under K1. As silu (decoder.go) it takes the
+// exp of -|g| only, so e is in [0, 1] and nothing overflows: with
+// s = 1 where g >= 0 and s = e where g < 0, silu(g) = g·s/(1+e). Below -104
+// the exp clamps to about 0 and silu(g)·u is g·0·u (a signed zero) where the
+// true value is below |g·u|·e^-104.
+func swiglu() {
+	p("// func swiglu16(gate, up *float32, n int)")
+	p("TEXT ·swiglu16(SB), NOSPLIT, $0-24")
+	p("\tMOVQ gate+0(FP), DI")
+	p("\tMOVQ up+8(FP), SI")
+	p("\tMOVQ n+16(FP), BX")
+	tailMask()
+	expConsts()
+	p("\tMOVL $0x80000000, AX")
+	p("\tVPBROADCASTD AX, Z30") // the sign bit
+	p("\tVPXORD Z31, Z31, Z31") // 0
+	p("\tMOVQ BX, DX")
+	body := func() {
+		// Z0 = g, Z1 = u; Z2 = e = exp(-|g|); Z5 = 1+e; Z6 = s
+		p("\tVPORD Z30, Z0, Z2")
+		exp(2, 3, 4)
+		p("\tVADDPS Z19, Z2, Z5")
+		p("\tVCMPPS $1, Z31, Z0, K2") // g < 0 (false for -0)
+		p("\tVMOVAPS Z19, Z6")
+		p("\tVMOVAPS Z2, K2, Z6")
+		p("\tVMULPS Z6, Z0, Z0")
+		p("\tVMULPS Z1, Z0, Z0")
+		p("\tVDIVPS Z5, Z0, Z0")
+	}
+	p("sw1:")
+	p("\tCMPQ DX, $16")
+	p("\tJLT sw1tail")
+	p("\tVMOVUPS (DI), Z0")
+	p("\tVMOVUPS (SI), Z1")
+	body()
+	p("\tVMOVUPS Z0, (DI)")
+	p("\tADDQ $64, DI")
+	p("\tADDQ $64, SI")
+	p("\tSUBQ $16, DX")
+	p("\tJMP sw1")
+	p("sw1tail:")
+	p("\tTESTQ DX, DX")
+	p("\tJZ sw1done")
+	p("\tVMOVUPS.Z (DI), K1, Z0")
+	p("\tVMOVUPS.Z (SI), K1, Z1")
+	body()
+	p("\tVMOVUPS Z0, K1, (DI)")
+	p("sw1done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
+// rmsNorm writes rmsNorm16(dst, x, w *float32, n int, nf, eps float64):
+// dst = w·(x·inv) over n >= 1 floats with inv = 1/sqrt(sum(x²)/nf + eps),
+// as rmsNormRow (decoder.go): the squares summed in float64 (eight lanes in
+// each of Z10 and Z11), inv in float64 and rounded once to float32, then
+// two float32 products per element in rmsNormRow's order.
+func rmsNorm() {
+	p("// func rmsNorm16(dst, x, w *float32, n int, nf, eps float64)")
+	p("TEXT ·rmsNorm16(SB), NOSPLIT, $0-48")
+	p("\tMOVQ n+24(FP), BX")
+	tailMask()
+	p("\tMOVQ x+8(FP), SI")
+	p("\tMOVQ BX, DX")
+	p("\tVPXORQ Z10, Z10, Z10")
+	p("\tVPXORQ Z11, Z11, Z11")
+	sq := func() {
+		p("\tVCVTPS2PD Y0, Z2")
+		p("\tVEXTRACTF64X4 $1, Z0, Y1")
+		p("\tVCVTPS2PD Y1, Z3")
+		p("\tVFMADD231PD Z2, Z2, Z10")
+		p("\tVFMADD231PD Z3, Z3, Z11")
+	}
+	p("rn1:")
+	p("\tCMPQ DX, $16")
+	p("\tJLT rn1tail")
+	p("\tVMOVUPS (SI), Z0")
+	sq()
+	p("\tADDQ $64, SI")
+	p("\tSUBQ $16, DX")
+	p("\tJMP rn1")
+	p("rn1tail:")
+	p("\tTESTQ DX, DX")
+	p("\tJZ rn1done")
+	p("\tVMOVUPS.Z (SI), K1, Z0") // masked-off lanes add 0
+	sq()
+	p("rn1done:")
+	p("\tVADDPD Z11, Z10, Z10")
+	p("\tVEXTRACTF64X4 $1, Z10, Y1")
+	p("\tVADDPD Y1, Y10, Y10")
+	p("\tVEXTRACTF128 $1, Y10, X1")
+	p("\tVADDPD X1, X10, X10")
+	p("\tVPERMILPD $1, X10, X1")
+	p("\tVADDSD X1, X10, X10")
+	// inv = float32(1 / sqrt(ss/nf + eps)), everywhere
+	p("\tVDIVSD nf+32(FP), X10, X10")
+	p("\tVADDSD eps+40(FP), X10, X10")
+	p("\tVSQRTSD X10, X10, X10")
+	p("\tMOVQ $0x%016x, AX", math.Float64bits(1))
+	p("\tVMOVQ AX, X13")
+	p("\tVDIVSD X10, X13, X13")
+	p("\tVCVTSD2SS X13, X13, X13")
+	p("\tVBROADCASTSS X13, Z13")
+	// pass 2
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ x+8(FP), SI")
+	p("\tMOVQ w+16(FP), R9")
+	p("\tMOVQ BX, DX")
+	p("rn2:")
+	p("\tCMPQ DX, $16")
+	p("\tJLT rn2tail")
+	p("\tVMULPS (SI), Z13, Z0")
+	p("\tVMULPS (R9), Z0, Z0")
+	p("\tVMOVUPS Z0, (DI)")
+	p("\tADDQ $64, DI")
+	p("\tADDQ $64, SI")
+	p("\tADDQ $64, R9")
+	p("\tSUBQ $16, DX")
+	p("\tJMP rn2")
+	p("rn2tail:")
+	p("\tTESTQ DX, DX")
+	p("\tJZ rn2done")
+	p("\tVMOVUPS.Z (SI), K1, Z0")
+	p("\tVMOVUPS.Z (R9), K1, Z1")
+	p("\tVMULPS Z13, Z0, Z0")
+	p("\tVMULPS Z1, Z0, Z0")
+	p("\tVMOVUPS Z0, K1, (DI)")
+	p("rn2done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
+// rope writes rope16(x, cos, sin *float32, heads, half int): the rotary
+// embedding of one token's heads heads of 2·half floats each (half >= 1),
+// x1·cos - x2·sin and x2·cos + x1·sin as the RoPE loop (rope.go), with
+// separate multiplies and adds (no FMA) so that it rounds as the Go loop
+// and the reference do, to the bit; the last half%16 floats under K1.
+func rope() {
+	p("// func rope16(x, cos, sin *float32, heads, half int)")
+	p("TEXT ·rope16(SB), NOSPLIT, $0-40")
+	p("\tMOVQ x+0(FP), DI")
+	p("\tMOVQ cos+8(FP), SI")
+	p("\tMOVQ sin+16(FP), R8")
+	p("\tMOVQ heads+24(FP), R10")
+	p("\tMOVQ half+32(FP), BX")
+	tailMask()
+	p("\tMOVQ BX, R11")
+	p("\tSHLQ $2, R11") // x2's offset in bytes
+	body := func() {
+		// Z0 = x1, Z1 = x2, Z2 = cos, Z3 = sin
+		p("\tVMULPS Z2, Z0, Z4")
+		p("\tVMULPS Z3, Z1, Z5")
+		p("\tVSUBPS Z5, Z4, Z4") // x1·cos - x2·sin
+		p("\tVMULPS Z2, Z1, Z6")
+		p("\tVMULPS Z3, Z0, Z7")
+		p("\tVADDPS Z7, Z6, Z6") // x2·cos + x1·sin
+	}
+	p("rp1:")
+	p("\tLEAQ (DI)(R11*1), R13")
+	p("\tXORQ AX, AX")
+	p("\tMOVQ BX, DX")
+	p("rp2:")
+	p("\tCMPQ DX, $16")
+	p("\tJLT rp2tail")
+	p("\tVMOVUPS (DI)(AX*1), Z0")
+	p("\tVMOVUPS (R13)(AX*1), Z1")
+	p("\tVMOVUPS (SI)(AX*1), Z2")
+	p("\tVMOVUPS (R8)(AX*1), Z3")
+	body()
+	p("\tVMOVUPS Z4, (DI)(AX*1)")
+	p("\tVMOVUPS Z6, (R13)(AX*1)")
+	p("\tADDQ $64, AX")
+	p("\tSUBQ $16, DX")
+	p("\tJMP rp2")
+	p("rp2tail:")
+	p("\tTESTQ DX, DX")
+	p("\tJZ rp2done")
+	p("\tVMOVUPS.Z (DI)(AX*1), K1, Z0")
+	p("\tVMOVUPS.Z (R13)(AX*1), K1, Z1")
+	p("\tVMOVUPS.Z (SI)(AX*1), K1, Z2")
+	p("\tVMOVUPS.Z (R8)(AX*1), K1, Z3")
+	body()
+	p("\tVMOVUPS Z4, K1, (DI)(AX*1)")
+	p("\tVMOVUPS Z6, K1, (R13)(AX*1)")
+	p("rp2done:")
+	p("\tLEAQ (DI)(R11*2), DI") // the next head
+	p("\tDECQ R10")
+	p("\tJNZ rp1")
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
 func main() {
 	p("// Code generated by kern_gen.go; DO NOT EDIT.")
 	p("")
@@ -418,6 +614,9 @@ func main() {
 	softmax()
 	gelu()
 	layerNorm()
+	swiglu()
+	rmsNorm()
+	rope()
 	if err := os.WriteFile("kern_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}

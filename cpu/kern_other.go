@@ -19,3 +19,9 @@ func geluAsm(x []float32)                   { panic("bert: gelu16 without assemb
 func layerNormAsm(dst, x, res, gamma, beta []float32, eps float32) {
 	panic("bert: layerNorm16 without assembly")
 }
+
+func swigluAsm(g, u []float32) { panic("cpu: swiglu16 without assembly") }
+
+func rmsNormAsm(dst, x, w []float32, eps float32) { panic("cpu: rmsNorm16 without assembly") }
+
+func ropeAsm(row, cos, sin []float32, heads int) { panic("cpu: rope16 without assembly") }

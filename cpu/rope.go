@@ -96,6 +96,10 @@ func (tab *ropeTable) rotate(row []float32, heads, p int) {
 	hd := len(row) / heads
 	half := hd / 2
 	cos, sin := tab.cos[p*half:(p+1)*half], tab.sin[p*half:(p+1)*half]
+	if hasMM4 {
+		ropeAsm(row, cos, sin, heads)
+		return
+	}
 	for h := range heads {
 		x1, x2 := row[h*hd:h*hd+half], row[h*hd+half:(h+1)*hd]
 		for i := range half {

@@ -11,8 +11,12 @@ import (
 // against.
 
 // RMSNorm is Qwen3RMSNorm (modeling_qwen3.py#L50) over each group of
-// len(weight) values of every row: weight * x / sqrt(mean(x²) + eps),
-// the mean in float32 as torch computes it for float32 input.
+// len(weight) values of every row: weight * (x * inv) with
+// inv = 1/sqrt(mean(x²) + eps) rounded once to float32. The squares are
+// summed in float64: torch sums float32 in a cascade (error of a few ulp),
+// which a sequential float32 sum does not reproduce (its error grows with
+// n) and float64 is nearer; and a fast backend can match float64 in any
+// order of summation.
 func (r *cpuRun) RMSNorm(x ml.Tensor, weight ml.Weight, eps float32) ml.Tensor {
 	if !r.ok() {
 		return dead
@@ -33,11 +37,11 @@ func (r *cpuRun) RMSNorm(x ml.Tensor, weight ml.Weight, eps float32) ml.Tensor {
 	out := newCPUTensor(xt.rows, xt.cols)
 	in, y := xt.data(), out.data()
 	for g := 0; g < len(in); g += n {
-		var ss float32
+		var ss float64
 		for _, v := range in[g : g+n] {
-			ss += v * v
+			ss += float64(v) * float64(v)
 		}
-		inv := float32(1 / math.Sqrt(float64(ss/float32(n)+eps)))
+		inv := float32(1 / math.Sqrt(ss/float64(n)+float64(eps)))
 		for i, v := range in[g : g+n] {
 			y[g+i] = w[i] * (v * inv)
 		}
