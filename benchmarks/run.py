@@ -756,7 +756,9 @@ def readme_block(rows, metas, notes):
     L = [README_BEGIN, ""]
     L.append("Scoring the same token ids as sentence-transformers (PyTorch), ONNX Runtime and OpenVINO, in pairs/s, "
              "each family's figures from one machine; crossrank's fastest precision against the fastest peer at any "
-             "precision, crossrank fp32 against the fastest fp32 peer. Ratios never cross families.")
+             "precision, crossrank fp32 against the fastest fp32 peer. Ratios never cross families. *% of FP32 peak* credits "
+             "the standard forward pass's FLOPs; crossrank's last layer computes only the rows the head reads (rows run from "
+             "2026-12-02 22:00 UTC on), so for those rows it is a work rate, above what the kernels execute.")
     L.append("")
     for fam in fams:
         note = notes.get(fam, {})
