@@ -210,7 +210,7 @@ func runBench(args []string, _ io.Reader, stdout, stderr io.Writer) int {
 			r.GFLOPS, r.PeakGFLOPS, 100*r.FractionOfPeak, r.PeakRSSMB)
 	}
 	tw.Flush()
-	fmt.Fprintln(stdout, "GFLOP/s counts the forward pass on real tokens only; peak: FP32 FMA loop on all threads, measured in the same run. Peak RSS is the process's (all contenders so far).")
+	fmt.Fprintln(stdout, "GFLOP/s counts the standard forward pass on real tokens only (crossrank skips most of its last layer, so this is a work rate); peak: FP32 FMA loop on all threads, measured in the same run. Peak RSS is the process's (all contenders so far).")
 	return 0
 }
 
