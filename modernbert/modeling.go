@@ -191,6 +191,12 @@ func (l *EncoderLayer) Forward(r ml.Run, x ml.Tensor, offsets []int32) ml.Tensor
 	}
 	add.Add(a, x) // hidden_states + attn_output
 	ml.Release(r, x)
+	return l.addMLP(r, add, a)
+}
+
+// addMLP is the layer's second half, shared by Forward and ForwardRows:
+// a + mlp(mlp_norm(a)), a new tensor; a is released.
+func (l *EncoderLayer) addMLP(r ml.Run, add ml.AddRun, a ml.Tensor) ml.Tensor {
 	n := l.MLPNorm.Forward(r, a, nil)
 	m := l.MLP.Forward(r, n)
 	ml.Release(r, n)
@@ -215,12 +221,7 @@ func (l *EncoderLayer) ForwardRows(r ml.Run, pr pruner, x ml.Tensor, offsets, ro
 	ml.Release(r, hr, x)
 	add.Add(a, xr) // hidden_states + attn_output
 	ml.Release(r, xr)
-	n := l.MLPNorm.Forward(r, a, nil)
-	m := l.MLP.Forward(r, n)
-	ml.Release(r, n)
-	add.Add(m, a)
-	ml.Release(r, a)
-	return m
+	return l.addMLP(r, add, a)
 }
 
 // ModernBertModel is ModernBertModel (#L398): embeddings, the layers,

@@ -253,7 +253,13 @@ func (l *DecoderLayer) Forward(r *run, x ml.Tensor, rope *RotaryEmbedding, offse
 	ml.Release(r, h)
 	r.Add(x, a)
 	ml.Release(r, a)
-	h = l.PostAttentionLayernorm.Forward(r, x)
+	return l.addMLP(r, x)
+}
+
+// addMLP is the layer's second half, shared by Forward and ForwardRows:
+// x += mlp(post_attention_layernorm(x)), in place; it returns x.
+func (l *DecoderLayer) addMLP(r *run, x ml.Tensor) ml.Tensor {
+	h := l.PostAttentionLayernorm.Forward(r, x)
 	m := l.MLP.Forward(r, h)
 	ml.Release(r, h)
 	r.Add(x, m)
@@ -273,12 +279,7 @@ func (l *DecoderLayer) ForwardRows(r *run, x ml.Tensor, rope *RotaryEmbedding, o
 	ml.Release(r, h, hr)
 	r.Add(xr, a)
 	ml.Release(r, a)
-	h = l.PostAttentionLayernorm.Forward(r, xr)
-	m := l.MLP.Forward(r, h)
-	ml.Release(r, h)
-	r.Add(xr, m)
-	ml.Release(r, m)
-	return xr
+	return l.addMLP(r, xr)
 }
 
 // Decoder is Qwen3Model (modeling_qwen3.py#L339): embed_tokens, the

@@ -76,31 +76,8 @@ func (r *cpuRun) CausalAttention(q, k, v ml.Tensor, heads, kvHeads int, offsets 
 		for h := range heads {
 			qcol, kcol := h*hd, (h/group)*hd
 			for i := start; i < end; i++ {
-				qi := qd[i*qc+qcol : i*qc+qcol+hd]
-				scores = scores[:0]
-				maxScore := float32(math.Inf(-1))
-				for j := start; j <= i; j++ {
-					kj := kd[j*kc+kcol : j*kc+kcol+hd]
-					var dot float32
-					for e := range qi {
-						dot += qi[e] * kj[e]
-					}
-					scores = append(scores, dot*scale)
-					maxScore = max(maxScore, dot*scale)
-				}
-				var sum float32
-				for j := range scores {
-					scores[j] = float32(math.Exp(float64(scores[j] - maxScore)))
-					sum += scores[j]
-				}
-				oi := o[i*qc+qcol : i*qc+qcol+hd]
-				for j := start; j <= i; j++ {
-					p := scores[j-start] / sum
-					vj := vd[j*kc+kcol : j*kc+kcol+hd]
-					for e := range oi {
-						oi[e] += p * vj[e]
-					}
-				}
+				// token i sees keys start..i
+				scores = attendRow(o[i*qc+qcol:i*qc+qcol+hd], qd[i*qc+qcol:i*qc+qcol+hd], kd, vd, kc, kcol, start, i+1, scale, scores)
 			}
 		}
 	}

@@ -388,39 +388,48 @@ func attention(out, q, k, v []float32, dim, heads int, offsets []int32) {
 	var scores []float32
 	for s := 0; s+1 < len(offsets); s++ {
 		start, end := int(offsets[s]), int(offsets[s+1])
-		scores = append(scores[:0], make([]float32, end-start)...)
 		for h := 0; h < heads; h++ {
 			col := h * headDim
 			for i := start; i < end; i++ {
-				qi := q[i*dim+col : i*dim+col+headDim]
-				maxScore := float32(math.Inf(-1))
-				for j := start; j < end; j++ {
-					kj := k[j*dim+col : j*dim+col+headDim]
-					var dot float32
-					for d := range qi {
-						dot += qi[d] * kj[d]
-					}
-					scores[j-start] = dot * scale
-					maxScore = max(maxScore, scores[j-start])
-				}
-				// Subtracting the largest score keeps exp from overflowing
-				// and does not change the softmax.
-				var sum float32
-				for j := range scores {
-					scores[j] = float32(math.Exp(float64(scores[j] - maxScore)))
-					sum += scores[j]
-				}
-				oi := out[i*dim+col : i*dim+col+headDim]
-				for j := start; j < end; j++ {
-					p := scores[j-start] / sum
-					vj := v[j*dim+col : j*dim+col+headDim]
-					for d := range oi {
-						oi[d] += p * vj[d]
-					}
-				}
+				scores = attendRow(out[i*dim+col:i*dim+col+headDim], q[i*dim+col:i*dim+col+headDim], k, v, dim, col, start, end, scale, scores)
 			}
 		}
 	}
+}
+
+// attendRow is one query's attention, the loops every reference attention
+// shares (Attention, CausalAttention, AttentionRows): oi += softmax over
+// keys j in [start, end) of qi·k_j·scale, times v_j, where k_j and v_j are
+// headDim floats at column col of row j (rows ld floats apart). scores is
+// scratch, returned for reuse.
+func attendRow(oi, qi, k, v []float32, ld, col, start, end int, scale float32, scores []float32) []float32 {
+	hd := len(qi)
+	scores = scores[:0]
+	maxScore := float32(math.Inf(-1))
+	for j := start; j < end; j++ {
+		kj := k[j*ld+col : j*ld+col+hd]
+		var dot float32
+		for d := range qi {
+			dot += qi[d] * kj[d]
+		}
+		scores = append(scores, dot*scale)
+		maxScore = max(maxScore, dot*scale)
+	}
+	// Subtracting the largest score keeps exp from overflowing and does
+	// not change the softmax.
+	var sum float32
+	for j := range scores {
+		scores[j] = float32(math.Exp(float64(scores[j] - maxScore)))
+		sum += scores[j]
+	}
+	for j := start; j < end; j++ {
+		p := scores[j-start] / sum
+		vj := v[j*ld+col : j*ld+col+hd]
+		for d := range oi {
+			oi[d] += p * vj[d]
+		}
+	}
+	return scores
 }
 
 func (r *cpuRun) Rows(x ml.Tensor, idx []int32) ml.Tensor {

@@ -8,9 +8,8 @@ import (
 
 // AttentionRows is ml.AttentionRowsRun: attention (see attention) for one
 // query per sequence over all the keys of that sequence, query head h
-// reading key-value head h/(heads/kvHeads). The loops are attention's and
-// CausalAttention's, in the same order, so that its row equals theirs to
-// the bit.
+// reading key-value head h/(heads/kvHeads). It runs attendRow, as attention and
+// CausalAttention do, so that its row equals theirs to the bit.
 func (r *cpuRun) AttentionRows(q, k, v ml.Tensor, heads, kvHeads int, offsets []int32) ml.Tensor {
 	if !r.ok() {
 		return dead
@@ -33,31 +32,7 @@ func (r *cpuRun) AttentionRows(q, k, v ml.Tensor, heads, kvHeads int, offsets []
 		start, end := int(offsets[s]), int(offsets[s+1])
 		for h := range heads {
 			qcol, kcol := h*hd, (h/group)*hd
-			qi := qd[s*qc+qcol : s*qc+qcol+hd]
-			scores = scores[:0]
-			maxScore := float32(math.Inf(-1))
-			for j := start; j < end; j++ {
-				kj := kd[j*kc+kcol : j*kc+kcol+hd]
-				var dot float32
-				for e := range qi {
-					dot += qi[e] * kj[e]
-				}
-				scores = append(scores, dot*scale)
-				maxScore = max(maxScore, dot*scale)
-			}
-			var sum float32
-			for j := range scores {
-				scores[j] = float32(math.Exp(float64(scores[j] - maxScore)))
-				sum += scores[j]
-			}
-			oi := o[s*qc+qcol : s*qc+qcol+hd]
-			for j := start; j < end; j++ {
-				p := scores[j-start] / sum
-				vj := vd[j*kc+kcol : j*kc+kcol+hd]
-				for e := range oi {
-					oi[e] += p * vj[e]
-				}
-			}
+			scores = attendRow(o[s*qc+qcol:s*qc+qcol+hd], qd[s*qc+qcol:s*qc+qcol+hd], kd, vd, kc, kcol, start, end, scale, scores)
 		}
 	}
 	return out
