@@ -453,8 +453,10 @@ def cell_key(r):
 def set_ratios(rows):
     """Sets each row's "ratio": its pairs/s over the fastest peer's in the
     same machine family, model, set and N, peers that compute another
-    function (agrees) excluded; None where no peer ran. RESULTS.md and the
-    chart read it."""
+    function (agrees) excluded; None where no peer ran, and None where that
+    peer's row is from another run than this one (a --merge can leave a
+    cell's rows from two runs: ratio_across_runs says so, and RESULTS.md
+    gives no figure). RESULTS.md and the chart read it."""
     best = {}
     for r in rows:
         if r["contender"] in PEERS and agrees(r):
@@ -463,10 +465,8 @@ def set_ratios(rows):
                 best[k] = r
     for r in rows:
         b = best.get(cell_key(r))
-        r["ratio"] = r["pairs_per_s"] / b["pairs_per_s"] if b else None
-        # A --merge can leave a cell's rows from two runs: a ratio between
-        # them says so (RESULTS.md marks it), as the cell summaries do.
         r["ratio_across_runs"] = bool(b) and r.get("date") != b.get("date")
+        r["ratio"] = r["pairs_per_s"] / b["pairs_per_s"] if b and not r["ratio_across_runs"] else None
 
 
 def write_rows(out, rows):
@@ -494,14 +494,18 @@ def standing(cell):
         st["peer32"] = max(p32, key=lambda r: r["pairs_per_s"])
         st["cr32"] = cr32
         st["ratio32"] = cr32["pairs_per_s"] / st["peer32"]["pairs_per_s"]
-    # --merge can put rows of several runs in one cell; a ratio between
-    # them is said to be one.
+    # --merge can put rows of several runs in one cell: no ratio is given
+    # between them (split() says so instead).
     st["runs"] = sorted({r["date"] for r in (bp, top, st["peer32"], st["cr32"]) if r and r.get("date")})
     return st
 
 
-def across_runs(st):
-    return f" (**across runs**: {', '.join(st['runs'])})" if len(st["runs"]) > 1 else ""
+def split(st):
+    """The words for a cell whose compared rows come from several runs (no
+    ratio is given between runs), or "" where they come from one."""
+    if len(st["runs"]) < 2:
+        return ""
+    return f"not compared: its fastest rows come from two runs ({', '.join(st['runs'])}); rerun the cell whole"
 
 
 def verdict(st):
@@ -640,7 +644,7 @@ def family_markdown(fam, rows, meta, note):
                 L.append(
                     f"| {r['set']} | {r['n']} | {name} | {r['precision']} | {fmt(r['latency_p50_ms'])} | "
                     f"{fmt(r['latency_p95_ms'])} | {r.get('reps', '')} | {fmt(r['pairs_per_s'], 2)} | "
-                    f"{fmt(r.get('ratio'), 2)}{' (across runs)' if r.get('ratio_across_runs') else ''} | {r.get('padded_tokens') or r['tokens']} | {fmt(r.get('gflops'))} | {fmt(100 * frac if frac else None)} | "
+                    f"{'– (its fastest peer ran in another run)' if r.get('ratio_across_runs') else fmt(r.get('ratio'), 2)} | {r.get('padded_tokens') or r['tokens']} | {fmt(r.get('gflops'))} | {fmt(100 * frac if frac else None)} | "
                     f"{fmt(r['peak_rss_mb'], 0)} | {diff} |"
                 )
             st = standing(cell)
@@ -672,6 +676,8 @@ def machine_line(m):
 
 def standing_line(model, key, st):
     top, bp = st["top"], st["peer"]
+    if split(st):
+        return f"- {model}, {key[1]} N={key[2]}: {split(st)}."
     s = (f"- {model}, {key[1]} N={key[2]}: fastest peer {bp['contender']} ({bp['precision']}); "
          f"crossrank's fastest precision ({top['precision']}) {st['ratio']:.2f}x its pairs/s: {verdict(st)}")
     if st["ratio32"] is not None:
@@ -681,7 +687,7 @@ def standing_line(model, key, st):
             s += f"; median latency {cr['latency_p50_ms']:.0f} ms against its {p32['latency_p50_ms']:.0f} ms"
         if cr.get("fraction_of_peak"):
             s += f"; {100 * cr['fraction_of_peak']:.0f}% of the FP32 peak on real tokens"
-    return s + across_runs(st) + "."
+    return s + "."
 
 
 def quoted_markdown(q, note):
@@ -741,10 +747,12 @@ def readme_table(cells, note_short):
             continue
         docs = f"{n}" if set_name == "short" else f"{n} long documents ({long_range()} tokens a pair)"
         bp = st["peer"]
-        words = f"{st['top']['precision']} {st['ratio']:.2f}x: {verdict(st)}{across_runs(st)}"
+        words = f"{st['top']['precision']} {st['ratio']:.2f}x: {verdict(st)}"
         if st["ratio"] < 1 and note_short:
             words += f"; {note_short}"
         r32 = f"{st['ratio32']:.2f}x ({st['peer32']['contender']})" if st["ratio32"] is not None else "no fp32 peer ran"
+        if split(st):
+            words, r32 = split(st), "not compared"
         cr = next((r for r in cell if r["contender"] == "crossrank"), {})
         frac = f"{100 * cr['fraction_of_peak']:.0f}%" if cr.get("fraction_of_peak") else "not recorded"
         L.append(f"| {SHORT_NAMES.get(model, model)}, {docs} | {bp['contender']} ({bp['precision']}) | {words} | {r32} | {frac} |")

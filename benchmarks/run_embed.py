@@ -272,12 +272,12 @@ def family_markdown(out, fam):
             for r in cell:
                 d = r.get("max_abs_diff")
                 name = r["contender"] + (" (**differs**: not in the ratios)" if r["contender"] in PEERS and not agrees(r) else "")
-                ratio = r["texts_per_s"] / best["texts_per_s"] if best else None
-                # --merge can leave a cell's rows from two runs: a ratio
-                # between them says so, as run.py's re-ranking rows do.
-                across = " (across runs)" if best and r.get("date") != best.get("date") else ""
+                # --merge can leave a cell's rows from two runs: no ratio is
+                # given between them, as in run.py's re-ranking rows.
+                across = bool(best) and r.get("date") != best.get("date")
+                ratio = r["texts_per_s"] / best["texts_per_s"] if best and not across else None
                 L.append(f"| {n} | {name} | {r['precision']} | {fmt(r['latency_p50_ms'])} | {fmt(r['latency_p95_ms'])} | "
-                         f"{r.get('reps', '')} | {fmt(r['texts_per_s'])} | {fmt(ratio, 2)}{across} | {fmt(r['peak_rss_mb'], 0)} | "
+                         f"{r.get('reps', '')} | {fmt(r['texts_per_s'])} | {'– (its fastest peer ran in another run)' if across else fmt(ratio, 2)} | {fmt(r['peak_rss_mb'], 0)} | "
                          f"{'' if d is None else f'{d:.2g}'} |")
             crs = [r for r in cell if r["contender"] in CROSSRANK]
             if best and crs:
@@ -293,7 +293,7 @@ def family_markdown(out, fam):
                     b32 = None
                 runs = sorted({x["date"] for x in (best, top, b32, cr32) if x and x.get("date")})
                 if len(runs) > 1:
-                    s += f" (**across runs**: {', '.join(runs)})"
+                    s = f"- N={n}: not compared: its fastest rows come from two runs ({', '.join(runs)}); rerun the cell whole"
                 summary.append(s + ".")
         L.append("")
         L.extend(summary)
