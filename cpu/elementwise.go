@@ -39,15 +39,30 @@ func (r *fastRun) Add(x, y ml.Tensor) {
 	}
 	n := xt.cols
 	r.parallelFunc(xt.rows, n, func(r0, r1 int) {
-		a, b := xt.data[r0*n:r1*n], yt.data[r0*n:r1*n]
-		for i := range a {
-			a[i] += b[i]
-		}
+		addSlice(xt.data[r0*n:r1*n], yt.data[r0*n:r1*n])
 	})
 }
 
+// addSlice is a[i] += b[i], on AVX-512 (add16) where it runs.
+func addSlice(a, b []float32) {
+	if hasMM4 {
+		addAsm(a, b)
+		return
+	}
+	addSliceGo(a, b)
+}
+
+// addSliceGo is addSlice in Go: the fallback, and the oracle of add16.
+func addSliceGo(a, b []float32) {
+	b = b[:len(a)]
+	for i := range a {
+		a[i] += b[i]
+	}
+}
+
 // GLU is ml.GLURun: act(x[:, :n]) * x[:, n:], the activation by the same
-// slice kernels as Activate.
+// slice kernels as Activate; GELU and the product in one pass (geglu16)
+// where it runs.
 func (r *fastRun) GLU(x ml.Tensor, act ml.Activation) ml.Tensor {
 	if !r.ok() {
 		return fastDead
@@ -61,6 +76,15 @@ func (r *fastRun) GLU(x ml.Tensor, act ml.Activation) ml.Tensor {
 	}
 	n := xt.cols / 2
 	out := r.newTensor(xt.rows, n)
+	if act == ml.ActGELU && hasMM4 {
+		r.parallelFunc(xt.rows, xt.cols, func(r0, r1 int) {
+			for i := r0; i < r1; i++ {
+				row := xt.data[i*2*n : (i+1)*2*n]
+				gegluAsm(out.data[i*n:(i+1)*n], row[:n], row[n:])
+			}
+		})
+		return out
+	}
 	f := sliceActs[act]
 	r.parallelFunc(xt.rows, xt.cols, func(r0, r1 int) {
 		for i := r0; i < r1; i++ {

@@ -157,3 +157,127 @@ func BenchmarkWindowAttention(b *testing.B) {
 		}
 	}
 }
+
+// TestAsmGeGLUAdd holds geglu16 to gelu16 followed by the product (the
+// same float32 operations, so equal to the bit) and to the float64
+// definition, and add16 to its Go loop (one rounded add each: to the bit),
+// on every length up to 300 (all tail masks and add16's 64-float steps) and
+// the models' widths, with a guard past the end.
+func TestAsmGeGLUAdd(t *testing.T) {
+	if !hasMM4 {
+		t.Skip("no AVX-512 here")
+	}
+	rng := testrand.Fresh(t)
+	sizes := []int{768, 1152, 3072}
+	for n := 1; n <= 300; n++ {
+		sizes = append(sizes, n)
+	}
+	for _, n := range sizes {
+		x, g := randScaled(rng, n, 5), randScaled(rng, n, 3)
+		dst := make([]float32, n+16)
+		guard := dst[n]
+		want := append([]float32(nil), x...)
+		geluAsm(want)
+		for i := range want {
+			want[i] *= g[i]
+		}
+		x0, g0 := append([]float32(nil), x...), append([]float32(nil), g...)
+		gegluAsm(dst[:n], x, g)
+		if dst[n] != guard {
+			t.Fatalf("geglu16 of %d floats wrote past them", n)
+		}
+		for i := range x {
+			if x[i] != x0[i] || g[i] != g0[i] {
+				t.Fatalf("geglu16 of %d floats changed its input at %d", n, i)
+			}
+		}
+		for i := range want {
+			if math.Float32bits(dst[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("geglu of %d: [%d] gelu(%v)·%v: geglu16 %v, gelu16·gate %v", n, i, x[i], g[i], dst[i], want[i])
+			}
+			// gelu16 is within 1.5e-6·max(1, |e|) of the exact e
+			// (TestAsmSoftmaxGELU); the product adds that times |g| and
+			// one rounding, 2^-24 of |gelu·g|: below 1.6e-6·max(1, |e|)·|g|.
+			v := float64(x[i])
+			e := 0.5 * v * (1 + math.Erf(v/math.Sqrt2))
+			if d := math.Abs(float64(dst[i]) - e*float64(g[i])); d > 1.6e-6*max(1, math.Abs(e))*math.Abs(float64(g[i])) {
+				t.Fatalf("geglu of %d: [%d] gelu(%v)·%v = %v, float64 %v", n, i, x[i], g[i], dst[i], e*float64(g[i]))
+			}
+		}
+
+		a, b := append(randScaled(rng, n, 10), 0), randScaled(rng, n, 10)
+		a[n] = 12345
+		ref := append([]float32(nil), a[:n]...)
+		addSliceGo(ref, b)
+		addAsm(a[:n], b)
+		if a[n] != 12345 {
+			t.Fatalf("add16 of %d floats wrote past them", n)
+		}
+		for i := range ref {
+			if math.Float32bits(a[i]) != math.Float32bits(ref[i]) {
+				t.Fatalf("add of %d: [%d] add16 %v, Go %v", n, i, a[i], ref[i])
+			}
+		}
+	}
+	// GELU far out, through the product: gelu(-10) is 0, gelu(10) is 10.
+	dst := make([]float32, 4)
+	gegluAsm(dst, []float32{-100, -10, 10, 100}, []float32{2, 2, 2, 2})
+	if dst[0] != 0 || dst[1] != 0 || dst[2] != 20 || dst[3] != 200 {
+		t.Errorf("geglu of [-100 -10 10 100]·2 = %v", dst)
+	}
+}
+
+// BenchmarkGeGLUAdd compares, in one process, the MLP's element passes of
+// gte-reranker-modernbert-base (intermediate 1152, hidden 768) on 512
+// tokens: GeGLU as copy + gelu16 + Go product ("go") against geglu16
+// ("asm"), and the residual add as the Go loop against add16. Run it with
+// -count to interleave the two.
+func BenchmarkGeGLUAdd(b *testing.B) {
+	if !hasMM4 {
+		b.Skip("no AVX-512 here")
+	}
+	const tokens, inter, hidden = 512, 1152, 768
+	rng := testrand.Fresh(b)
+	x := testrand.Floats(rng, tokens*2*inter)
+	out := make([]float32, tokens*inter)
+	for _, asm := range []bool{false, true} {
+		name := "glu/go"
+		if asm {
+			name = "glu/asm"
+		}
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				for i := range tokens {
+					row, y := x[i*2*inter:(i+1)*2*inter], out[i*inter:(i+1)*inter]
+					if asm {
+						gegluAsm(y, row[:inter], row[inter:])
+						continue
+					}
+					copy(y, row[:inter])
+					geluAsm(y)
+					for j, g := range row[inter:] {
+						y[j] *= g
+					}
+				}
+			}
+			b.SetBytes(int64(tokens * 3 * inter * 4))
+		})
+	}
+	a, c := testrand.Floats(rng, tokens*hidden), testrand.Floats(rng, tokens*hidden)
+	for _, asm := range []bool{false, true} {
+		name := "add/go"
+		if asm {
+			name = "add/asm"
+		}
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				if asm {
+					addAsm(a, c)
+				} else {
+					addSliceGo(a, c)
+				}
+			}
+			b.SetBytes(int64(tokens * 3 * hidden * 4))
+		})
+	}
+}

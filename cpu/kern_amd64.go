@@ -51,6 +51,35 @@ func geluAsm(x []float32) {
 	}
 }
 
+// geglu16 is GeGLU's element pass on AVX-512: dst[i] = gelu(x[i])·gate[i]
+// with gelu16's GELU, for n >= 1 floats.
+//
+//go:noescape
+func geglu16(dst, x, gate *float32, n int)
+
+func gegluAsm(dst, x, gate []float32) {
+	n := len(dst)
+	if n == 0 {
+		return
+	}
+	_, _ = x[n-1], gate[n-1] // the kernel does not check bounds
+	geglu16(&dst[0], &x[0], &gate[0], n)
+}
+
+// add16 is a[i] += b[i] on AVX-512, for n >= 1 floats.
+//
+//go:noescape
+func add16(a, b *float32, n int)
+
+func addAsm(a, b []float32) {
+	n := len(a)
+	if n == 0 {
+		return
+	}
+	_ = b[n-1] // the kernel does not check bounds
+	add16(&a[0], &b[0], n)
+}
+
 // layerNorm16 is addLayerNormRow (fastmath.go) on AVX-512 with float32
 // sums: dst = LayerNorm(x + res) over n >= 1 floats (res read only when
 // hasRes is not 0); invN is 1/n.

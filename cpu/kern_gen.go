@@ -214,14 +214,8 @@ func softmax() {
 	p("")
 }
 
-// gelu writes gelu16(x *float32, n int): the exact GELU in place, with
-// erf32's rational function (fastmath.go), the last n%16 floats under K1.
-func gelu() {
-	p("// func gelu16(x *float32, n int)")
-	p("TEXT ·gelu16(SB), NOSPLIT, $0-16")
-	p("\tMOVQ x+0(FP), DI")
-	p("\tMOVQ n+8(FP), BX")
-	tailMask()
+// geluConsts loads the constants of geluBody: Z10-Z13 and Z16-Z31.
+func geluConsts() {
 	bcast(0.70710678118654752, 31)
 	bcast(-4, 30)
 	bcast(4, 29)
@@ -240,38 +234,52 @@ func gelu() {
 	p("\tMOVL $0x80000000, AX")
 	p("\tVPBROADCASTD AX, Z12")
 	bcast(1, 13)
-	p("\tMOVQ BX, DX")
-	body := func() {
-		// Z0 = x; Z1 = u = clamp(x/sqrt2); Z2 = t = u²; Z3 = P; Z4 = Q
-		p("\tVMULPS Z31, Z0, Z1")
-		p("\tVMAXPS Z30, Z1, Z1")
-		p("\tVMINPS Z29, Z1, Z1")
-		p("\tVMULPS Z1, Z1, Z2")
-		p("\tVMOVAPS Z16, Z3")
-		for i := 17; i <= 22; i++ {
-			p("\tVFMADD213PS Z%d, Z2, Z3", i)
-		}
-		p("\tVMOVAPS Z23, Z4")
-		for i := 24; i <= 27; i++ {
-			p("\tVFMADD213PS Z%d, Z2, Z4", i)
-		}
-		p("\tVMULPS Z1, Z3, Z3")
-		p("\tVDIVPS Z4, Z3, Z3") // erf
-		// erf is ±1 to float32 precision for |u| >= 3.92 (erfc < half
-		// an ulp of 1), where the rational function is off by 2 ulp.
-		p("\tVPANDD Z10, Z1, Z5")
-		p("\tVCMPPS $0x1d, Z11, Z5, K2") // |u| >= 3.92
-		p("\tVPANDD Z12, Z1, Z5")
-		p("\tVPORD Z13, Z5, Z5") // ±1 with u's sign
-		p("\tVMOVAPS Z5, K2, Z3")
-		p("\tVMULPS Z28, Z0, Z0")     // x/2
-		p("\tVFMADD231PS Z3, Z0, Z0") // x/2 + x/2·erf
+}
+
+// geluBody replaces Z0 = x by the exact GELU x/2 + x/2·erf(x/√2), with
+// erf32's rational function (fastmath.go); clobbers Z1-Z5 and K2.
+func geluBody() {
+	// Z0 = x; Z1 = u = clamp(x/sqrt2); Z2 = t = u²; Z3 = P; Z4 = Q
+	p("\tVMULPS Z31, Z0, Z1")
+	p("\tVMAXPS Z30, Z1, Z1")
+	p("\tVMINPS Z29, Z1, Z1")
+	p("\tVMULPS Z1, Z1, Z2")
+	p("\tVMOVAPS Z16, Z3")
+	for i := 17; i <= 22; i++ {
+		p("\tVFMADD213PS Z%d, Z2, Z3", i)
 	}
+	p("\tVMOVAPS Z23, Z4")
+	for i := 24; i <= 27; i++ {
+		p("\tVFMADD213PS Z%d, Z2, Z4", i)
+	}
+	p("\tVMULPS Z1, Z3, Z3")
+	p("\tVDIVPS Z4, Z3, Z3") // erf
+	// erf is ±1 to float32 precision for |u| >= 3.92 (erfc < half
+	// an ulp of 1), where the rational function is off by 2 ulp.
+	p("\tVPANDD Z10, Z1, Z5")
+	p("\tVCMPPS $0x1d, Z11, Z5, K2") // |u| >= 3.92
+	p("\tVPANDD Z12, Z1, Z5")
+	p("\tVPORD Z13, Z5, Z5") // ±1 with u's sign
+	p("\tVMOVAPS Z5, K2, Z3")
+	p("\tVMULPS Z28, Z0, Z0")     // x/2
+	p("\tVFMADD231PS Z3, Z0, Z0") // x/2 + x/2·erf
+}
+
+// gelu writes gelu16(x *float32, n int): the exact GELU in place
+// (geluBody), the last n%16 floats under K1.
+func gelu() {
+	p("// func gelu16(x *float32, n int)")
+	p("TEXT ·gelu16(SB), NOSPLIT, $0-16")
+	p("\tMOVQ x+0(FP), DI")
+	p("\tMOVQ n+8(FP), BX")
+	tailMask()
+	geluConsts()
+	p("\tMOVQ BX, DX")
 	p("ge1:")
 	p("\tCMPQ DX, $16")
 	p("\tJLT ge1tail")
 	p("\tVMOVUPS (DI), Z0")
-	body()
+	geluBody()
 	p("\tVMOVUPS Z0, (DI)")
 	p("\tADDQ $64, DI")
 	p("\tSUBQ $16, DX")
@@ -280,9 +288,98 @@ func gelu() {
 	p("\tTESTQ DX, DX")
 	p("\tJZ ge1done")
 	p("\tVMOVUPS.Z (DI), K1, Z0")
-	body()
+	geluBody()
 	p("\tVMOVUPS Z0, K1, (DI)")
 	p("ge1done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
+// geglu writes geglu16(dst, x, gate *float32, n int): dst = gelu(x)·gate
+// over n >= 1 floats in one pass, GeGLU's element step. The GELU is
+// geluBody's, rounded to float32 before the product, so each dst[i] is
+// gelu16's result times gate[i] to the bit.
+func geglu() {
+	p("// func geglu16(dst, x, gate *float32, n int)")
+	p("TEXT ·geglu16(SB), NOSPLIT, $0-32")
+	p("\tMOVQ dst+0(FP), DI")
+	p("\tMOVQ x+8(FP), SI")
+	p("\tMOVQ gate+16(FP), R8")
+	p("\tMOVQ n+24(FP), BX")
+	tailMask()
+	geluConsts()
+	p("\tMOVQ BX, DX")
+	p("gg1:")
+	p("\tCMPQ DX, $16")
+	p("\tJLT gg1tail")
+	p("\tVMOVUPS (SI), Z0")
+	geluBody()
+	p("\tVMULPS (R8), Z0, Z0")
+	p("\tVMOVUPS Z0, (DI)")
+	p("\tADDQ $64, DI")
+	p("\tADDQ $64, SI")
+	p("\tADDQ $64, R8")
+	p("\tSUBQ $16, DX")
+	p("\tJMP gg1")
+	p("gg1tail:")
+	p("\tTESTQ DX, DX")
+	p("\tJZ gg1done")
+	p("\tVMOVUPS.Z (SI), K1, Z0")
+	geluBody()
+	p("\tVMOVUPS.Z (R8), K1, Z6")
+	p("\tVMULPS Z6, Z0, Z0")
+	p("\tVMOVUPS Z0, K1, (DI)")
+	p("gg1done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
+// add writes add16(a, b *float32, n int): a[i] += b[i] over n >= 1 floats,
+// 64 floats a step while they last, then 16, then the last n%16 under K1.
+func add() {
+	p("// func add16(a, b *float32, n int)")
+	p("TEXT ·add16(SB), NOSPLIT, $0-24")
+	p("\tMOVQ a+0(FP), DI")
+	p("\tMOVQ b+8(FP), SI")
+	p("\tMOVQ n+16(FP), BX")
+	tailMask()
+	p("\tMOVQ BX, DX")
+	p("ad4:")
+	p("\tCMPQ DX, $64")
+	p("\tJLT ad1")
+	for v := 0; v < 4; v++ {
+		p("\tVMOVUPS %d(DI), Z%d", 64*v, v)
+	}
+	for v := 0; v < 4; v++ {
+		p("\tVADDPS %d(SI), Z%d, Z%d", 64*v, v, v)
+	}
+	for v := 0; v < 4; v++ {
+		p("\tVMOVUPS Z%d, %d(DI)", v, 64*v)
+	}
+	p("\tADDQ $256, DI")
+	p("\tADDQ $256, SI")
+	p("\tSUBQ $64, DX")
+	p("\tJMP ad4")
+	p("ad1:")
+	p("\tCMPQ DX, $16")
+	p("\tJLT ad1tail")
+	p("\tVMOVUPS (DI), Z0")
+	p("\tVADDPS (SI), Z0, Z0")
+	p("\tVMOVUPS Z0, (DI)")
+	p("\tADDQ $64, DI")
+	p("\tADDQ $64, SI")
+	p("\tSUBQ $16, DX")
+	p("\tJMP ad1")
+	p("ad1tail:")
+	p("\tTESTQ DX, DX")
+	p("\tJZ ad1done")
+	p("\tVMOVUPS.Z (DI), K1, Z0")
+	p("\tVMOVUPS.Z (SI), K1, Z1")
+	p("\tVADDPS Z1, Z0, Z0")
+	p("\tVMOVUPS Z0, K1, (DI)")
+	p("ad1done:")
 	p("\tVZEROUPPER")
 	p("\tRET")
 	p("")
@@ -613,6 +710,8 @@ func main() {
 	kernel(4)
 	softmax()
 	gelu()
+	geglu()
+	add()
 	layerNorm()
 	swiglu()
 	rmsNorm()

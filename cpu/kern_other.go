@@ -16,6 +16,9 @@ func mm4x64asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc 
 func softmaxAsm(x []float32, scale float32) { panic("bert: softmax16 without assembly") }
 func geluAsm(x []float32)                   { panic("bert: gelu16 without assembly") }
 
+func gegluAsm(dst, x, gate []float32) { panic("cpu: geglu16 without assembly") }
+func addAsm(a, b []float32)           { panic("cpu: add16 without assembly") }
+
 func layerNormAsm(dst, x, res, gamma, beta []float32, eps float32) {
 	panic("bert: layerNorm16 without assembly")
 }
