@@ -120,7 +120,7 @@ func softmaxRow(row []float32, scale float32) {
 }
 
 // mm4 computes C[4 x w] = A[4 x k] · B[k x w] (row-major, strides lda, ldb,
-// ldc), on the assembly kernels when asm (w a multiple of 32) or mm4Go.
+// ldc), on the assembly kernels when asm (w a multiple of 16) or mm4Go.
 func mm4(asm bool, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc, w int) {
 	if k <= 0 {
 		return
@@ -135,12 +135,16 @@ func mm4(asm bool, k int, a []float32, lda int, b []float32, ldb int, c []float3
 		return
 	}
 	for c0 := 0; c0 < w; {
-		if w-c0 >= 64 {
+		switch {
+		case w-c0 >= 64:
 			mm4x64asm(k, &a[0], lda, &b[c0], ldb, &c[c0], ldc)
 			c0 += 64
-		} else {
+		case w-c0 >= 32:
 			mm4x32asm(k, &a[0], lda, &b[c0], ldb, &c[c0], ldc)
 			c0 += 32
+		default:
+			mm4x16asm(k, &a[0], lda, &b[c0], ldb, &c[c0], ldc)
+			c0 += 16
 		}
 	}
 }

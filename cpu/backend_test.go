@@ -74,7 +74,7 @@ func TestMM4(t *testing.T) {
 	rng := testrand.Fresh(t)
 	for range 200 {
 		k := 1 + rng.IntN(300)
-		w := 32 * (1 + rng.IntN(6))
+		w := 16 * (1 + rng.IntN(12))
 		lda, ldb, ldc := k+rng.IntN(5), w+rng.IntN(40), w+rng.IntN(40)
 		a, b := testrand.Floats(rng, 3*lda+k), testrand.Floats(rng, (k-1)*ldb+w)
 		want := make([]float64, 4*w)

@@ -281,3 +281,24 @@ func BenchmarkGeGLUAdd(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWindowHead is one local layer's attention (window 64, 12 heads
+// of 64: gte-reranker-modernbert-base) on 2,048 tokens, one head after
+// another on one goroutine, so that two builds compare on one core.
+func BenchmarkWindowHead(b *testing.B) {
+	if !hasMM4 {
+		b.Skip("no AVX-512 here")
+	}
+	const heads, hd, window, n = 12, 64, 64, 2048
+	rng := testrand.Fresh(b)
+	dim := heads * hd
+	q, k, v := testrand.Floats(rng, n*dim), testrand.Floats(rng, n*dim), testrand.Floats(rng, n*dim)
+	out := make([]float32, n*dim)
+	sc := &attnScratch{}
+	for range b.N {
+		for h := range heads {
+			windowHead(sc, out, q, k, v, dim, hd, h*hd, 0, n, window, true)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/token")
+}

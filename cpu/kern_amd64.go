@@ -7,8 +7,11 @@ import "golang.org/x/sys/cpu"
 //go:generate go run kern_gen.go
 
 // The AVX-512 micro-kernels of kern_amd64.s: C[4 x w] = A[4 x k] · B[k x w]
-// for w = 32 and 64, every matrix row-major with its own stride in floats.
-// k must be at least 1.
+// for w = 16, 32 and 64, every matrix row-major with its own stride in
+// floats. k must be at least 1.
+
+//go:noescape
+func mm4x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
 
 //go:noescape
 func mm4x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
@@ -16,9 +19,13 @@ func mm4x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int
 //go:noescape
 func mm4x64(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
 
-// hasMM4 says whether mm4x32 and mm4x64 run here (the OS must also save the
+// hasMM4 says whether the mm4 kernels run here (the OS must also save the
 // zmm registers, which x/sys/cpu checks).
 var hasMM4 = cpu.X86.HasAVX512F
+
+func mm4x16asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
+	mm4x16(k, a, lda, b, ldb, c, ldc)
+}
 
 func mm4x32asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
 	mm4x32(k, a, lda, b, ldb, c, ldc)

@@ -4,6 +4,52 @@
 
 #include "textflag.h"
 
+// func mm4x16(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
+TEXT ·mm4x16(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	MOVQ b+24(FP), DX
+	MOVQ ldb+32(FP), R9
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), R10
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R10
+	LEAQ (SI)(R8*1), R11
+	LEAQ (SI)(R8*2), R12
+	LEAQ (R11)(R8*2), R13
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+loop1:
+	VMOVUPS 0(DX), Z16
+	VBROADCASTSS (SI), Z20
+	VFMADD231PS Z16, Z20, Z0
+	VBROADCASTSS (R11), Z21
+	VFMADD231PS Z16, Z21, Z1
+	VBROADCASTSS (R12), Z22
+	VFMADD231PS Z16, Z22, Z2
+	VBROADCASTSS (R13), Z23
+	VFMADD231PS Z16, Z23, Z3
+	ADDQ $4, SI
+	ADDQ $4, R11
+	ADDQ $4, R12
+	ADDQ $4, R13
+	ADDQ R9, DX
+	DECQ CX
+	JNZ loop1
+	VMOVUPS Z0, 0(DI)
+	ADDQ R10, DI
+	VMOVUPS Z1, 0(DI)
+	ADDQ R10, DI
+	VMOVUPS Z2, 0(DI)
+	ADDQ R10, DI
+	VMOVUPS Z3, 0(DI)
+	VZEROUPPER
+	RET
+
 // func mm4x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
 TEXT ·mm4x32(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX

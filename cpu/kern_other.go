@@ -5,6 +5,10 @@ package cpu
 // No assembly kernels here: attention uses mm4Go.
 var hasMM4 = false
 
+func mm4x16asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
+	panic("cpu: mm4x16 without assembly")
+}
+
 func mm4x32asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
 	panic("bert: mm4x32 without assembly")
 }

@@ -11,8 +11,8 @@ import (
 //
 // The kernel is attentionHead's (attention.go) restricted to a band: for
 // each block of four queries i0..i0+3 only the keys lo = i0-w (rounded
-// down to a multiple of 32, the micro-kernel's width) to hi = i0+3+w are
-// multiplied, so a block costs O(w·headDim) whatever the sequence's
+// down to a multiple of 16, the narrowest micro-kernel's width) to
+// hi = i0+3+w are multiplied, so a block costs O(w·headDim) whatever the sequence's
 // length, and a local layer's attention grows linearly with it. Scores of
 // keys inside the band but outside a query's own window are left out of
 // its softmax (set to zero), which is the reference's exact-zero weight.
@@ -68,17 +68,18 @@ func (r *fastRun) ensureSlots() {
 // w positions.
 func windowHead(sc *attnScratch, out, q, k, v []float32, dim, hd, col, start, L, w int, useAsm bool) {
 	lp := (L + 31) &^ 31
-	// The widest band: 4 queries and w keys either side, plus up to 31
-	// keys from rounding its start down, rounded up to 32.
-	band := min(lp, (attnRows+2*w+31+31)&^31)
+	// The widest band: 4 queries and w keys either side, plus up to 15
+	// keys from rounding its start down, rounded up to 16 (and never past
+	// the keys, lp, a multiple of 32).
+	band := min(lp, (attnRows+2*w+15+15)&^15)
 	kt, sb, qb, ob := prepareHead(sc, k, dim, col, hd, start, L, lp, band)
 	asm := useAsm && hd%32 == 0
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	for i0 := 0; i0 < L; i0 += attnRows {
 		rows := min(attnRows, L-i0)
-		lo := max(0, i0-w) &^ 31
+		lo := max(0, i0-w) &^ 15
 		hi := min(L, i0+rows+w) // keys lo..hi-1
-		width := min(lp-lo, (hi-lo+31)&^31)
+		width := min(lp-lo, (hi-lo+15)&^15)
 		qa, lda := q[(start+i0)*dim+col:], dim
 		oc, ldc := out[(start+i0)*dim+col:], dim
 		if rows < attnRows {
