@@ -169,25 +169,44 @@ func mm4Go(k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc, 
 	}
 }
 
-// transposeHead writes kt[d*lp+j] = k[j*dim+d] for j < n, d < hd, four
-// keys at a time, so that each write touches four neighbouring floats of
-// a row of kt rather than one.
+// transposeHead writes kt[d*lp+j] = k[j*dim+d] for j < n, d < hd: on
+// AVX-512 (transpose16) in 16 x 16 blocks, the keys and dims past the last
+// whole block by transposeGo.
 func transposeHead(kt []float32, lp int, k []float32, dim, n, hd int) {
-	j := 0
+	nb, db := n&^15, hd&^15
+	if !hasMM4 || nb == 0 || db == 0 {
+		transposeGo(kt, lp, k, dim, 0, n, 0, hd)
+		return
+	}
+	transposeAsm(kt, lp, k, dim, nb, db)
+	transposeGo(kt, lp, k, dim, 0, nb, db, hd)
+	transposeGo(kt, lp, k, dim, nb, n, 0, hd)
+}
+
+// transposeGo writes kt[d*lp+j] = k[j*dim+d] for j0 <= j < n, d0 <= d < hd,
+// four keys at a time, so that each write touches four neighbouring
+// floats of a row of kt rather than one: the fallback, and the oracle of
+// transpose16.
+func transposeGo(kt []float32, lp int, k []float32, dim, j0, n, d0, hd int) {
+	if d0 >= hd {
+		return
+	}
+	j := j0
 	for ; j+4 <= n; j += 4 {
-		k0 := k[j*dim : j*dim+hd]
-		k1 := k[(j+1)*dim : (j+1)*dim+hd]
-		k2 := k[(j+2)*dim : (j+2)*dim+hd]
-		k3 := k[(j+3)*dim : (j+3)*dim+hd]
-		for d := range k0 {
+		k0 := k[j*dim+d0 : j*dim+hd]
+		k1 := k[(j+1)*dim+d0 : (j+1)*dim+hd]
+		k2 := k[(j+2)*dim+d0 : (j+2)*dim+hd]
+		k3 := k[(j+3)*dim+d0 : (j+3)*dim+hd]
+		for i := range k0 {
+			d := d0 + i
 			dst := kt[d*lp+j : d*lp+j+4]
-			dst[0], dst[1], dst[2], dst[3] = k0[d], k1[d], k2[d], k3[d]
+			dst[0], dst[1], dst[2], dst[3] = k0[i], k1[i], k2[i], k3[i]
 		}
 	}
 	for ; j < n; j++ {
-		row := k[j*dim : j*dim+hd]
-		for d, x := range row {
-			kt[d*lp+j] = x
+		row := k[j*dim+d0 : j*dim+hd]
+		for i, x := range row {
+			kt[(d0+i)*lp+j] = x
 		}
 	}
 }

@@ -513,3 +513,66 @@ func gelu(x float32) float32 {
 	v := float64(x)
 	return float32(0.5 * v * (1 + math.Erf(v/math.Sqrt2)))
 }
+
+// TestTransposeHead holds transposeHead (transpose16's blocks and
+// transposeGo's edges) and transposeGo alone to the plain loop
+// kt[d*lp+j] = k[j*dim+d], to the bit, on random sizes (whole 16 x 16
+// blocks, edges, and neither), and checks that nothing else in kt changed.
+func TestTransposeHead(t *testing.T) {
+	rng := testrand.Fresh(t)
+	const untouched = 12345
+	for range 300 {
+		n, hd := 1+rng.IntN(80), 1+rng.IntN(80)
+		dim := hd + rng.IntN(20)
+		lp := n + rng.IntN(40)
+		k := testrand.Floats(rng, (n-1)*dim+hd)
+		want := make([]float32, hd*lp)
+		for i := range want {
+			want[i] = untouched
+		}
+		for j := range n {
+			for d := range hd {
+				want[d*lp+j] = k[j*dim+d]
+			}
+		}
+		for _, name := range []string{"transposeHead", "transposeGo"} {
+			kt := make([]float32, hd*lp)
+			for i := range kt {
+				kt[i] = untouched
+			}
+			if name == "transposeHead" {
+				transposeHead(kt, lp, k, dim, n, hd)
+			} else {
+				transposeGo(kt, lp, k, dim, 0, n, 0, hd)
+			}
+			for i := range want {
+				if math.Float32bits(kt[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s of %d keys x %d (dim %d, lp %d): kt[%d] = %v, want %v", name, n, hd, dim, lp, i, kt[i], want[i])
+				}
+			}
+		}
+	}
+	if !hasMM4 {
+		t.Log("no AVX-512 here: only the Go kernel was tested")
+	}
+}
+
+// BenchmarkTransposeHead compares, in one process, transposeGo and
+// transposeHead on one head's keys (2,048 tokens, 64 of 768 columns).
+func BenchmarkTransposeHead(b *testing.B) {
+	const n, hd, dim = 2048, 64, 768
+	rng := testrand.Fresh(b)
+	k := testrand.Floats(rng, n*dim)
+	kt := make([]float32, hd*n)
+	for _, name := range []string{"go", "head"} {
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				if name == "go" {
+					transposeGo(kt, n, k, dim, 0, n, 0, hd)
+				} else {
+					transposeHead(kt, n, k, dim, n, hd)
+				}
+			}
+		})
+	}
+}

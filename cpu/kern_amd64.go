@@ -154,3 +154,17 @@ func ropeAsm(row, cos, sin []float32, heads int) {
 	_, _ = row[heads*2*half-1], sin[half-1] // the kernel does not check bounds
 	rope16(&row[0], &cos[0], &sin[0], heads, half)
 }
+
+// transpose16 writes kt[d·lp+j] = k[j·dim+d] for j < 16·kb and d < 16·db
+// (kb, db >= 1), on AVX-512, to the bit.
+//
+//go:noescape
+func transpose16(kt *float32, lp int, k *float32, dim, kb, db int)
+
+// transposeAsm is transpose16 for the first nb keys and db dims (both
+// positive multiples of 16).
+func transposeAsm(kt []float32, lp int, k []float32, dim, nb, db int) {
+	// The kernel does not check bounds: check once here.
+	_, _ = k[(nb-1)*dim+db-1], kt[(db-1)*lp+nb-1]
+	transpose16(&kt[0], lp, &k[0], dim, nb/16, db/16)
+}

@@ -69,6 +69,90 @@ func kernel(nv int) {
 	p("")
 }
 
+// transpose writes transpose16(kt *float32, lp int, k *float32, dim, kb, db
+// int): kt[d·lp+j] = k[j·dim+d] for j < 16·kb, d < 16·db, one 16 x 16
+// block at a time: sixteen rows of k loaded, transposed in registers
+// (interleaving floats, then pairs, then 128-bit lanes twice), and stored
+// as sixteen rows of kt. Strides are in floats.
+func transpose() {
+	p("// func transpose16(kt *float32, lp int, k *float32, dim, kb, db int)")
+	p("TEXT ·transpose16(SB), NOSPLIT, $0-48")
+	p("\tMOVQ kt+0(FP), DI")
+	p("\tMOVQ lp+8(FP), R10")
+	p("\tMOVQ k+16(FP), SI")
+	p("\tMOVQ dim+24(FP), R8")
+	p("\tMOVQ kb+32(FP), R12")
+	p("\tMOVQ db+40(FP), R13")
+	p("\tSHLQ $2, R8")
+	p("\tSHLQ $2, R10")
+	p("\tLEAQ (R8)(R8*2), R9")    // 3 rows of k
+	p("\tLEAQ (R10)(R10*2), R11") // 3 rows of kt
+	// rows writes the 16 moves between Z0-Z15 and the rows base, base +
+	// stride, ... (stride in register s, 3·stride in s3), through BX.
+	rows := func(base, s, s3 string, load bool) {
+		p("\tMOVQ %s, BX", base)
+		for g := 0; g < 4; g++ {
+			for i, a := range []string{"(BX)", "(BX)(" + s + "*1)", "(BX)(" + s + "*2)", "(BX)(" + s3 + "*1)"} {
+				if load {
+					p("\tVMOVUPS %s, Z%d", a, 4*g+i)
+				} else {
+					p("\tVMOVUPS Z%d, %s", 4*g+i, a)
+				}
+			}
+			if g < 3 {
+				p("\tLEAQ (BX)(%s*4), BX", s)
+			}
+		}
+	}
+	p("tr1:")
+	p("\tMOVQ SI, AX") // k's block at dims d0..
+	p("\tMOVQ DI, CX") // kt's block at rows d0..
+	p("\tMOVQ R13, DX")
+	p("tr2:")
+	rows("AX", "R8", "R9", true)
+	// Row r of the block is Z<r>; lane L of a register is its floats
+	// 4L..4L+3. Floats of row pairs interleaved:
+	for m := 0; m < 8; m++ {
+		p("\tVUNPCKLPS Z%d, Z%d, Z%d", 2*m+1, 2*m, 16+2*m)
+		p("\tVUNPCKHPS Z%d, Z%d, Z%d", 2*m+1, 2*m, 17+2*m)
+	}
+	// then pairs: Z<4m+i>'s lane L is column 4L+i of rows 4m..4m+3.
+	for m := 0; m < 4; m++ {
+		t := 16 + 4*m
+		p("\tVUNPCKLPD Z%d, Z%d, Z%d", t+2, t, 4*m)
+		p("\tVUNPCKHPD Z%d, Z%d, Z%d", t+2, t, 4*m+1)
+		p("\tVUNPCKLPD Z%d, Z%d, Z%d", t+3, t+1, 4*m+2)
+		p("\tVUNPCKHPD Z%d, Z%d, Z%d", t+3, t+1, 4*m+3)
+	}
+	// then lanes: column 4L+i is lane L of Z<i>, Z<4+i>, Z<8+i>, Z<12+i>.
+	for i := 0; i < 4; i++ {
+		a, b, c, d := i, 4+i, 8+i, 12+i
+		v := 16 + 4*i
+		p("\tVSHUFF32X4 $0x44, Z%d, Z%d, Z%d", b, a, v)        // a0 a1 b0 b1
+		p("\tVSHUFF32X4 $0xee, Z%d, Z%d, Z%d", b, a, v+1)      // a2 a3 b2 b3
+		p("\tVSHUFF32X4 $0x44, Z%d, Z%d, Z%d", d, c, v+2)      // c0 c1 d0 d1
+		p("\tVSHUFF32X4 $0xee, Z%d, Z%d, Z%d", d, c, v+3)      // c2 c3 d2 d3
+		p("\tVSHUFF32X4 $0x88, Z%d, Z%d, Z%d", v+2, v, i)      // column i
+		p("\tVSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", v+2, v, 4+i)    // column 4+i
+		p("\tVSHUFF32X4 $0x88, Z%d, Z%d, Z%d", v+3, v+1, 8+i)  // column 8+i
+		p("\tVSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", v+3, v+1, 12+i) // column 12+i
+	}
+	rows("CX", "R10", "R11", false)
+	p("\tADDQ $64, AX")
+	p("\tLEAQ (CX)(R10*8), CX")
+	p("\tLEAQ (CX)(R10*8), CX") // 16 rows of kt on
+	p("\tDECQ DX")
+	p("\tJNZ tr2")
+	p("\tLEAQ (SI)(R8*8), SI")
+	p("\tLEAQ (SI)(R8*8), SI") // 16 rows of k on
+	p("\tADDQ $64, DI")
+	p("\tDECQ R12")
+	p("\tJNZ tr1")
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
 // bcast loads the float32 constant v into every lane of Z<reg>.
 func bcast(v float32, reg int) {
 	p("\tMOVL $0x%08x, AX", math.Float32bits(v))
@@ -717,6 +801,7 @@ func main() {
 	swiglu()
 	rmsNorm()
 	rope()
+	transpose()
 	if err := os.WriteFile("kern_amd64.s", out.Bytes(), 0o644); err != nil {
 		panic(err)
 	}

@@ -32,3 +32,7 @@ func swigluAsm(g, u []float32) { panic("cpu: swiglu16 without assembly") }
 func rmsNormAsm(dst, x, w []float32, eps float32) { panic("cpu: rmsNorm16 without assembly") }
 
 func ropeAsm(row, cos, sin []float32, heads int) { panic("cpu: rope16 without assembly") }
+
+func transposeAsm(kt []float32, lp int, k []float32, dim, nb, db int) {
+	panic("cpu: transpose16 without assembly")
+}
