@@ -576,3 +576,18 @@ func BenchmarkTransposeHead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSoftmax is softmax16 on rows of 1,344 scores (a long
+// document's global attention row).
+func BenchmarkSoftmax(b *testing.B) {
+	if !hasMM4 {
+		b.Skip("no AVX-512 here")
+	}
+	rng := testrand.Fresh(b)
+	src := randScaled(rng, 1344, 4)
+	row := make([]float32, len(src))
+	for range b.N {
+		copy(row, src)
+		softmaxAsm(row, 0.125)
+	}
+}

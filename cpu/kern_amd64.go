@@ -36,7 +36,8 @@ func mm4x64asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc 
 }
 
 // softmax16 is softmaxRow (attention.go) on AVX-512: x[i] *= scale,
-// then exp(x[i] - max) / sum, for n >= 1 floats.
+// then exp(x[i] - max) / sum (as a product with 1/sum: within 2 float32
+// roundings of the quotient), for n >= 1 floats.
 //
 //go:noescape
 func softmax16(x *float32, n int, scale float32)

@@ -215,8 +215,9 @@ func exp(x, n, t int) {
 
 // softmax writes softmax16(x *float32, n int, scale float32): x[i] *= scale,
 // then exp(x[i] - max) / sum over the n >= 1 floats, in three passes
-// (scale and max; exp, store and sum; divide), the last n%16 floats under
-// the mask K1.
+// (scale and max; exp, store and sum; times 1/sum, which is within an ulp
+// of the quotient and far cheaper than a divide per vector), the last n%16
+// floats under the mask K1.
 func softmax() {
 	p("// func softmax16(x *float32, n int, scale float32)")
 	p("TEXT ·softmax16(SB), NOSPLIT, $0-20")
@@ -274,14 +275,14 @@ func softmax() {
 	p("sm2done:")
 	p("\tVMOVAPS Z18, Z2")
 	reduce("VADDPS", 2, 18) // Z18 = sum everywhere
+	p("\tVDIVPS Z18, Z19, Z18") // 1/sum (Z19 is 1)
 	// pass 3
 	p("\tMOVQ SI, DI")
 	p("\tMOVQ BX, DX")
 	p("sm3:")
 	p("\tCMPQ DX, $16")
 	p("\tJLT sm3tail")
-	p("\tVMOVUPS (DI), Z0")
-	p("\tVDIVPS Z18, Z0, Z0")
+	p("\tVMULPS (DI), Z18, Z0")
 	p("\tVMOVUPS Z0, (DI)")
 	p("\tADDQ $64, DI")
 	p("\tSUBQ $16, DX")
@@ -290,7 +291,7 @@ func softmax() {
 	p("\tTESTQ DX, DX")
 	p("\tJZ sm3done")
 	p("\tVMOVUPS.Z (DI), K1, Z0")
-	p("\tVDIVPS Z18, Z0, Z0")
+	p("\tVMULPS Z18, Z0, Z0")
 	p("\tVMOVUPS Z0, K1, (DI)")
 	p("sm3done:")
 	p("\tVZEROUPPER")
