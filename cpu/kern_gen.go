@@ -274,7 +274,7 @@ func softmax() {
 	p("\tVADDPS Z0, Z18, K1, Z18")
 	p("sm2done:")
 	p("\tVMOVAPS Z18, Z2")
-	reduce("VADDPS", 2, 18) // Z18 = sum everywhere
+	reduce("VADDPS", 2, 18)     // Z18 = sum everywhere
 	p("\tVDIVPS Z18, Z19, Z18") // 1/sum (Z19 is 1)
 	// pass 3
 	p("\tMOVQ SI, DI")
