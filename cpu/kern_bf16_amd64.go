@@ -1,0 +1,46 @@
+//go:build amd64 && !purego
+
+package cpu
+
+import "golang.org/x/sys/cpu"
+
+//go:generate go run kern_bf16_gen.go
+
+// The bf16 attention micro-kernels of kern_bf16_amd64.s (VDPBF16PS):
+// C[4 x w] = A[4 x k pairs] · B[k pairs x w] for w = 32 and 64, A and B of
+// bf16 pairs (uint32: the even element in the low half), C fp32; strides in
+// elements of each matrix. k must be at least 1.
+
+//go:noescape
+func dp4x32(k int, a *uint32, lda int, b *uint32, ldb int, c *float32, ldc int)
+
+//go:noescape
+func dp4x64(k int, a *uint32, lda int, b *uint32, ldb int, c *float32, ldc int)
+
+// pairs32 rounds n floats (a multiple of 32, at least 32) to bf16 pairs.
+//
+//go:noescape
+func pairs32(dst *uint32, src *float32, n int)
+
+// hasDP4 says whether dp4x32, dp4x64 and pairs32 run here.
+var hasDP4 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BF16
+
+func dp4asm(k int, a []uint32, lda int, b []uint32, ldb int, c []float32, ldc, w int) {
+	for c0 := 0; c0 < w; {
+		if w-c0 >= 64 {
+			dp4x64(k, &a[0], lda, &b[c0], ldb, &c[c0], ldc)
+			c0 += 64
+		} else {
+			dp4x32(k, &a[0], lda, &b[c0], ldb, &c[c0], ldc)
+			c0 += 32
+		}
+	}
+}
+
+func pairsAsm(dst []uint32, src []float32) {
+	n := len(src) &^ 31
+	if n > 0 {
+		pairs32(&dst[0], &src[0], n)
+	}
+	pairsGo(dst[n/2:], src[n:])
+}
