@@ -21,7 +21,7 @@ import (
 
 // bf16Scratch is one participant's bf16 attention memory.
 type bf16Scratch struct {
-	kp, vp, qp, pp []uint32
+	kp, kr, vp, qp, pp []uint32
 }
 
 func growPairs(b []uint32, n int) []uint32 {
@@ -85,18 +85,19 @@ func causalHeadBF16(sc *attnScratch, out, q, k, v []float32, qdim, qcol, group, 
 	}
 	bs := sc.bf
 	bs.kp = growPairs(bs.kp, hd/2*lp)
+	bs.kr = growPairs(bs.kr, hd/2*L)
 	bs.vp = growPairs(bs.vp, lp/2*hd)
 	bs.qp = growPairs(bs.qp, attnRows*hd/2)
 	bs.pp = growPairs(bs.pp, attnRows*lp/2)
 	sc.s = growFloats(sc.s, attnRows*lp)
 	sc.o = growFloats(sc.o, attnRows*hd)
 	kp, vp, qp, pp, sb, ob := bs.kp, bs.vp, bs.qp, bs.pp, sc.s, sc.o
-	packKeysBF16(kp, lp, k[start*kdim+kcol:], kdim, L, hd)
-	packValuesBF16(vp, lp, v[start*kdim+kcol:], kdim, L, hd)
-	dp4, pairs, softmax := dp4Go, pairsGo, softmaxRow
+	dp4, pairs, vpairs, softmax := dp4Go, pairsGo, vpairsGo, softmaxRow
 	if useAsm {
-		dp4, pairs, softmax = dp4asm, pairsAsm, softmaxAsm
+		dp4, pairs, vpairs, softmax = dp4asm, pairsAsm, vpairsAsm, softmaxAsm
 	}
+	packKeysBF16(kp, bs.kr, lp, k[start*kdim+kcol:], kdim, L, hd, pairs)
+	packValuesBF16(vp, lp, v[start*kdim+kcol:], kdim, L, hd, vpairs)
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	hp, lpp := hd/2, lp/2
 	for g := range group {
@@ -115,7 +116,9 @@ func causalHeadBF16(sc *attnScratch, out, q, k, v []float32, qdim, qcol, group, 
 			}
 			dp4(hp, qp, hp, kp, lp, sb, lp, w)
 			for r := 0; r < attnRows; r++ {
-				row := sb[r*lp : r*lp+ke]
+				// The whole kernel width w is rounded (pairs32 takes
+				// multiples of 32), the keys past n zero.
+				row := sb[r*lp : r*lp+w]
 				n := i0 + r + 1
 				if r >= rows {
 					n = 0
@@ -124,7 +127,7 @@ func causalHeadBF16(sc *attnScratch, out, q, k, v []float32, qdim, qcol, group, 
 					softmax(row[:n], scale)
 				}
 				clear(row[n:])
-				pairs(pp[r*lpp:r*lpp+ke/2], row)
+				pairs(pp[r*lpp:r*lpp+w/2], row)
 			}
 			oc, ldc := out[(start+i0)*qdim+col:], qdim
 			if rows < attnRows {
@@ -141,31 +144,41 @@ func causalHeadBF16(sc *attnScratch, out, q, k, v []float32, qdim, qcol, group, 
 }
 
 // packKeysBF16 writes kp[p*lp+j] = (k[j][2p], k[j][2p+1]) rounded to bf16
-// for j < n (rows kdim floats apart), zero for n <= j < lp.
-func packKeysBF16(kp []uint32, lp int, k []float32, kdim, n, hd int) {
+// for j < n (rows kdim floats apart), zero for n <= j < lp: each key's row
+// rounded to pairs (pairs, into kr: n rows of hd/2), then transposed four
+// keys at a time.
+func packKeysBF16(kp, kr []uint32, lp int, k []float32, kdim, n, hd int, pairs func([]uint32, []float32)) {
+	hp := hd / 2
 	for j := 0; j < n; j++ {
-		row := k[j*kdim : j*kdim+hd]
-		for p := 0; p < hd/2; p++ {
-			kp[p*lp+j] = bf16Bits(row[2*p]) | bf16Bits(row[2*p+1])<<16
+		pairs(kr[j*hp:(j+1)*hp], k[j*kdim:j*kdim+hd])
+	}
+	j := 0
+	for ; j+4 <= n; j += 4 {
+		k0, k1, k2, k3 := kr[j*hp:(j+1)*hp], kr[(j+1)*hp:(j+2)*hp], kr[(j+2)*hp:(j+3)*hp], kr[(j+3)*hp:(j+4)*hp]
+		for p := range k0 {
+			dst := kp[p*lp+j : p*lp+j+4]
+			dst[0], dst[1], dst[2], dst[3] = k0[p], k1[p], k2[p], k3[p]
 		}
 	}
-	for p := 0; p < hd/2; p++ {
+	for ; j < n; j++ {
+		for p, x := range kr[j*hp : (j+1)*hp] {
+			kp[p*lp+j] = x
+		}
+	}
+	for p := 0; p < hp; p++ {
 		clear(kp[p*lp+n : (p+1)*lp])
 	}
 }
 
 // packValuesBF16 writes vp[m*hd+d] = (v[2m][d], v[2m+1][d]) rounded to
-// bf16, a key past n zero, for m < lp/2.
-func packValuesBF16(vp []uint32, lp int, v []float32, kdim, n, hd int) {
+// bf16, a key past n zero, for m < lp/2; vpairs pairs two whole rows.
+func packValuesBF16(vp []uint32, lp int, v []float32, kdim, n, hd int, vpairs func(dst []uint32, r0, r1 []float32)) {
 	for m := 0; m < lp/2; m++ {
 		dst := vp[m*hd : (m+1)*hd]
 		j := 2 * m
 		switch {
 		case j+1 < n:
-			r0, r1 := v[j*kdim:j*kdim+hd], v[(j+1)*kdim:(j+1)*kdim+hd]
-			for d := range dst {
-				dst[d] = bf16Bits(r0[d]) | bf16Bits(r1[d])<<16
-			}
+			vpairs(dst, v[j*kdim:j*kdim+hd], v[(j+1)*kdim:(j+1)*kdim+hd])
 		case j < n:
 			r0 := v[j*kdim : j*kdim+hd]
 			for d := range dst {
@@ -174,5 +187,13 @@ func packValuesBF16(vp []uint32, lp int, v []float32, kdim, n, hd int) {
 		default:
 			clear(dst)
 		}
+	}
+}
+
+// vpairsGo is vpairs16's fallback and oracle.
+func vpairsGo(dst []uint32, r0, r1 []float32) {
+	r0, r1 = r0[:len(dst)], r1[:len(dst)]
+	for d := range dst {
+		dst[d] = bf16Bits(r0[d]) | bf16Bits(r1[d])<<16
 	}
 }

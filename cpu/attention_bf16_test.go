@@ -250,3 +250,20 @@ func TestBF16BackendCausalAttention(t *testing.T) {
 	}
 	causalBF16Check(t, fmt.Sprintf("bf16 backend, lengths %v", lens), got, q, k, v, heads, kvHeads, hd, offsets)
 }
+
+// vpairs16 against vpairsGo, bit for bit: a permutation that paired the
+// wrong words fails here.
+func TestVPairsInterleave(t *testing.T) {
+	rng := testrand.Fresh(t)
+	for _, n := range []int{16, 32, 128} {
+		r0, r1 := testrand.Floats(rng, n), testrand.Floats(rng, n)
+		want, got := make([]uint32, n), make([]uint32, n)
+		vpairsGo(want, r0, r1)
+		vpairsAsm(got, r0, r1)
+		for d := range want {
+			if got[d] != want[d] || uint16(want[d]) != uint16(bf16Bits(r0[d])) {
+				t.Fatalf("n=%d: pair %d: asm %08x, go %08x", n, d, got[d], want[d])
+			}
+		}
+	}
+}

@@ -22,6 +22,12 @@ func dp4x64(k int, a *uint32, lda int, b *uint32, ldb int, c *float32, ldc int)
 //go:noescape
 func pairs32(dst *uint32, src *float32, n int)
 
+// vpairs16 writes dst[d] = (r0[d], r1[d]) rounded to bf16 for n floats (a
+// multiple of 16, at least 16).
+//
+//go:noescape
+func vpairs16(dst *uint32, r0, r1 *float32, n int)
+
 // hasDP4 says whether dp4x32, dp4x64 and pairs32 run here.
 var hasDP4 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BF16
 
@@ -34,6 +40,14 @@ func dp4asm(k int, a []uint32, lda int, b []uint32, ldb int, c []float32, ldc, w
 			dp4x32(k, &a[0], lda, &b[c0], ldb, &c[c0], ldc)
 			c0 += 32
 		}
+	}
+}
+
+// vpairsAsm is vpairsGo on vpairs16 (len(dst) a multiple of 16).
+func vpairsAsm(dst []uint32, r0, r1 []float32) {
+	if len(dst) > 0 {
+		_, _ = r0[len(dst)-1], r1[len(dst)-1]
+		vpairs16(&dst[0], &r0[0], &r1[0], len(dst))
 	}
 }
 

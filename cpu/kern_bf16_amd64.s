@@ -190,3 +190,35 @@ pairsloop:
 	VZEROUPPER
 	RET
 
+DATA vpairIdx<>+0(SB)/8, $0x0011000100100000
+DATA vpairIdx<>+8(SB)/8, $0x0013000300120002
+DATA vpairIdx<>+16(SB)/8, $0x0015000500140004
+DATA vpairIdx<>+24(SB)/8, $0x0017000700160006
+DATA vpairIdx<>+32(SB)/8, $0x0019000900180008
+DATA vpairIdx<>+40(SB)/8, $0x001b000b001a000a
+DATA vpairIdx<>+48(SB)/8, $0x001d000d001c000c
+DATA vpairIdx<>+56(SB)/8, $0x001f000f001e000e
+GLOBL vpairIdx<>(SB), RODATA|NOPTR, $64
+
+// func vpairs16(dst *uint32, r0, r1 *float32, n int)
+TEXT ·vpairs16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ r0+8(FP), SI
+	MOVQ r1+16(FP), DX
+	MOVQ n+24(FP), CX
+	VMOVDQU64 vpairIdx<>(SB), Z3
+vpairsloop:
+	VMOVUPS 0(SI), Z0
+	VMOVUPS 0(DX), Z1
+	// VCVTNE2PS2BF16 Z0, Z1, Z2
+	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0
+	VPERMW Z2, Z3, Z4
+	VMOVDQU32 Z4, 0(DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JNZ vpairsloop
+	VZEROUPPER
+	RET
+

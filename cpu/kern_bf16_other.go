@@ -10,3 +10,5 @@ func dp4asm(k int, a []uint32, lda int, b []uint32, ldb int, c []float32, ldc, w
 }
 
 func pairsAsm(dst []uint32, src []float32) { pairsGo(dst, src) }
+
+func vpairsAsm(dst []uint32, r0, r1 []float32) { vpairsGo(dst, r0, r1) }
