@@ -17,7 +17,7 @@ import (
 // both packed once per (sequence, key-value head), zero-padded to lp keys;
 // Q's four rows of a block and P's four rows are rounded to pairs per block.
 // Only a bf16 backend on a CPU with AVX512_BF16 takes this path (hd a
-// multiple of 32); fp32 and int8 keep causalHead.
+// multiple of 16); fp32 and int8 keep causalHead.
 
 // bf16Scratch is one participant's bf16 attention memory.
 type bf16Scratch struct {
@@ -77,7 +77,7 @@ func dp4Go(k int, a []uint32, lda int, b []uint32, ldb int, c []float32, ldc, w 
 
 // causalHeadBF16 is causalHead in bf16 products; useAsm selects dp4asm,
 // pairsAsm and softmaxAsm (else dp4Go, pairsGo and softmaxRow). hd must be
-// a multiple of 32.
+// a multiple of 16.
 func causalHeadBF16(sc *attnScratch, out, q, k, v []float32, qdim, qcol, group, kdim, kcol, hd, start, L int, useAsm bool) {
 	lp := (L + 31) &^ 31
 	if sc.bf == nil {

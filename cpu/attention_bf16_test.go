@@ -31,8 +31,8 @@ func TestDP4MatchesFloat64(t *testing.T) {
 		kernels["asm"] = dp4asm
 	}
 	for name, dp4 := range kernels {
-		for _, c := range []struct{ k, w int }{{1, 32}, {3, 64}, {16, 96}, {64, 128}, {77, 32}} {
-			lda, ldb, ldc := c.k+rng.IntN(3), c.w+32*rng.IntN(2), c.w+rng.IntN(5)
+		for _, c := range []struct{ k, w int }{{1, 32}, {3, 64}, {16, 96}, {64, 128}, {77, 32}, {8, 16}, {5, 112}} {
+			lda, ldb, ldc := c.k+rng.IntN(3), c.w+16*rng.IntN(2), c.w+rng.IntN(5)
 			a := randPairs(rng, 4*lda)
 			b := randPairs(rng, c.k*ldb)
 			cc := make([]float32, 3*ldc+c.w)
@@ -175,7 +175,7 @@ func TestCausalHeadBF16MatchesFloat64(t *testing.T) {
 	}
 	for _, useAsm := range paths {
 		for _, c := range []struct{ heads, kvHeads, hd, longest int }{
-			{16, 8, 128, 300}, {4, 2, 32, 70}, {8, 1, 64, 100}, {2, 2, 32, 40},
+			{16, 8, 128, 300}, {4, 2, 32, 70}, {8, 1, 64, 100}, {2, 2, 32, 40}, {4, 2, 16, 60}, {3, 1, 48, 40},
 		} {
 			lens := testrand.Lengths(rng, 1+rng.IntN(4), 1+rng.IntN(c.longest))
 			offsets, total := offsetsOf(lens)

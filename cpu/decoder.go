@@ -64,7 +64,7 @@ func (r *fastRun) CausalAttention(q, k, v ml.Tensor, heads, kvHeads int, offsets
 	hd := qt.cols / heads
 	out := r.newTensor(qt.rows, qt.cols)
 	r.causal = causalTask{out: out.data, q: qt.data, k: kt.data, v: vt.data, heads: heads, kvHeads: kvHeads, hd: hd, offsets: offsets, run: r,
-		bf16: r.b.prec == gemm.BF16 && hasDP4 && hd%32 == 0}
+		bf16: r.b.prec == gemm.BF16 && hasDP4 && hd%16 == 0}
 	r.parallel(&r.causal, (len(offsets)-1)*kvHeads)
 	r.causal = causalTask{}
 	return out

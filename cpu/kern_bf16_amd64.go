@@ -7,9 +7,12 @@ import "golang.org/x/sys/cpu"
 //go:generate go run kern_bf16_gen.go
 
 // The bf16 attention micro-kernels of kern_bf16_amd64.s (VDPBF16PS):
-// C[4 x w] = A[4 x k pairs] · B[k pairs x w] for w = 32 and 64, A and B of
+// C[4 x w] = A[4 x k pairs] · B[k pairs x w] for w = 16, 32 and 64, A and B of
 // bf16 pairs (uint32: the even element in the low half), C fp32; strides in
 // elements of each matrix. k must be at least 1.
+
+//go:noescape
+func dp4x16(k int, a *uint32, lda int, b *uint32, ldb int, c *float32, ldc int)
 
 //go:noescape
 func dp4x32(k int, a *uint32, lda int, b *uint32, ldb int, c *float32, ldc int)
@@ -31,14 +34,19 @@ func vpairs16(dst *uint32, r0, r1 *float32, n int)
 // hasDP4 says whether dp4x32, dp4x64 and pairs32 run here.
 var hasDP4 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BF16
 
+// dp4asm is dp4Go on the kernels, w a multiple of 16 (not checked: the
+// callers size their buffers for it).
 func dp4asm(k int, a []uint32, lda int, b []uint32, ldb int, c []float32, ldc, w int) {
 	for c0 := 0; c0 < w; {
 		if w-c0 >= 64 {
 			dp4x64(k, &a[0], lda, &b[c0], ldb, &c[c0], ldc)
 			c0 += 64
-		} else {
+		} else if w-c0 >= 32 {
 			dp4x32(k, &a[0], lda, &b[c0], ldb, &c[c0], ldc)
 			c0 += 32
+		} else {
+			dp4x16(k, &a[0], lda, &b[c0], ldb, &c[c0], ldc)
+			c0 += 16
 		}
 	}
 }

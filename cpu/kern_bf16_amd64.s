@@ -4,6 +4,56 @@
 
 #include "textflag.h"
 
+// func dp4x16(k int, a *uint32, lda int, b *uint32, ldb int, c *float32, ldc int)
+TEXT ·dp4x16(SB), NOSPLIT, $0-56
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), R8
+	MOVQ b+24(FP), DX
+	MOVQ ldb+32(FP), R9
+	MOVQ c+40(FP), DI
+	MOVQ ldc+48(FP), R10
+	SHLQ $2, R8
+	SHLQ $2, R9
+	SHLQ $2, R10
+	LEAQ (SI)(R8*1), R11
+	LEAQ (SI)(R8*2), R12
+	LEAQ (R11)(R8*2), R13
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+dploop1:
+	VMOVDQU32 0(DX), Z16
+	VPBROADCASTD (SI), Z20
+	// VDPBF16PS Z16, Z20, Z0
+	BYTE $0x62; BYTE $0xb2; BYTE $0x5e; BYTE $0x40; BYTE $0x52; BYTE $0xc0
+	VPBROADCASTD (R11), Z21
+	// VDPBF16PS Z16, Z21, Z1
+	BYTE $0x62; BYTE $0xb2; BYTE $0x56; BYTE $0x40; BYTE $0x52; BYTE $0xc8
+	VPBROADCASTD (R12), Z22
+	// VDPBF16PS Z16, Z22, Z2
+	BYTE $0x62; BYTE $0xb2; BYTE $0x4e; BYTE $0x40; BYTE $0x52; BYTE $0xd0
+	VPBROADCASTD (R13), Z23
+	// VDPBF16PS Z16, Z23, Z3
+	BYTE $0x62; BYTE $0xb2; BYTE $0x46; BYTE $0x40; BYTE $0x52; BYTE $0xd8
+	ADDQ $4, SI
+	ADDQ $4, R11
+	ADDQ $4, R12
+	ADDQ $4, R13
+	ADDQ R9, DX
+	DECQ CX
+	JNZ dploop1
+	VMOVUPS Z0, 0(DI)
+	ADDQ R10, DI
+	VMOVUPS Z1, 0(DI)
+	ADDQ R10, DI
+	VMOVUPS Z2, 0(DI)
+	ADDQ R10, DI
+	VMOVUPS Z3, 0(DI)
+	VZEROUPPER
+	RET
+
 // func dp4x32(k int, a *uint32, lda int, b *uint32, ldb int, c *float32, ldc int)
 TEXT ·dp4x32(SB), NOSPLIT, $0-56
 	MOVQ k+0(FP), CX

@@ -172,6 +172,7 @@ func main() {
 	p("")
 	p("#include \"textflag.h\"")
 	p("")
+	kernel(1)
 	kernel(2)
 	kernel(4)
 	pairs()
