@@ -15,7 +15,7 @@ import (
 //	V:  vp[m*hd + d] = (v[2m][d], v[2m+1][d])   lp/2 rows of hd pairs
 //
 // both packed once per (sequence, key-value head), zero-padded to lp keys;
-// Q's four rows of a block and P's four rows are rounded to pairs per block.
+// Q rounded to pairs once per query head, P's four rows per block.
 // Only a bf16 backend on a CPU with AVX512_BF16 takes this path (hd a
 // multiple of 16); fp32 and int8 keep causalHead.
 
@@ -87,7 +87,7 @@ func causalHeadBF16(sc *attnScratch, out, q, k, v []float32, qdim, qcol, group, 
 	bs.kp = growPairs(bs.kp, hd/2*lp)
 	bs.kr = growPairs(bs.kr, hd/2*L)
 	bs.vp = growPairs(bs.vp, lp/2*hd)
-	bs.qp = growPairs(bs.qp, attnRows*hd/2)
+	bs.qp = growPairs(bs.qp, (L+attnRows-1)/attnRows*attnRows*hd/2)
 	bs.pp = growPairs(bs.pp, attnRows*lp/2)
 	sc.s = growFloats(sc.s, attnRows*lp)
 	sc.o = growFloats(sc.o, attnRows*hd)
@@ -102,19 +102,19 @@ func causalHeadBF16(sc *attnScratch, out, q, k, v []float32, qdim, qcol, group, 
 	hp, lpp := hd/2, lp/2
 	for g := range group {
 		col := qcol + g*hd
+		// The head's queries rounded to pairs in one pass (rows past L
+		// zero), ahead of the blocks: reading them there, between the
+		// products, stalled on the cache misses.
+		for i := 0; i < L; i++ {
+			pairs(qp[i*hp:(i+1)*hp], q[(start+i)*qdim+col:(start+i)*qdim+col+hd])
+		}
+		clear(qp[L*hp:])
 		for i0 := 0; i0 < L; i0 += attnRows {
 			rows := min(attnRows, L-i0)
 			keys := i0 + rows
 			w := min(lp, (keys+31)&^31)
 			ke := (keys + 1) &^ 1 // keys rounded up to whole pairs
-			for r := 0; r < attnRows; r++ {
-				if r < rows {
-					pairs(qp[r*hp:(r+1)*hp], q[(start+i0+r)*qdim+col:(start+i0+r)*qdim+col+hd])
-				} else {
-					clear(qp[r*hp : (r+1)*hp])
-				}
-			}
-			dp4(hp, qp, hp, kp, lp, sb, lp, w)
+			dp4(hp, qp[i0*hp:], hp, kp, lp, sb, lp, w)
 			for r := 0; r < attnRows; r++ {
 				// The whole kernel width w is rounded (pairs32 takes
 				// multiples of 32), the keys past n zero.
@@ -127,7 +127,11 @@ func causalHeadBF16(sc *attnScratch, out, q, k, v []float32, qdim, qcol, group, 
 					softmax(row[:n], scale)
 				}
 				clear(row[n:])
-				pairs(pp[r*lpp:r*lpp+w/2], row)
+			}
+			// Rounded after the four softmaxes: a row read right after
+			// its masked and scalar stores stalls on store forwarding.
+			for r := 0; r < attnRows; r++ {
+				pairs(pp[r*lpp:r*lpp+w/2], sb[r*lp:r*lp+w])
 			}
 			oc, ldc := out[(start+i0)*qdim+col:], qdim
 			if rows < attnRows {
