@@ -254,6 +254,9 @@ func TestBF16BackendCausalAttention(t *testing.T) {
 // vpairs16 against vpairsGo, bit for bit: a permutation that paired the
 // wrong words fails here.
 func TestVPairsInterleave(t *testing.T) {
+	if !hasDP4 {
+		t.Skip("no AVX512_BF16 on this CPU (or purego): vpairs16 does not run")
+	}
 	rng := testrand.Fresh(t)
 	for _, n := range []int{16, 32, 128} {
 		r0, r1 := testrand.Floats(rng, n), testrand.Floats(rng, n)
