@@ -2,7 +2,11 @@
 
 package cpu
 
-import "golang.org/x/sys/cpu"
+import (
+	"fmt"
+
+	"golang.org/x/sys/cpu"
+)
 
 //go:generate go run kern_bf16_gen.go
 
@@ -34,9 +38,13 @@ func vpairs16(dst *uint32, r0, r1 *float32, n int)
 // hasDP4 says whether dp4x32, dp4x64 and pairs32 run here.
 var hasDP4 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BF16
 
-// dp4asm is dp4Go on the kernels, w a multiple of 16 (not checked: the
-// callers size their buffers for it).
+// dp4asm is dp4Go on the kernels, w a multiple of 16, k >= 1. The kernels
+// do not check bounds: checked once here.
 func dp4asm(k int, a []uint32, lda int, b []uint32, ldb int, c []float32, ldc, w int) {
+	if k < 1 || w%16 != 0 || len(a) < 3*lda+k || len(b) < (k-1)*ldb+w || len(c) < 3*ldc+w {
+		panic(fmt.Sprintf("cpu: dp4: k=%d w=%d: len(a)=%d lda=%d len(b)=%d ldb=%d len(c)=%d ldc=%d",
+			k, w, len(a), lda, len(b), ldb, len(c), ldc))
+	}
 	for c0 := 0; c0 < w; {
 		if w-c0 >= 64 {
 			dp4x64(k, &a[0], lda, &b[c0], ldb, &c[c0], ldc)
@@ -62,6 +70,7 @@ func vpairsAsm(dst []uint32, r0, r1 []float32) {
 func pairsAsm(dst []uint32, src []float32) {
 	n := len(src) &^ 31
 	if n > 0 {
+		_ = dst[n/2-1]
 		pairs32(&dst[0], &src[0], n)
 	}
 	pairsGo(dst[n/2:], src[n:])
