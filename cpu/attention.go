@@ -25,6 +25,7 @@ import (
 // seen and kept with the run's arena.
 type attnScratch struct {
 	kt, s, q, o []float32
+	bf          *bf16Scratch // bf16 causal attention's, made on first use
 }
 
 func growFloats(b []float32, n int) []float32 {

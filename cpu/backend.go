@@ -25,7 +25,9 @@ type Options struct {
 	// (weights quantised per output channel at load, activations per token
 	// at each product, int32 sums). Attention, LayerNorm, softmax and the
 	// activations stay fp32 whatever it is, and so do the pooler and the
-	// classifier; in bf16 and int8 the word embeddings are kept in bf16
+	// classifier, but for causal attention in bf16 on a CPU with
+	// AVX512_BF16: its two products take bf16 inputs with fp32 sums, as
+	// PyTorch's autocast does (attention_bf16.go); in bf16 and int8 the word embeddings are kept in bf16
 	// (halfTableMin: half the memory of the largest tensor). See
 	// internal/gemm for the kernels and their error.
 	Precision string

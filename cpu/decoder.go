@@ -3,6 +3,7 @@ package cpu
 import (
 	"math"
 
+	"github.com/crossrank/crossrank/internal/gemm"
 	"github.com/crossrank/crossrank/ml"
 )
 
@@ -62,7 +63,8 @@ func (r *fastRun) CausalAttention(q, k, v ml.Tensor, heads, kvHeads int, offsets
 	}
 	hd := qt.cols / heads
 	out := r.newTensor(qt.rows, qt.cols)
-	r.causal = causalTask{out: out.data, q: qt.data, k: kt.data, v: vt.data, heads: heads, kvHeads: kvHeads, hd: hd, offsets: offsets, run: r}
+	r.causal = causalTask{out: out.data, q: qt.data, k: kt.data, v: vt.data, heads: heads, kvHeads: kvHeads, hd: hd, offsets: offsets, run: r,
+		bf16: r.b.prec == gemm.BF16 && hasDP4 && hd%16 == 0}
 	r.parallel(&r.causal, (len(offsets)-1)*kvHeads)
 	r.causal = causalTask{}
 	return out
@@ -76,6 +78,7 @@ type causalTask struct {
 	heads, kvHeads, hd int
 	offsets            []int32
 	run                *fastRun // its slots: per-participant scratch, made by parallel
+	bf16               bool     // products in bf16 (causalHeadBF16)
 }
 
 func (t *causalTask) runPart(slot, part int) {
@@ -85,6 +88,10 @@ func (t *causalTask) runPart(slot, part int) {
 		return
 	}
 	hd, group := t.hd, t.heads/t.kvHeads
+	if t.bf16 {
+		causalHeadBF16(t.run.slots[slot], t.out, t.q, t.k, t.v, t.heads*hd, kvh*group*hd, group, t.kvHeads*hd, kvh*hd, hd, start, end-start, true)
+		return
+	}
 	causalHead(t.run.slots[slot], t.out, t.q, t.k, t.v, t.heads*hd, kvh*group*hd, group, t.kvHeads*hd, kvh*hd, hd, start, end-start, hasMM4)
 }
 

@@ -262,7 +262,8 @@ func TestAsmRMSNorm(t *testing.T) {
 // attention (its two query heads) on one thread at Qwen3-Reranker-0.6B's shape (16 query / 8 key-value
 // heads of 128; a query and a short document make ~130 tokens) and reports
 // the useful GFLOP/s: QKᵀ and PV over the keys each query sees,
-// 2·hd·L(L+1) flops in all.
+// 2·hd·L(L+1) flops in all; fp32 (causalHead) against bf16 (causalHeadBF16,
+// where the CPU has AVX512_BF16) in one process.
 func BenchmarkCausalHead(b *testing.B) {
 	const heads, kvHeads, hd = 16, 8, 128
 	for _, L := range []int{32, 131, 512} {
@@ -271,14 +272,24 @@ func BenchmarkCausalHead(b *testing.B) {
 			qd, kd := heads*hd, kvHeads*hd
 			q, k, v := testrand.Floats(rng, L*qd), testrand.Floats(rng, L*kd), testrand.Floats(rng, L*kd)
 			out := make([]float32, L*qd)
-			var sc attnScratch
-			b.ResetTimer()
 			const group = heads / kvHeads
-			for i := range b.N {
-				kvh := i % kvHeads
-				causalHead(&sc, out, q, k, v, qd, kvh*group*hd, group, kd, kvh*hd, hd, 0, L, hasMM4)
+			for _, bf := range []bool{false, true} {
+				if bf && !hasDP4 {
+					continue
+				}
+				b.Run(map[bool]string{false: "fp32", true: "bf16"}[bf], func(b *testing.B) {
+					var sc attnScratch
+					for i := range b.N {
+						kvh := i % kvHeads
+						if bf {
+							causalHeadBF16(&sc, out, q, k, v, qd, kvh*group*hd, group, kd, kvh*hd, hd, 0, L, true)
+						} else {
+							causalHead(&sc, out, q, k, v, qd, kvh*group*hd, group, kd, kvh*hd, hd, 0, L, hasMM4)
+						}
+					}
+					b.ReportMetric(float64(b.N)*group*2*hd*float64(L*(L+1))/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
 			}
-			b.ReportMetric(float64(b.N)*group*2*hd*float64(L*(L+1))/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})
 	}
 }
