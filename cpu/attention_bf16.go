@@ -31,32 +31,12 @@ func growPairs(b []uint32, n int) []uint32 {
 	return b[:n]
 }
 
-// bf16Bits rounds x to bf16 as VCVTNE2PS2BF16 does: to nearest, ties to
-// even; denormals to zero of the same sign; NaN stays NaN.
-func bf16Bits(x float32) uint32 {
-	u := math.Float32bits(x)
-	switch {
-	case u&0x7f800000 == 0:
-		return (u >> 16) & 0x8000
-	case u&0x7fffffff > 0x7f800000:
-		return (u >> 16) | 0x40
-	case u&0x7fffffff == 0x7f800000:
-		return u >> 16
-	}
-	return (u + 0x7fff + (u>>16)&1) >> 16
-}
-
 // pairsGo stores src rounded to bf16 as (len(src)+1)/2 pairs in dst, an odd
-// tail's high half zero: pairs32's fallback and oracle.
-func pairsGo(dst []uint32, src []float32) {
-	n := len(src)
-	for i := 0; i+1 < n; i += 2 {
-		dst[i/2] = bf16Bits(src[i]) | bf16Bits(src[i+1])<<16
-	}
-	if n%2 == 1 {
-		dst[n/2] = bf16Bits(src[n-1])
-	}
-}
+// tail's high half zero (gemm's conversion): pairs32's fallback and oracle.
+func pairsGo(dst []uint32, src []float32) { gemm.ToBF16Pairs(dst, src) }
+
+// bf16Bits is x rounded to bf16 (gemm.RoundBF16), in a pair's low half.
+func bf16Bits(x float32) uint32 { return uint32(gemm.RoundBF16(x)) }
 
 // dp4Go is the portable dp4: C[4 x w] = A[4 x k pairs] · B[k pairs x w],
 // each product of two bf16 values exact in fp32, the pair's two products

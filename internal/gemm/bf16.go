@@ -68,6 +68,16 @@ func ToBF16(dst []uint16, src []float32) {
 	}
 }
 
+// RoundBF16 rounds x to bfloat16 as the bf16 kernels round their inputs
+// (VCVTNE2PS2BF16: to nearest, ties to even, denormals to zero of the same
+// sign, NaN kept NaN).
+func RoundBF16(x float32) uint16 { return roundBF16(x) }
+
+// ToBF16Pairs rounds src to bfloat16 pairs in dst, the layout VDPBF16PS
+// reads ((len(src)+1)/2 of them, the even value in the low half, an odd
+// tail's high half zero), in Go: the plain form of the kernels' conversion.
+func ToBF16Pairs(dst []uint32, src []float32) { cvtRowGo(dst, src) }
+
 // FromBF16 widens a bf16 value to the float32 it stands for (exactly).
 func FromBF16(h uint16) float32 { return bf16ToF32(h) }
 
