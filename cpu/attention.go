@@ -24,8 +24,8 @@ import (
 // attnScratch is one participant's memory, grown to the largest sequence
 // seen and kept with the run's arena.
 type attnScratch struct {
-	kt, s, q, o []float32
-	bf          *bf16Scratch // bf16 causal attention's, made on first use
+	kt, s, q, o, v []float32
+	bf             *bf16Scratch // bf16 causal attention's, made on first use
 }
 
 func growFloats(b []float32, n int) []float32 {
@@ -59,10 +59,14 @@ func (t *attnTask) runPart(slot, part int) {
 // the softmax, and the products where the head size allows (a multiple of
 // 32).
 func attentionHead(sc *attnScratch, out, q, k, v []float32, dim, hd, col, start, L int, useAsm bool) {
-	lp := (L + 31) &^ 31
-	kt, sb, qb, ob := prepareHead(sc, k, dim, col, hd, start, L, lp, lp)
+	lp := (L + panel - 1) &^ (panel - 1)
+	kt, sb, qb, ob := preparePanels(sc, k, dim, col, hd, start, L, lp)
 	asm := useAsm && hd%32 == 0
 	scale := float32(1 / math.Sqrt(float64(hd)))
+	vh, ldv := v[start*dim+col:], dim
+	if asm {
+		vh, ldv = packHead(sc, v, dim, col, hd, start, L), hd
+	}
 	for i0 := 0; i0 < L; i0 += attnRows {
 		rows := min(attnRows, L-i0)
 		// A full block reads its queries and writes its output in place
@@ -81,22 +85,77 @@ func attentionHead(sc *attnScratch, out, q, k, v []float32, dim, hd, col, start,
 			}
 			qa, lda, oc, ldc = qb, hd, ob, hd
 		}
-		mm4(asm, hd, qa, lda, kt, lp, sb, lp, lp)
+		for p0 := 0; p0 < lp; p0 += panel {
+			mm4(asm, hd, qa, lda, kt[p0*hd:], panel, sb[p0:], lp, panel)
+		}
+		var inv [attnRows]float32
 		for r := 0; r < rows; r++ {
-			if useAsm {
-				softmaxAsm(sb[r*lp:r*lp+L], scale)
-			} else {
-				softmaxRow(sb[r*lp:r*lp+L], scale)
-			}
+			inv[r] = softexp(useAsm, sb[r*lp:r*lp+L], scale)
 		}
 		for r := rows; r < attnRows; r++ {
 			clear(sb[r*lp : r*lp+L]) // rows past the sequence: keep them finite
 		}
-		mm4(asm, L, sb, lp, v[start*dim+col:], dim, oc, ldc, hd)
+		mm4s(asm, L, sb, lp, vh, ldv, oc, ldc, hd, &inv)
 		if rows < attnRows {
 			for r := 0; r < rows; r++ {
 				copy(out[(start+i0+r)*dim+col:(start+i0+r)*dim+col+hd], ob[r*hd:(r+1)*hd])
 			}
+		}
+	}
+}
+
+// packHead copies the head's values (columns col..col+hd-1 of rows dim
+// floats apart, from row start) into sc.v, hd floats a row. Read in place,
+// the rows of one head lie dim floats apart, and at dim = 768 (3,072
+// bytes) the L rows of a head fall into an eighth of the L2 cache's sets,
+// more rows than the sets have ways at L ≳ 1,000: P·V then misses the L2
+// on every block of queries. Packed, the head is one contiguous run.
+func packHead(sc *attnScratch, v []float32, dim, col, hd, start, L int) []float32 {
+	sc.v = growFloats(sc.v, L*hd)
+	for j := range L {
+		copy(sc.v[j*hd:(j+1)*hd], v[(start+j)*dim+col:])
+	}
+	return sc.v
+}
+
+// softexp is the softmax of one row of scores without the division by
+// the sum: row[j] = exp(row[j]·scale - max·scale), on AVX-512 (softexp16)
+// or in Go, returning 1/sum. The attention products divide the output
+// rows, P·V, by the sum instead (normalizeRows): hd products a row rather
+// than L, and one pass over the scores less. (scale > 0, so max·scale is
+// the maximum of the scaled scores.)
+func softexp(asm bool, row []float32, scale float32) float32 {
+	if asm {
+		return softexpAsm(row, scale)
+	}
+	return softexpRow(row, scale)
+}
+
+// softexpRow is softexp in Go: the oracle of softexp16.
+func softexpRow(row []float32, scale float32) float32 {
+	m := float32(math.Inf(-1))
+	for _, x := range row {
+		m = max(m, x)
+	}
+	m *= scale
+	var sum float32
+	for j, x := range row {
+		e := exp32(x*scale - m)
+		row[j] = e
+		sum += e
+	}
+	return 1 / sum
+}
+
+// normalizeRows multiplies row r of the attention output o (4 rows of hd
+// floats, ld apart) by inv[r], the softmax's 1/sum of that query's
+// scores (the rows past the sequence have inv 0 and P 0): mm4s's last
+// step in Go.
+func normalizeRows(o []float32, ld, hd int, inv *[attnRows]float32) {
+	for r, f := range inv {
+		row := o[r*ld : r*ld+hd]
+		for j := range row {
+			row[j] *= f
 		}
 	}
 }
@@ -147,6 +206,31 @@ func mm4(asm bool, k int, a []float32, lda int, b []float32, ldb int, c []float3
 			mm4x16asm(k, &a[0], lda, &b[c0], ldb, &c[c0], ldc)
 			c0 += 16
 		}
+	}
+}
+
+// mm4s is mm4 with row r of C multiplied by s[r]: P·V over the softmax's
+// sums (softexp), the products in the kernels' last step before the store.
+func mm4s(asm bool, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc, w int, s *[attnRows]float32) {
+	if !asm || k <= 0 {
+		mm4(asm, k, a, lda, b, ldb, c, ldc, w)
+		normalizeRows(c, ldc, w, s)
+		return
+	}
+	if len(a) < 3*lda+k || len(b) < (k-1)*ldb+w || len(c) < 3*ldc+w {
+		panic(fmt.Sprintf("bert: mm4s: k=%d w=%d: len(a)=%d lda=%d len(b)=%d ldb=%d len(c)=%d ldc=%d",
+			k, w, len(a), lda, len(b), ldb, len(c), ldc))
+	}
+	for c0 := 0; c0 < w; {
+		n := 16
+		switch {
+		case w-c0 >= 64:
+			n = 64
+		case w-c0 >= 32:
+			n = 32
+		}
+		mm4sAsm(n, k, &a[0], lda, &b[c0], ldb, &c[c0], ldc, &s[0])
+		c0 += n
 	}
 }
 
@@ -210,6 +294,35 @@ func transposeGo(kt []float32, lp int, k []float32, dim, j0, n, d0, hd int) {
 			kt[(d0+i)*lp+j] = x
 		}
 	}
+}
+
+// panel is the width of one panel of attentionHead's transposed keys.
+const panel = 64
+
+// preparePanels is prepareHead for attentionHead: the keys transposed in
+// panels of 64, Kᵀ[:, p0:p0+64] as hd rows of 64 floats, one contiguous
+// run (lp a multiple of 64, the keys past L zero). Each product of four
+// queries with a panel then reads 16 KB in order, where rows lp floats
+// apart would make hd streams of 256 bytes.
+func preparePanels(sc *attnScratch, k []float32, kdim, kcol, hd, start, L, lp int) (kt, sb, qb, ob []float32) {
+	sc.kt = growFloats(sc.kt, hd*lp)
+	sc.s = growFloats(sc.s, attnRows*lp)
+	sc.q = growFloats(sc.q, attnRows*hd)
+	sc.o = growFloats(sc.o, attnRows*hd)
+	kt, sb, qb, ob = sc.kt, sc.s, sc.q, sc.o
+	for p0 := 0; p0 < lp; p0 += panel {
+		pt := kt[p0*hd : (p0+panel)*hd]
+		n := max(0, min(panel, L-p0))
+		if n > 0 {
+			transposeHead(pt, panel, k[(start+p0)*kdim+kcol:], kdim, n, hd)
+		}
+		if n < panel {
+			for d := 0; d < hd; d++ {
+				clear(pt[d*panel+n : (d+1)*panel])
+			}
+		}
+	}
+	return kt, sb, qb, ob
 }
 
 // prepareHead sizes sc for one head of L tokens and hd columns whose score

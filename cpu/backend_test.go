@@ -85,16 +85,29 @@ func TestMM4(t *testing.T) {
 				}
 			}
 		}
+		// mm4s: the rows times their own factors (one of them 0, as the
+		// rows past a sequence), which the kernels apply before the store.
+		s := [attnRows]float32{float32(0.5 + rng.Float64()), float32(0.01 + rng.Float64()), 0, float32(1 + 3*rng.Float64())}
 		for _, asm := range []bool{false, true} {
 			if asm && !hasMM4 {
 				continue
 			}
-			c := testrand.Floats(rng, 3*ldc+w) // garbage in: the kernel overwrites
-			mm4(asm, k, a, lda, b, ldb, c, ldc, w)
-			for i := range 4 {
-				for j := range w {
-					if d := math.Abs(float64(c[i*ldc+j]) - want[i*w+j]); d > 1e-4*math.Sqrt(float64(k)) {
-						t.Fatalf("asm %v, k %d w %d: c[%d][%d] = %v, want %v", asm, k, w, i, j, c[i*ldc+j], want[i*w+j])
+			for _, scaled := range []bool{false, true} {
+				c := testrand.Floats(rng, 3*ldc+w) // garbage in: the kernel overwrites
+				f := [attnRows]float64{1, 1, 1, 1}
+				if scaled {
+					mm4s(asm, k, a, lda, b, ldb, c, ldc, w, &s)
+					for i, x := range s {
+						f[i] = float64(x)
+					}
+				} else {
+					mm4(asm, k, a, lda, b, ldb, c, ldc, w)
+				}
+				for i := range 4 {
+					for j := range w {
+						if d := math.Abs(float64(c[i*ldc+j]) - f[i]*want[i*w+j]); d > 1e-4*math.Sqrt(float64(k))*f[i] {
+							t.Fatalf("asm %v, scaled %v, k %d w %d: c[%d][%d] = %v, want %v", asm, scaled, k, w, i, j, c[i*ldc+j], f[i]*want[i*w+j])
+						}
 					}
 				}
 			}
@@ -408,10 +421,51 @@ func TestAsmSoftmaxGELU(t *testing.T) {
 				t.Fatalf("softmax of %d: [%d] asm %v, Go %v", n, i, b[i], a[i])
 			}
 		}
+		// softexp16 and softexpRow against float64's softmax, each
+		// exponential times the 1/sum it returns. The bound, per element, in
+		// float32 ulps (2^-24 relative): exp32's 2 ulps (TestExp32); the
+		// argument's roundings, which move e by its own relative error,
+		// |x·scale| (the product, where it is not fused) plus |x·scale - m|
+		// (the difference); the sum's n roundings and 1/sum's one. The
+		// rounding of m itself shifts every exponential by the same factor
+		// and cancels in the product with 1/sum.
+		x = randScaled(rng, n+16, 4)
+		guard = x[n]
+		in := append([]float32(nil), x[:n]...)
+		a = append(a[:0], in...)
+		scale = float32(0.1 + rng.Float64())
+		if rng.IntN(2) == 0 {
+			scale = 0.125 // attention's at head size 64: exact products
+		}
+		invGo, invAsm := softexpRow(a, scale), softexpAsm(x[:n], scale)
+		if x[n] != guard {
+			t.Fatalf("softexp16 of %d floats wrote past them", n)
+		}
+		m := math.Inf(-1)
+		for _, v := range in {
+			m = max(m, float64(v)*float64(scale))
+		}
+		var sum float64
+		for _, v := range in {
+			sum += math.Exp(float64(v)*float64(scale) - m)
+		}
+		for i, v := range in {
+			xs := float64(v) * float64(scale)
+			want := math.Exp(xs-m) / sum
+			bound := 0x1p-24 * (2 + math.Abs(xs) + math.Abs(xs-m) + float64(n) + 2)
+			for _, got := range []struct {
+				name string
+				p    float64
+			}{{"Go", float64(a[i]) * float64(invGo)}, {"asm", float64(x[i]) * float64(invAsm)}} {
+				if d := math.Abs(got.p-want) / want; d > bound {
+					t.Fatalf("softexp of %d, scale %v: [%d] %s %v, float64 %v: relative error %.3g > %.3g", n, scale, i, got.name, got.p, want, d, bound)
+				}
+			}
+		}
 		x = randScaled(rng, n+16, 5)
 		guard = x[n]
 		a = append(a[:0], x[:n]...)
-		in := append([]float32(nil), x[:n]...)
+		in = append(in[:0], x[:n]...)
 		geluSliceGo(a)
 		geluAsm(x[:n])
 		if x[n] != guard {
@@ -438,6 +492,15 @@ func TestAsmSoftmaxGELU(t *testing.T) {
 	softmaxAsm(row, 1)
 	if row[2] != 1 || row[0] != 0 || row[1] > 1e-38 {
 		t.Errorf("softmax of [-1000 0 1000 3] = %v", row)
+	}
+	// softexp's maximum is of the scaled scores: unscaled, every
+	// exponential here would underflow to 0 and the sum with it.
+	for name, f := range map[string]func([]float32, float32) float32{"asm": softexpAsm, "Go": softexpRow} {
+		row = []float32{-1000, 0, 1000, 3}
+		inv := f(row, 0.125)
+		if inv != 1 || row[2] != 1 || row[0] != 0 || row[1] > 1e-38 {
+			t.Errorf("softexp (%s) of [-1000 0 1000 3]·1/8 = %v, 1/sum %v", name, row, inv)
+		}
 	}
 	g := []float32{-100, -10, 10, 100, float32(math.Inf(1))}
 	geluAsm(g)

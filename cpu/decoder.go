@@ -106,14 +106,19 @@ func (t *causalTask) runPart(slot, part int) {
 func causalHead(sc *attnScratch, out, q, k, v []float32, qdim, qcol, group, kdim, kcol, hd, start, L int, useAsm bool) {
 	lp := (L + 31) &^ 31
 	kt, sb, qb, ob := prepareHead(sc, k, kdim, kcol, hd, start, L, lp, lp)
+	vh, ldv := v[start*kdim+kcol:], kdim
+	if useAsm && hd%32 == 0 {
+		vh, ldv = packHead(sc, v, kdim, kcol, hd, start, L), hd
+	}
 	for g := range group {
-		causalQueries(kt, sb, qb, ob, out, q, v, qdim, qcol+g*hd, kdim, kcol, hd, start, L, lp, useAsm)
+		causalQueries(kt, sb, qb, ob, out, q, vh, ldv, qdim, qcol+g*hd, hd, start, L, lp, useAsm)
 	}
 }
 
 // causalQueries is causalHead's work for one query head, on the keys
-// prepareHead transposed into kt (lp columns).
-func causalQueries(kt, sb, qb, ob, out, q, v []float32, qdim, qcol, kdim, kcol, hd, start, L, lp int, useAsm bool) {
+// prepareHead transposed into kt (lp columns), and the head's values vh
+// (rows ldv floats apart, from the sequence's first token).
+func causalQueries(kt, sb, qb, ob, out, q, vh []float32, ldv, qdim, qcol, hd, start, L, lp int, useAsm bool) {
 	asm := useAsm && hd%32 == 0
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	for i0 := 0; i0 < L; i0 += attnRows {
@@ -133,6 +138,7 @@ func causalQueries(kt, sb, qb, ob, out, q, v []float32, qdim, qcol, kdim, kcol, 
 			qa, lda, oc, ldc = qb, hd, ob, hd
 		}
 		mm4(asm, hd, qa, lda, kt, lp, sb, lp, w)
+		var inv [attnRows]float32
 		for r := 0; r < attnRows; r++ {
 			row := sb[r*lp : r*lp+keys]
 			n := i0 + r + 1 // query i0+r sees keys 0..i0+r
@@ -140,15 +146,11 @@ func causalQueries(kt, sb, qb, ob, out, q, v []float32, qdim, qcol, kdim, kcol, 
 				n = 0 // rows past the sequence: keep them finite
 			}
 			if n > 0 {
-				if useAsm {
-					softmaxAsm(row[:n], scale)
-				} else {
-					softmaxRow(row[:n], scale)
-				}
+				inv[r] = softexp(useAsm, row[:n], scale)
 			}
 			clear(row[n:])
 		}
-		mm4(asm, keys, sb, lp, v[start*kdim+kcol:], kdim, oc, ldc, hd)
+		mm4s(asm, keys, sb, lp, vh, ldv, oc, ldc, hd, &inv)
 		if rows < attnRows {
 			for r := 0; r < rows; r++ {
 				copy(out[(start+i0+r)*qdim+qcol:(start+i0+r)*qdim+qcol+hd], ob[r*hd:(r+1)*hd])

@@ -19,6 +19,29 @@ func mm4x32(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int
 //go:noescape
 func mm4x64(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)
 
+// mm4x16s, mm4x32s and mm4x64s are the kernels with row r of C
+// multiplied by s[r] before it is stored.
+
+//go:noescape
+func mm4x16s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, s *float32)
+
+//go:noescape
+func mm4x32s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, s *float32)
+
+//go:noescape
+func mm4x64s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, s *float32)
+
+func mm4sAsm(w, k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, s *float32) {
+	switch w {
+	case 64:
+		mm4x64s(k, a, lda, b, ldb, c, ldc, s)
+	case 32:
+		mm4x32s(k, a, lda, b, ldb, c, ldc, s)
+	default:
+		mm4x16s(k, a, lda, b, ldb, c, ldc, s)
+	}
+}
+
 // hasMM4 says whether the mm4 kernels run here (the OS must also save the
 // zmm registers, which x/sys/cpu checks).
 var hasMM4 = cpu.X86.HasAVX512F
@@ -41,6 +64,19 @@ func mm4x64asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc 
 //
 //go:noescape
 func softmax16(x *float32, n int, scale float32)
+
+// softexp16 is softexpRow (attention.go) on AVX-512: x[i] =
+// exp(x[i]·scale - max·scale) for n >= 1 floats, returning 1/sum.
+//
+//go:noescape
+func softexp16(x *float32, n int, scale float32) float32
+
+func softexpAsm(x []float32, scale float32) float32 {
+	if len(x) == 0 {
+		return 0
+	}
+	return softexp16(&x[0], len(x), scale)
+}
 
 // gelu16 is geluSlice (fastmath.go) on AVX-512, for n >= 1 floats.
 //

@@ -19,10 +19,19 @@ func p(format string, args ...any) { fmt.Fprintf(&out, format+"\n", args...) }
 // row-major with their own strides (in floats), k >= 1. The 4*nv
 // accumulators stay in registers for the whole k loop; each step loads nv
 // vectors of B's row and broadcasts one float of each of A's four rows.
-func kernel(nv int) {
+//
+// With scaled, it is mm4x<w>s(..., ldc int, s *float32): row r of C is
+// multiplied by s[r] before it is stored (the softmax's 1/sum, for P·V).
+func kernel(nv int, scaled bool) {
 	name := fmt.Sprintf("mm4x%d", 16*nv)
-	p("// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)", name)
-	p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	if scaled {
+		name += "s"
+		p("// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, s *float32)", name)
+		p("TEXT ·%s(SB), NOSPLIT, $0-64", name)
+	} else {
+		p("// func %s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int)", name)
+		p("TEXT ·%s(SB), NOSPLIT, $0-56", name)
+	}
 	p("\tMOVQ k+0(FP), CX")
 	p("\tMOVQ a+8(FP), SI")
 	p("\tMOVQ lda+16(FP), R8")
@@ -39,7 +48,11 @@ func kernel(nv int) {
 	for i := 0; i < 4*nv; i++ {
 		p("\tVPXORD Z%d, Z%d, Z%d", i, i, i)
 	}
-	p("loop%d:", nv)
+	label := fmt.Sprintf("loop%d", nv)
+	if scaled {
+		label += "s"
+	}
+	p("%s:", label)
 	for v := 0; v < nv; v++ {
 		p("\tVMOVUPS %d(DX), Z%d", 64*v, 16+v)
 	}
@@ -55,7 +68,16 @@ func kernel(nv int) {
 	}
 	p("\tADDQ R9, DX")
 	p("\tDECQ CX")
-	p("\tJNZ loop%d", nv)
+	p("\tJNZ %s", label)
+	if scaled {
+		p("\tMOVQ s+56(FP), AX")
+		for r := 0; r < 4; r++ {
+			p("\tVBROADCASTSS %d(AX), Z%d", 4*r, 20+r)
+			for v := 0; v < nv; v++ {
+				p("\tVMULPS Z%d, Z%d, Z%d", 20+r, r*nv+v, r*nv+v)
+			}
+		}
+	}
 	for r := 0; r < 4; r++ {
 		for v := 0; v < nv; v++ {
 			p("\tVMOVUPS Z%d, %d(DI)", r*nv+v, 64*v)
@@ -294,6 +316,83 @@ func softmax() {
 	p("\tVMULPS Z18, Z0, Z0")
 	p("\tVMOVUPS Z0, K1, (DI)")
 	p("sm3done:")
+	p("\tVZEROUPPER")
+	p("\tRET")
+	p("")
+}
+
+// softexp writes softexp16(x *float32, n int, scale float32) float32: the
+// softmax without its last pass, for attention, which divides the n >= 1
+// exponentials' weighted sum (P·V) instead of each of them. Pass 1 takes
+// the maximum m of the raw scores (scale > 0, so m·scale is the maximum of
+// the scaled ones) and stores nothing; pass 2 stores exp(x[i]·scale -
+// m·scale), the argument in one FMA, and sums them; it returns 1/sum. With
+// a power-of-two scale (head size 64: 1/8) x[i]·scale is exact, so every
+// stored float is softmax16's before its product with 1/sum, to the bit.
+func softexp() {
+	p("// func softexp16(x *float32, n int, scale float32) float32")
+	p("TEXT ·softexp16(SB), NOSPLIT, $0-28")
+	p("\tMOVQ x+0(FP), SI")
+	p("\tMOVQ n+8(FP), BX")
+	p("\tVBROADCASTSS scale+16(FP), Z31")
+	tailMask()
+	bcast(float32(math.Inf(-1)), 30)
+	bcast(float32(math.Inf(-1)), 17)
+	// pass 1: two chains of maxima
+	p("\tMOVQ SI, DI")
+	p("\tMOVQ BX, DX")
+	p("se1:")
+	p("\tCMPQ DX, $32")
+	p("\tJLT se1one")
+	p("\tVMAXPS (DI), Z30, Z30")
+	p("\tVMAXPS 64(DI), Z17, Z17")
+	p("\tADDQ $128, DI")
+	p("\tSUBQ $32, DX")
+	p("\tJMP se1")
+	p("se1one:")
+	p("\tCMPQ DX, $16")
+	p("\tJLT se1tail")
+	p("\tVMAXPS (DI), Z30, Z30")
+	p("\tADDQ $64, DI")
+	p("\tSUBQ $16, DX")
+	p("se1tail:")
+	p("\tTESTQ DX, DX")
+	p("\tJZ se1done")
+	p("\tVMOVUPS.Z (DI), K1, Z0")
+	p("\tVMAXPS Z0, Z30, K1, Z30")
+	p("se1done:")
+	p("\tVMAXPS Z17, Z30, Z2")
+	reduce("VMAXPS", 2, 30)
+	p("\tVMULPS Z31, Z30, Z30") // m·scale
+	// pass 2
+	expConsts()
+	p("\tVPXORD Z18, Z18, Z18") // the sum
+	p("\tMOVQ SI, DI")
+	p("\tMOVQ BX, DX")
+	p("se2:")
+	p("\tCMPQ DX, $16")
+	p("\tJLT se2tail")
+	p("\tVMOVUPS (DI), Z0")
+	p("\tVFMSUB213PS Z30, Z31, Z0") // x·scale - m·scale
+	exp(0, 2, 3)
+	p("\tVMOVUPS Z0, (DI)")
+	p("\tVADDPS Z0, Z18, Z18")
+	p("\tADDQ $64, DI")
+	p("\tSUBQ $16, DX")
+	p("\tJMP se2")
+	p("se2tail:")
+	p("\tTESTQ DX, DX")
+	p("\tJZ se2done")
+	p("\tVMOVUPS.Z (DI), K1, Z0")
+	p("\tVFMSUB213PS Z30, Z31, Z0")
+	exp(0, 2, 3)
+	p("\tVMOVUPS Z0, K1, (DI)")
+	p("\tVADDPS Z0, Z18, K1, Z18")
+	p("se2done:")
+	p("\tVMOVAPS Z18, Z2")
+	reduce("VADDPS", 2, 18)
+	p("\tVDIVSS X18, X19, X18") // 1/sum (Z19 is 1)
+	p("\tVMOVSS X18, ret+24(FP)")
 	p("\tVZEROUPPER")
 	p("\tRET")
 	p("")
@@ -791,10 +890,13 @@ func main() {
 	p("")
 	p("#include \"textflag.h\"")
 	p("")
-	kernel(1)
-	kernel(2)
-	kernel(4)
+	for _, scaled := range []bool{false, true} {
+		kernel(1, scaled)
+		kernel(2, scaled)
+		kernel(4, scaled)
+	}
 	softmax()
+	softexp()
 	gelu()
 	geglu()
 	add()

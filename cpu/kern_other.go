@@ -17,8 +17,14 @@ func mm4x64asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc 
 	panic("bert: mm4x64 without assembly")
 }
 
+func mm4sAsm(w, k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, s *float32) {
+	panic("cpu: mm4x<w>s without assembly")
+}
+
 func softmaxAsm(x []float32, scale float32) { panic("bert: softmax16 without assembly") }
 func geluAsm(x []float32)                   { panic("bert: gelu16 without assembly") }
+
+func softexpAsm(x []float32, scale float32) float32 { panic("cpu: softexp16 without assembly") }
 
 func gegluAsm(dst, x, gate []float32) { panic("cpu: geglu16 without assembly") }
 func addAsm(a, b []float32)           { panic("cpu: add16 without assembly") }

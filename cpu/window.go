@@ -95,6 +95,7 @@ func windowHead(sc *attnScratch, out, q, k, v []float32, dim, hd, col, start, L,
 		// S[4 x width] = Q · Kᵀ[:, lo:lo+width], in a scratch of row
 		// stride band.
 		mm4(asm, hd, qa, lda, kt[lo:], lp, sb, band, width)
+		var inv [attnRows]float32
 		for r := 0; r < attnRows; r++ {
 			row := sb[r*band : r*band+hi-lo]
 			if r >= rows {
@@ -105,14 +106,10 @@ func windowHead(sc *attnScratch, out, q, k, v []float32, dim, hd, col, start, L,
 			a, b := max(0, i-w)-lo, min(L-1, i+w)-lo+1 // the query's own window in the band
 			clear(row[:a])
 			clear(row[b:])
-			if useAsm {
-				softmaxAsm(row[a:b], scale)
-			} else {
-				softmaxRow(row[a:b], scale)
-			}
+			inv[r] = softexp(useAsm, row[a:b], scale)
 		}
-		// O[4 x hd] = P[4 x (hi-lo)] · V[lo:hi].
-		mm4(asm, hi-lo, sb, band, v[(start+lo)*dim+col:], dim, oc, ldc, hd)
+		// O[4 x hd] = P[4 x (hi-lo)] · V[lo:hi], over the sums.
+		mm4s(asm, hi-lo, sb, band, v[(start+lo)*dim+col:], dim, oc, ldc, hd, &inv)
 		if rows < attnRows {
 			for r := 0; r < rows; r++ {
 				copy(out[(start+i0+r)*dim+col:(start+i0+r)*dim+col+hd], ob[r*hd:(r+1)*hd])
