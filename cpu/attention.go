@@ -32,6 +32,17 @@ type attnScratch struct {
 	bf             *bf16Scratch // bf16 causal attention's, made on first use
 }
 
+// size grows sc for one head of hd columns, keys padded to lp and score
+// rows scoreWidth floats wide, and returns its Kᵀ, scores, query and output
+// scratch.
+func (sc *attnScratch) size(hd, lp, scoreWidth int) (kt, sb, qb, ob []float32) {
+	sc.kt = growFloats(sc.kt, hd*lp)
+	sc.s = growFloats(sc.s, attnRows*scoreWidth)
+	sc.q = growFloats(sc.q, attnRows*hd)
+	sc.o = growFloats(sc.o, attnRows*hd)
+	return sc.kt, sc.s, sc.q, sc.o
+}
+
 func growFloats(b []float32, n int) []float32 {
 	if cap(b) < n {
 		return make([]float32, n)
@@ -111,9 +122,8 @@ func attentionHead(sc *attnScratch, out, q, k, v []float32, dim, hd, col, start,
 // packHead copies the head's values (columns col..col+hd-1 of rows dim
 // floats apart, from row start) into sc.v, hd floats a row: one contiguous
 // run for P·V, where in place the rows of a head lie dim floats apart
-// (3,072 bytes at dim 768). BenchmarkAttentionHead (L = 1,323, 12 heads of
-// 64) measured 78 → 85 GFLOP/s for the packing alone on the AMD EPYC
-// Zen 4; the copy is L·hd floats against 2·L²·hd FLOPs of P·V.
+// (3,072 bytes at dim 768); the copy is L·hd floats against 2·L²·hd
+// FLOPs of P·V (BenchmarkAttentionHead measures the whole head).
 func packHead(sc *attnScratch, v []float32, dim, col, hd, start, L int) []float32 {
 	sc.v = growFloats(sc.v, L*hd)
 	for j := range L {
@@ -165,65 +175,43 @@ func normalizeRows(o []float32, ld, hd int, inv *[attnRows]float32) {
 }
 
 // softmaxRow turns scores (dot products) into probabilities in place:
-// exp(s·scale - max) / sum, as the reference does.
+// exp(s·scale - max) / sum, as the reference does (as a product with
+// 1/sum, as softmax16 does).
 func softmaxRow(row []float32, scale float32) {
-	m := float32(math.Inf(-1))
+	inv := softexpRow(row, scale)
 	for j := range row {
-		row[j] *= scale
-		m = max(m, row[j])
-	}
-	var sum float32
-	for j, x := range row {
-		e := exp32(x - m)
-		row[j] = e
-		sum += e
-	}
-	for j := range row {
-		row[j] /= sum
+		row[j] *= inv
 	}
 }
 
 // mm4 computes C[4 x w] = A[4 x k] · B[k x w] (row-major, strides lda, ldb,
 // ldc), on the assembly kernels when asm (w a multiple of 16) or mm4Go.
 func mm4(asm bool, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc, w int) {
+	mm4s(asm, k, a, lda, b, ldb, c, ldc, w, nil)
+}
+
+// mm4s is mm4 with row r of C multiplied by s[r] where s is not nil: P·V
+// over the softmax's sums (softexp), the products in the kernels' last step
+// before the store.
+func mm4s(asm bool, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc, w int, s *[attnRows]float32) {
 	if k <= 0 {
 		return
 	}
 	// The kernels do not check bounds: check once here.
 	if len(a) < 3*lda+k || len(b) < (k-1)*ldb+w || len(c) < 3*ldc+w {
-		panic(fmt.Sprintf("bert: mm4: k=%d w=%d: len(a)=%d lda=%d len(b)=%d ldb=%d len(c)=%d ldc=%d",
+		panic(fmt.Sprintf("cpu: mm4: k=%d w=%d: len(a)=%d lda=%d len(b)=%d ldb=%d len(c)=%d ldc=%d",
 			k, w, len(a), lda, len(b), ldb, len(c), ldc))
 	}
 	if !asm {
 		mm4Go(k, a, lda, b, ldb, c, ldc, w)
-		return
-	}
-	for c0 := 0; c0 < w; {
-		switch {
-		case w-c0 >= 64:
-			mm4x64asm(k, &a[0], lda, &b[c0], ldb, &c[c0], ldc)
-			c0 += 64
-		case w-c0 >= 32:
-			mm4x32asm(k, &a[0], lda, &b[c0], ldb, &c[c0], ldc)
-			c0 += 32
-		default:
-			mm4x16asm(k, &a[0], lda, &b[c0], ldb, &c[c0], ldc)
-			c0 += 16
+		if s != nil {
+			normalizeRows(c, ldc, w, s)
 		}
-	}
-}
-
-// mm4s is mm4 with row r of C multiplied by s[r]: P·V over the softmax's
-// sums (softexp), the products in the kernels' last step before the store.
-func mm4s(asm bool, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc, w int, s *[attnRows]float32) {
-	if !asm || k <= 0 {
-		mm4(asm, k, a, lda, b, ldb, c, ldc, w)
-		normalizeRows(c, ldc, w, s)
 		return
 	}
-	if len(a) < 3*lda+k || len(b) < (k-1)*ldb+w || len(c) < 3*ldc+w {
-		panic(fmt.Sprintf("bert: mm4s: k=%d w=%d: len(a)=%d lda=%d len(b)=%d ldb=%d len(c)=%d ldc=%d",
-			k, w, len(a), lda, len(b), ldb, len(c), ldc))
+	var sp *float32
+	if s != nil {
+		sp = &s[0]
 	}
 	for c0 := 0; c0 < w; {
 		n := 16
@@ -233,7 +221,7 @@ func mm4s(asm bool, k int, a []float32, lda int, b []float32, ldb int, c []float
 		case w-c0 >= 32:
 			n = 32
 		}
-		mm4sAsm(n, k, &a[0], lda, &b[c0], ldb, &c[c0], ldc, &s[0])
+		mm4Asm(n, k, &a[0], lda, &b[c0], ldb, &c[c0], ldc, sp)
 		c0 += n
 	}
 }
@@ -309,11 +297,7 @@ const panel = 64
 // queries with a panel then reads 16 KB in order, where rows lp floats
 // apart would make hd streams of 256 bytes.
 func preparePanels(sc *attnScratch, k []float32, kdim, kcol, hd, start, L, lp int) (kt, sb, qb, ob []float32) {
-	sc.kt = growFloats(sc.kt, hd*lp)
-	sc.s = growFloats(sc.s, attnRows*lp)
-	sc.q = growFloats(sc.q, attnRows*hd)
-	sc.o = growFloats(sc.o, attnRows*hd)
-	kt, sb, qb, ob = sc.kt, sc.s, sc.q, sc.o
+	kt, sb, qb, ob = sc.size(hd, lp, lp)
 	for p0 := 0; p0 < lp; p0 += panel {
 		pt := kt[p0*hd : (p0+panel)*hd]
 		n := max(0, min(panel, L-p0))
@@ -335,11 +319,7 @@ func preparePanels(sc *attnScratch, k []float32, kdim, kcol, hd, start, L, lp in
 // each padded with zeros to lp = L rounded up to the kernel's 32 columns.
 // attentionHead, causalHead and windowHead share it.
 func prepareHead(sc *attnScratch, k []float32, kdim, kcol, hd, start, L, lp, scoreWidth int) (kt, sb, qb, ob []float32) {
-	sc.kt = growFloats(sc.kt, hd*lp)
-	sc.s = growFloats(sc.s, attnRows*scoreWidth)
-	sc.q = growFloats(sc.q, attnRows*hd)
-	sc.o = growFloats(sc.o, attnRows*hd)
-	kt, sb, qb, ob = sc.kt, sc.s, sc.q, sc.o
+	kt, sb, qb, ob = sc.size(hd, lp, scoreWidth)
 	transposeHead(kt, lp, k[start*kdim+kcol:], kdim, L, hd)
 	for d := 0; d < hd; d++ {
 		clear(kt[d*lp+L : (d+1)*lp])

@@ -31,12 +31,20 @@ func mm4x32s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc in
 //go:noescape
 func mm4x64s(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, s *float32)
 
-func mm4sAsm(w, k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, s *float32) {
-	switch w {
-	case 64:
+// mm4Asm runs the kernel of width w (64, 32 or 16): the scaled one where
+// s is not nil.
+func mm4Asm(w, k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, s *float32) {
+	switch {
+	case w == 64 && s == nil:
+		mm4x64(k, a, lda, b, ldb, c, ldc)
+	case w == 64:
 		mm4x64s(k, a, lda, b, ldb, c, ldc, s)
-	case 32:
+	case w == 32 && s == nil:
+		mm4x32(k, a, lda, b, ldb, c, ldc)
+	case w == 32:
 		mm4x32s(k, a, lda, b, ldb, c, ldc, s)
+	case s == nil:
+		mm4x16(k, a, lda, b, ldb, c, ldc)
 	default:
 		mm4x16s(k, a, lda, b, ldb, c, ldc, s)
 	}
@@ -45,18 +53,6 @@ func mm4sAsm(w, k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc
 // hasMM4 says whether the mm4 kernels run here (the OS must also save the
 // zmm registers, which x/sys/cpu checks).
 var hasMM4 = cpu.X86.HasAVX512F
-
-func mm4x16asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
-	mm4x16(k, a, lda, b, ldb, c, ldc)
-}
-
-func mm4x32asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
-	mm4x32(k, a, lda, b, ldb, c, ldc)
-}
-
-func mm4x64asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
-	mm4x64(k, a, lda, b, ldb, c, ldc)
-}
 
 // softmax16 is softmaxRow (attention.go) on AVX-512: x[i] *= scale,
 // then exp(x[i] - max) / sum (as a product with 1/sum: within 2 float32

@@ -5,20 +5,8 @@ package cpu
 // No assembly kernels here: attention uses mm4Go.
 var hasMM4 = false
 
-func mm4x16asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
-	panic("cpu: mm4x16 without assembly")
-}
-
-func mm4x32asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
-	panic("bert: mm4x32 without assembly")
-}
-
-func mm4x64asm(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int) {
-	panic("bert: mm4x64 without assembly")
-}
-
-func mm4sAsm(w, k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, s *float32) {
-	panic("cpu: mm4x<w>s without assembly")
+func mm4Asm(w, k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, s *float32) {
+	panic("cpu: mm4 kernels without assembly")
 }
 
 func softmaxAsm(x []float32, scale float32) { panic("bert: softmax16 without assembly") }
