@@ -76,11 +76,15 @@ func TestPairsRoundToNearestEven(t *testing.T) {
 	want := make([]uint32, (len(src)+1)/2)
 	got := make([]uint32, len(want))
 	pairsGo(want, src)
-	pairsAsm(got, src)
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("pair %d: asm %08x, go %08x", i, got[i], want[i])
+	if hasDP4 {
+		pairsAsm(got, src)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("pair %d: asm %08x, go %08x", i, got[i], want[i])
+			}
 		}
+	} else {
+		t.Log("no AVX512_BF16 on this CPU (or purego): pairs32 does not run; pairsGo's rounding is checked alone")
 	}
 	for i, x := range src {
 		h := uint16(want[i/2] >> (16 * (i % 2)))
