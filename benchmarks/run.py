@@ -615,9 +615,9 @@ def family_markdown(fam, rows, meta, note):
              "better of the two. Each contender runs in its own process.")
     ran = sorted({r["contender"] for rs in cells.values() for r in rs}, key=contender_order)
     L.append(f"- Contenders: {', '.join(ran)}")
-    absent = [c for c in DEFAULT if c not in ran]
+    absent = absent_words([c for c in DEFAULT if c not in ran], m, {k[0] for k in cells})
     if absent:
-        L.append(f"- Not run on this family: {', '.join(absent)}")
+        L.append(f"- Not run on this family: {'; '.join(absent)}")
     # Contenders that ran on some cells of this family but not all, grouped
     # by the cells they lack.
     lacking = {}
@@ -775,12 +775,12 @@ def readme_block(rows, metas, notes):
             meta = metas[fam]
             m = meta["machine"]
             ran = {r["contender"] for rs in cells.values() for r in rs}
-            absent = [c for c in DEFAULT if c not in ran]
+            absent = absent_words([c for c in DEFAULT if c not in ran], m, {k[0] for k in cells})
             days = sorted({r["date"].split(" ")[0] for rs in cells.values() for r in rs if r.get("date")}) or [meta["date"].split(" ")[0]]
             runs = f"harness run of {days[0]}" if len(days) == 1 else f"harness runs of {', '.join(days[:-1])} and {days[-1]}"
             head = f"**{family_title(fam)}**: {m['cpu']}, {m['cores']} cores, {runs}"
             if absent:
-                head += f"; not run on it yet: {', '.join(absent)}"
+                head += f"; not run on it: {'; '.join(absent)}"
             # A contender run on some models only: say which models lack
             # it, so that a ratio's "fastest peer" is read with its field.
             models = sorted({k[0] for k in cells}, key=lambda mo: cell_order((mo, "short", 0)))
@@ -806,6 +806,25 @@ def readme_block(rows, metas, notes):
         L.append("")
     L.append(README_END)
     return "\n".join(L)
+
+
+def absent_words(absent, machine, models):
+    """The contenders of DEFAULT a family has no rows of, each with the
+    reason when it is not a choice: crossrank-bf16 where the CPU lacks
+    AVX512_BF16 (crossrank's bf16 would run as fp32 there, so its bench
+    refuses to time it), genai-* while the family has no decoder rows."""
+    out, genai = [], []
+    for c in absent:
+        if c == "crossrank-bf16" and "avx512_bf16" not in machine.get("isa", []):
+            out.append("crossrank-bf16 (no AVX512_BF16 on this CPU: crossrank runs bf16 as fp32 there, "
+                       "so `crossrank bench` refuses to time it)")
+        elif c.startswith("genai-") and not any(gen_models.MODELS.get(mo, (None, None))[1] in GENAI_ARCHS for mo in models):
+            genai.append(c)
+        else:
+            out.append(c)
+    if genai:
+        out.append(f"{', '.join(genai)} (decoder re-rankers only; no such rows yet)")
+    return out
 
 
 def cell_order(k):
