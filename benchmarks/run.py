@@ -182,6 +182,7 @@ def main():
     ap.add_argument("--concurrency", type=int, default=0, help="Go contenders' throughput phase: requests at once (0: GOMAXPROCS, 1: skip)")
     ap.add_argument("--peer-batch", type=int, default=0, help="pairs per forward pass for the Python peers (0: sentence-transformers' default, 32); "
                     "ONNX Runtime's export materialises [batch, heads, L, L] attention, which at 32 x 2,048 tokens does not fit 24 GB")
+    ap.add_argument("--rounds", type=int, default=1, help="run each cell's contenders this many times, in turn and then in reverse order, and keep each one's faster round (a shared, noisy machine)")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds one contender may take on one cell before it is left out")
     ap.add_argument("--preliminary", default="", help="a note that marks the run as preliminary (e.g. a noisy machine)")
     ap.add_argument("--out", default=HERE)
@@ -245,60 +246,77 @@ def main():
         arch = gen_models.MODELS[model][1]
         for set_name, n in cells:
             cell_flops = flops(crossrank, mdir, set_name, n)
+            # --rounds R: the cell's contenders run R times, in turn and then
+            # in reverse order, so that a slow spell of the shared machine
+            # falls on several contenders' rounds rather than one
+            # contender's whole figure; each keeps its faster round, and
+            # the row lists every round's pairs/s.
+            got = {}
+            for rnd in range(args.rounds):
+                for c in (contenders if rnd % 2 == 0 else contenders[::-1]):
+                    if rnd and c not in got:
+                        continue  # failed, timed out or not run on this model in round 1
+                    if c.startswith("genai-") and arch not in GENAI_ARCHS:
+                        continue
+                    if c == "crossrank-http" and arch == "qwen3":
+                        # benchmarks.Run refuses it too: the stand-in's tokenizer
+                        # does not give the workload's text back as its ids, and
+                        # the card's prompt adds tokens to every pair.
+                        missing.append(f"{c} on {model}: not run on the Qwen3 stand-in (its tokenizer does not turn the workload's text into its ids)")
+                        continue
+                    out = os.path.join(tmp, f"{model}-{set_name}-{n}-{c}.json")
+                    # The machine is shared: the FMA peak is measured right
+                    # before each contender, so its fraction of peak meets the
+                    # same neighbours.
+                    peak = json.loads(subprocess.run([crossrank, "bench", "--peak", "1s"], check=True, capture_output=True, text=True).stdout)
+                    common = ["--budget", str(args.budget), "--min-reps", str(args.min_reps)]
+                    try:
+                        if c.startswith("crossrank"):
+                            prec = c.split("-")[-1] if c in OPTIONAL else "fp32"
+                            engine = "crossrank" if c in OPTIONAL else c
+                            cmd = [crossrank, "bench", "-q", "--model", mdir, "--set", set_name, "--n", str(n), "--contender", engine, "--precision", prec, "--json", out]
+                            cmd += ["--budget", f"{args.budget}s", "--min-reps", str(args.min_reps), "--concurrency", str(args.concurrency)]
+                        elif c == "hugot":
+                            cmd = [hugot, "--model", mdir, "--set", set_name, "--n", str(n), "--json", out, "--workload", os.path.join(HERE, "workload.json")] + common
+                        elif c == "hugot-ort":
+                            cmd = [hugot_ort, "--backend", "ort", "--ort-lib", ort_lib, "--model", mdir, "--set", set_name, "--n", str(n), "--json", out, "--workload", os.path.join(HERE, "workload.json")] + common
+                        else:
+                            cmd = [py, os.path.join(HERE, "bench_peers.py"), "--contender", c, "--model", mdir, "--set", set_name, "--n", str(n), "--json", out] + common
+                            if args.peer_batch:
+                                cmd += ["--batch", str(args.peer_batch)]
+                        sh(cmd, timeout=args.timeout)
+                    except subprocess.CalledProcessError as e:
+                        print(f"run.py: {c} on {model} {set_name} n={n} failed ({e.returncode}); " + (f"round {rnd + 1} left out" if rnd else "left out"), file=sys.stderr)
+                        missing.append(f"{c} on {model} {set_name} N={n}: " + (f"round {rnd + 1} failed (exit {e.returncode}); its row is the best of the others" if rnd else f"failed (exit {e.returncode})"))
+                        continue
+                    except subprocess.TimeoutExpired:
+                        print(f"run.py: {c} on {model} {set_name} n={n} timed out; " + (f"round {rnd + 1} left out" if rnd else "left out"), file=sys.stderr)
+                        missing.append(f"{c} on {model} {set_name} N={n}: " + (f"round {rnd + 1} not done within --timeout {args.timeout:g} s; its row is the best of the others" if rnd else f"not done within --timeout {args.timeout:g} s"))
+                        continue
+                    with open(out) as f:
+                        r = json.loads(f.readline())
+                    r.setdefault("set", set_name)
+                    r["contender"] = c
+                    r["flops_per_request"] = cell_flops
+                    r["gflops"] = r["flops_per_request"] * r["pairs_per_s"] / n / 1e9
+                    if r.get("peak_gflops"):
+                        # crossrank measured it in its own process, after its
+                        # runs: keep the mean of that and the one before.
+                        r["peak_gflops"] = (r["peak_gflops"] + peak["gflops"]) / 2
+                    elif peak["gflops"] > 0:
+                        r["peak_gflops"] = peak["gflops"]
+                    if r.get("peak_gflops"):
+                        r["fraction_of_peak"] = r["gflops"] / r["peak_gflops"]
+                    got.setdefault(c, []).append(r)
             cell = []
             for c in contenders:
-                if c.startswith("genai-") and arch not in GENAI_ARCHS:
+                rs = got.get(c)
+                if not rs:
                     continue
-                if c == "crossrank-http" and arch == "qwen3":
-                    # benchmarks.Run refuses it too: the stand-in's tokenizer
-                    # does not give the workload's text back as its ids, and
-                    # the card's prompt adds tokens to every pair.
-                    missing.append(f"{c} on {model}: not run on the Qwen3 stand-in (its tokenizer does not turn the workload's text into its ids)")
-                    continue
-                out = os.path.join(tmp, f"{model}-{set_name}-{n}-{c}.json")
-                # The machine is shared: the FMA peak is measured right
-                # before each contender, so its fraction of peak meets the
-                # same neighbours.
-                peak = json.loads(subprocess.run([crossrank, "bench", "--peak", "1s"], check=True, capture_output=True, text=True).stdout)
-                common = ["--budget", str(args.budget), "--min-reps", str(args.min_reps)]
-                try:
-                    if c.startswith("crossrank"):
-                        prec = c.split("-")[-1] if c in OPTIONAL else "fp32"
-                        engine = "crossrank" if c in OPTIONAL else c
-                        cmd = [crossrank, "bench", "-q", "--model", mdir, "--set", set_name, "--n", str(n), "--contender", engine, "--precision", prec, "--json", out]
-                        cmd += ["--budget", f"{args.budget}s", "--min-reps", str(args.min_reps), "--concurrency", str(args.concurrency)]
-                    elif c == "hugot":
-                        cmd = [hugot, "--model", mdir, "--set", set_name, "--n", str(n), "--json", out, "--workload", os.path.join(HERE, "workload.json")] + common
-                    elif c == "hugot-ort":
-                        cmd = [hugot_ort, "--backend", "ort", "--ort-lib", ort_lib, "--model", mdir, "--set", set_name, "--n", str(n), "--json", out, "--workload", os.path.join(HERE, "workload.json")] + common
-                    else:
-                        cmd = [py, os.path.join(HERE, "bench_peers.py"), "--contender", c, "--model", mdir, "--set", set_name, "--n", str(n), "--json", out] + common
-                        if args.peer_batch:
-                            cmd += ["--batch", str(args.peer_batch)]
-                    sh(cmd, timeout=args.timeout)
-                except subprocess.CalledProcessError as e:
-                    print(f"run.py: {c} on {model} {set_name} n={n} failed ({e.returncode}); left out", file=sys.stderr)
-                    missing.append(f"{c} on {model} {set_name} N={n}: failed (exit {e.returncode})")
-                    continue
-                except subprocess.TimeoutExpired:
-                    print(f"run.py: {c} on {model} {set_name} n={n} timed out; left out", file=sys.stderr)
-                    missing.append(f"{c} on {model} {set_name} N={n}: not done within --timeout {args.timeout:g} s")
-                    continue
-                with open(out) as f:
-                    r = json.loads(f.readline())
-                r.setdefault("set", set_name)
-                r["contender"] = c
-                r["flops_per_request"] = cell_flops
-                r["gflops"] = r["flops_per_request"] * r["pairs_per_s"] / n / 1e9
-                if r.get("peak_gflops"):
-                    # crossrank measured it in its own process, after its
-                    # runs: keep the mean of that and the one before.
-                    r["peak_gflops"] = (r["peak_gflops"] + peak["gflops"]) / 2
-                elif peak["gflops"] > 0:
-                    r["peak_gflops"] = peak["gflops"]
-                if r.get("peak_gflops"):
-                    r["fraction_of_peak"] = r["gflops"] / r["peak_gflops"]
-                cell.append(r)
+                best = max(rs, key=lambda r: r["pairs_per_s"])
+                if args.rounds > 1:
+                    best["rounds"] = [r["pairs_per_s"] for r in rs]
+                cell.append(best)
             ref = next((r for r in cell if r["contender"] == "crossrank"), None)
             prev = os.path.join(tmp, f"{model}-{set_name}-{n}-crossrank.json")
             if ref is None and os.path.exists(prev):
@@ -588,6 +606,11 @@ def anchor(fam):
     return "".join(c for c in t.replace(" ", "-") if c.isalnum() or c in "-_")
 
 
+def rounds_words(r):
+    """ (rounds 0.29, 0.17): every round's pairs/s of a row from --rounds, in run order."""
+    return f" (rounds {', '.join(fmt(x, 2) for x in r['rounds'])})" if r.get("rounds") else ""
+
+
 def family_markdown(fam, rows, meta, note):
     L = [f"## {family_title(fam)} ({fam})\n"]
     cells = family_cells(rows, fam)
@@ -613,6 +636,11 @@ def family_markdown(fam, rows, meta, note):
              "(at least --min-reps; the last command's figures: each command gives its own); the Go contenders then run "
              "GOMAXPROCS requests at once for as long (not in commands with --concurrency 1), and pairs/s is the "
              "better of the two. Each contender runs in its own process.")
+    if any(r.get("rounds") for rs in cells.values() for r in rs):
+        spread = max(max(r["rounds"]) / min(r["rounds"]) for rs in cells.values() for r in rs if r.get("rounds"))
+        L.append("- Rounds: in the cells of commands with `--rounds R`, the cell's contenders ran R times, in turn and then in "
+                 "reverse order, and each row is that contender's faster round; its *pairs/s* lists every round's figure. "
+                 f"A contender's rounds differed by up to {spread:.2f}x in this section (the machine's noise, on one binary and one workload).")
     ran = sorted({r["contender"] for rs in cells.values() for r in rs}, key=contender_order)
     L.append(f"- Contenders: {', '.join(ran)}")
     absent = absent_words([c for c in DEFAULT if c not in ran], m, {k[0] for k in cells})
@@ -643,7 +671,7 @@ def family_markdown(fam, rows, meta, note):
                 name += " (**differs**: not in the ratios)" if r["contender"] in PEERS and not agrees(r) else ""
                 L.append(
                     f"| {r['set']} | {r['n']} | {name} | {r['precision']} | {fmt(r['latency_p50_ms'])} | "
-                    f"{fmt(r['latency_p95_ms'])} | {r.get('reps', '')} | {fmt(r['pairs_per_s'], 2)} | "
+                    f"{fmt(r['latency_p95_ms'])} | {r.get('reps', '')} | {fmt(r['pairs_per_s'], 2)}{rounds_words(r)} | "
                     f"{'– (its fastest peer ran in another run)' if r.get('ratio_across_runs') else fmt(r.get('ratio'), 2)} | {r.get('padded_tokens') or r['tokens']} | {fmt(r.get('gflops'))} | {fmt(100 * frac if frac else None)} | "
                     f"{fmt(r['peak_rss_mb'], 0)} | {diff} |"
                 )
