@@ -57,11 +57,14 @@ func New(opts Options) (ml.Backend, error) {
 	}
 	var fellBack bool
 	b.prec, b.name, fellBack = precisionPlan(prec, probe.Kernel())
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if ok, hw, why := gemm.AMXStatus(); hw && !ok && prec == gemm.BF16 {
+		log.Warn("cpu: the CPU has AMX but bf16 runs without it", "why", why, "kernel", probe.Kernel())
+	}
 	if fellBack {
-		log := opts.Logger
-		if log == nil {
-			log = slog.Default()
-		}
 		log.Warn("cpu: this CPU has no fast kernel for the precision asked; running fp32", "precision", prec.String())
 	}
 	return b, nil

@@ -26,6 +26,10 @@ type bf16Set struct {
 	name   string
 	byRows []bf16Kernel                    // byRows[r-1] computes r rows
 	cvt    func(dst []uint32, x []float32) // A's row x to bf16 pairs
+	// amx: the product runs on AMX tiles (amx_amd64.s) in blocks of
+	// amxMR rows, with the steps of a panel padded to a multiple of amxKG
+	// (zero pairs); byRows is unused.
+	amx bool
 }
 
 // PackedBF16 is a weight W of Out x In (torch's Linear layout) rounded to
@@ -40,7 +44,8 @@ type PackedBF16 struct {
 	kern    *bf16Set
 }
 
-// Kernel names the implementation b runs on ("avx512bf16" or "go").
+// Kernel names the implementation b runs on ("amx-bf16", "avx512bf16" or
+// "go").
 func (b *PackedBF16) Kernel() string { return b.kern.name }
 
 // roundBF16 rounds x to bfloat16 as VCVTNE2PS2BF16 does: to nearest, ties
@@ -121,6 +126,9 @@ func PackWeightBF16Bits(w []uint16, out, in int) *PackedBF16 {
 
 func packBF16(ks *bf16Set, out, in int, at func(o, k int) uint16) *PackedBF16 {
 	steps := (in + 1) / 2
+	if ks.amx {
+		steps = (steps + amxKG - 1) / amxKG * amxKG
+	}
 	panels := (out + lowNR - 1) / lowNR
 	data := make([]uint32, panels*steps*lowNR)
 	for o := 0; o < out; o++ {

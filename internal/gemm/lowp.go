@@ -37,6 +37,9 @@ const (
 	// a block stays there while it is swept over a group of panels.
 	lowABudget = 512 << 10
 
+	amxMR = 32 // rows per AMX block (two A tiles of 16)
+	amxKG = 16 // k groups per AMX step (the rows of a B tile)
+
 	// flags of the int8 kernels
 	int8First = 1
 	int8Last  = 2
@@ -100,13 +103,19 @@ func (j *lowpJob) do(t int, s *scratch) {
 		r1 := min(r0+j.prepStep, j.m)
 		if j.bf != nil {
 			for i := r0; i < r1; i++ {
-				j.bf.kern.cvt(j.st.a[i*j.lda:i*j.lda+j.steps], j.src[i*j.k:(i+1)*j.k])
+				row := j.st.a[i*j.lda : i*j.lda+j.steps]
+				j.bf.kern.cvt(row, j.src[i*j.k:(i+1)*j.k])
+				clear(row[(j.k+1)/2:]) // the AMX steps' zero padding
 			}
 		} else {
 			for i := r0; i < r1; i++ {
 				j.st.rs[i], j.st.rz[i] = j.i8.kern.quant(j.st.a[i*j.lda:i*j.lda+j.steps], j.src[i*j.k:(i+1)*j.k])
 			}
 		}
+		return
+	}
+	if j.bf != nil && j.bf.kern.amx {
+		j.doAMX(t, s)
 		return
 	}
 	panels := (j.n + lowNR - 1) / lowNR
@@ -159,6 +168,56 @@ func (j *lowpJob) do(t int, s *scratch) {
 	}
 }
 
+// doAMX is task t of a bf16 product on AMX tiles: for each block of 32
+// rows, one call over the panels whose 32 columns are all in C, writing C
+// directly; a ragged block (fewer rows or columns) goes through s.tile.
+func (j *lowpJob) doAMX(t int, s *scratch) {
+	panels := (j.n + lowNR - 1) / lowNR
+	r0 := (t / j.groups) * j.rowStep
+	r1 := min(r0+j.rowStep, j.m)
+	p0 := (t % j.groups) * j.panStep
+	p1 := min(p0+j.panStep, panels)
+	n, lda, w := j.n, j.lda, j.bf
+	full := p1 // panels [p0, full) have 32 live columns
+	if p1*lowNR > n {
+		full = p1 - 1
+	}
+	k16 := j.steps / amxKG
+	pstride := 4 * j.steps * lowNR
+	for ir := r0; ir < r1; ir += amxMR {
+		a := &j.st.a[ir*lda]
+		rows := min(amxMR, r1-ir)
+		ragged := p0
+		if rows == amxMR {
+			ragged = full
+			if full > p0 {
+				var bp *float32
+				if j.bias != nil {
+					bp = &j.bias[p0*lowNR]
+				}
+				amxBF16(&amxCfg, a, 4*lda, &w.data[p0*j.steps*lowNR], pstride, &j.c[ir*n+p0*lowNR], 4*n, bp, 4*lowNR, k16, full-p0)
+			}
+		}
+		for jp := ragged; jp < p1; jp++ {
+			col := jp * lowNR
+			cols := min(lowNR, n-col)
+			var bp *float32
+			if j.bias != nil {
+				copy(s.bias[:cols], j.bias[col:col+cols])
+				clear(s.bias[cols:lowNR])
+				bp = &s.bias[0]
+			}
+			amxBF16(&amxCfg, a, 4*lda, &w.data[jp*j.steps*lowNR], pstride, &s.tile[0], 4*lowNR, bp, 4*lowNR, k16, 1)
+			for i := range rows {
+				copy(j.c[(ir+i)*n+col:(ir+i)*n+col+cols], s.tile[i*lowNR:i*lowNR+cols])
+			}
+		}
+		if j.epi != nil {
+			j.epi(j.c, n, ir, ir+rows, p0*lowNR, min(p1*lowNR, n))
+		}
+	}
+}
+
 // matMulLowp checks the shapes of job and runs it on p: MatMulBF16 and
 // MatMulInt8.
 func (p *Pool) matMulLowp(job lowpJob) {
@@ -183,7 +242,11 @@ func (p *Pool) matMulLowp(job lowpJob) {
 	st := &p.low
 	j.st = st
 	j.lda = j.steps + lowAPad
-	if need := j.m * j.lda; len(st.a) < need {
+	mr := lowMR
+	if j.bf != nil && j.bf.kern.amx {
+		mr = amxMR // the tiles read whole blocks of 32 rows
+	}
+	if need := (j.m + mr - 1) / mr * mr * j.lda; len(st.a) < need {
 		st.a = make([]uint32, need+need/4) // grows a few times, then never
 	}
 	if j.i8 != nil && len(st.rs) < j.m {
@@ -207,18 +270,19 @@ func (p *Pool) matMulLowp(job lowpJob) {
 	j.prepare = false
 	nb := (j.steps + lowKC - 1) / lowKC
 	j.kc = (j.steps + nb - 1) / nb
-	tasks := j.plan(threads)
+	tasks := j.plan(threads, mr)
 	p.runTasks(threads, tasks, j)
 	j.c, j.src, j.bias, j.epi, j.bf, j.i8, j.st = nil, nil, nil, nil, nil, nil, nil
 }
 
 // plan cuts the product into row blocks (whose converted A fits half of L2)
-// times panel groups, enough tasks for every thread to take a few (a shared
-// machine runs threads at unequal speeds), and returns their number.
-func (j *lowpJob) plan(threads int) int {
+// of whole tiles of mr rows times panel groups, enough tasks for every
+// thread to take a few (a shared machine runs threads at unequal speeds),
+// and returns their number.
+func (j *lowpJob) plan(threads, mr int) int {
 	panels := (j.n + lowNR - 1) / lowNR
-	rowTiles := (j.m + lowMR - 1) / lowMR
-	capTiles := min(max(lowABudget/(4*j.lda)/lowMR, 1), 12)
+	rowTiles := (j.m + mr - 1) / mr
+	capTiles := min(max(lowABudget/(4*j.lda)/mr, 1), 12)
 	rb := (rowTiles + capTiles - 1) / capTiles
 	ng := 1
 	if threads > 1 {
@@ -229,7 +293,7 @@ func (j *lowpJob) plan(threads int) int {
 		}
 	}
 	tr := (rowTiles + rb - 1) / rb
-	j.rowStep = tr * lowMR
+	j.rowStep = tr * mr
 	rb = (rowTiles + tr - 1) / tr
 	j.panStep = (panels + ng - 1) / ng
 	j.groups = (panels + j.panStep - 1) / j.panStep

@@ -10,14 +10,19 @@ import (
 
 var (
 	avx512BF16 = &bf16Set{name: "avx512bf16", byRows: bf16Kernels512, cvt: cvtRowBF16}
+	amxBF16Set = &bf16Set{name: "amx-bf16", cvt: cvtRowBF16, amx: true}
 	avx512VNNI = &int8Set{name: "avx512vnni", byRows: int8Kernels512, quant: quantRowVNNI}
 )
 
 // bf16Sets lists the bf16 implementations this machine runs, fastest first.
-// VDPBF16PS and VCVTNE2PS2BF16 need AVX512_BF16; x/sys/cpu also checks
+// AMX tiles where the CPU and the OS allow them (amxUsable), then
+// VDPBF16PS; both convert A with VCVTNE2PS2BF16, which needs AVX512_BF16; x/sys/cpu also checks
 // that the OS saves the zmm state.
 func bf16Sets() []*bf16Set {
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BF16 {
+		if ok, _ := amxUsable(); ok {
+			return []*bf16Set{amxBF16Set, avx512BF16, goBF16}
+		}
 		return []*bf16Set{avx512BF16, goBF16}
 	}
 	return []*bf16Set{goBF16}

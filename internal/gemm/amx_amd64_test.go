@@ -1,0 +1,96 @@
+//go:build amd64 && !purego
+
+package gemm
+
+import (
+	"math"
+	"testing"
+)
+
+// TestAMXBF16Shapes runs the AMX bf16 product on the models' shapes and on
+// ragged ones (m, k, n not multiples of 32, 32 and 32), with and without
+// bias and an epilogue, on one and two threads, against ReferenceBF16: the
+// products of bf16 values are exact in float32, so the kernel differs from
+// the float64 reference only by its float32 additions, held to the same
+// probabilistic bound as TestMatMulBF16RandomShapes (4·sqrt(k+1)·2^-24 of
+// the sum of the products' magnitudes).
+func TestAMXBF16Shapes(t *testing.T) {
+	if ok, why := amxUsable(); !ok {
+		t.Skip("no AMX here: " + why)
+	}
+	r := newRand(t)
+	pools := []*Pool{NewPool(1), NewPool(2)}
+	defer func() {
+		for _, p := range pools {
+			p.Close()
+		}
+	}()
+	shapes := [][3]int{{64, 384, 1536}, {77, 768, 768}, {300, 1024, 96}, {33, 1000, 130}, {31, 3072, 64}, {1, 17, 5}, {96, 64, 33 * 32}}
+	for range 6 {
+		shapes = append(shapes, [3]int{1 + r.Intn(200), 1 + r.Intn(1200), 1 + r.Intn(300)})
+	}
+	for i, s := range shapes {
+		m, k, n := s[0], s[1], s[2]
+		a, w := randSlice(r, m*k), randSlice(r, n*k)
+		var bias []float32
+		if i%2 == 0 {
+			bias = randSlice(r, n)
+		}
+		pw := packBF16(amxBF16Set, n, k, func(o, q int) uint16 { return roundBF16(w[o*k+q]) })
+		if pw.steps%amxKG != 0 {
+			t.Fatalf("k=%d: %d steps, not whole AMX steps", k, pw.steps)
+		}
+		want := make([]float32, m*n)
+		ReferenceBF16(want, a, m, k, n, w, bias)
+		var epi Epilogue
+		if i%3 == 1 { // doubles each block once: a block missed or seen twice shows
+			epi = func(c []float32, ldc, r0, r1, c0, c1 int) {
+				for ii := r0; ii < r1; ii++ {
+					for j := c0; j < c1; j++ {
+						c[ii*ldc+j] *= 2
+					}
+				}
+			}
+			for x := range want {
+				want[x] *= 2
+			}
+		}
+		got := make([]float32, m*n)
+		for x := range got {
+			got[x] = float32(math.NaN())
+		}
+		pools[i%2].MatMulBF16(got, a, m, pw, bias, epi)
+		const eps = 1.0 / (1 << 24)
+		for ii := 0; ii < m; ii++ {
+			for j := 0; j < n; j++ {
+				var mag float64
+				for q := 0; q < k; q++ {
+					mag += math.Abs(float64(bf16ToF32(roundBF16(a[ii*k+q]))) * float64(bf16ToF32(roundBF16(w[j*k+q]))))
+				}
+				if bias != nil {
+					mag += math.Abs(float64(bias[j]))
+				}
+				if epi != nil {
+					mag *= 2
+				}
+				tol := 4*math.Sqrt(float64(k)+1)*eps*mag + 1e-30
+				if g, e := float64(got[ii*n+j]), float64(want[ii*n+j]); !(math.Abs(g-e) <= tol) {
+					t.Fatalf("m=%d k=%d n=%d bias=%v epi=%v: C[%d,%d] = %g, want %g (tolerance %g)", m, k, n, bias != nil, epi != nil, ii, j, g, e, tol)
+				}
+			}
+		}
+	}
+}
+
+// TestAMXConfig pins the tile configuration the kernels assume: palette 1,
+// eight tiles of 16 rows x 64 bytes.
+func TestAMXConfig(t *testing.T) {
+	if amxCfg[0] != 1 {
+		t.Fatalf("palette %d", amxCfg[0])
+	}
+	for tile := range 8 {
+		if cb, rows := int(amxCfg[16+2*tile])|int(amxCfg[17+2*tile])<<8, amxCfg[48+tile]; cb != 64 || rows != 16 {
+			t.Fatalf("tile %d: %d bytes x %d rows", tile, cb, rows)
+		}
+	}
+}
