@@ -19,10 +19,13 @@ import (
 // goroutine may change OS thread between two calls, never inside one.
 
 //go:noescape
-func amxBF16(cfg *[64]byte, a *uint32, lda int, b *uint32, pstride int, c *float32, ldc int, bias *float32, bstep int, k16 int, npan int)
+func amxBF16(cfg *[64]byte, a *uint32, lda int, b *uint32, pstride int, c *float32, ldc int, bias *float32, bstep int, k16 int, npan int, mode int)
 
 //go:noescape
-func amxU8S8(cfg *[64]byte, a *uint32, lda int, b *uint32, pstride int, c *int32, ldc int, bias *int32, bstep int, k16 int, npan int)
+func amxDequant(acc *int32, lacc int, c *float32, ldc int, rows int, colsum *int32, sw *float32, bias *float32, rs *float32, rz *int32, mask int)
+
+//go:noescape
+func amxU8S8(cfg *[64]byte, a *uint32, lda int, b *uint32, pstride int, c *int32, ldc int, bias *int32, bstep int, k16 int, npan int, mode int)
 
 // amxCfg is the tile configuration every AMX call loads: palette 1, all
 // eight tiles 16 rows x 64 bytes.

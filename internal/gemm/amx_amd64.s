@@ -40,12 +40,21 @@
 #define STORE0_SI	BYTE $0xC4; BYTE $0xE2; BYTE $0x7A; BYTE $0x4B; BYTE $0x04; BYTE $0x16
 #define STORE1_SI64	BYTE $0xC4; BYTE $0xE2; BYTE $0x7A; BYTE $0x4B; BYTE $0x4C; BYTE $0x16; BYTE $0x40
 #define STORE2_DI	BYTE $0xC4; BYTE $0xE2; BYTE $0x7A; BYTE $0x4B; BYTE $0x14; BYTE $0x17
+// tmm0 <- [SI + DX], tmm1 <- [SI + DX + 64], tmm2 <- [DI + DX], tmm3 <- [DI + DX + 64]: C's partial sums
+#define LOADC0_SI	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x4B; BYTE $0x04; BYTE $0x16
+#define LOADC1_SI64	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x4B; BYTE $0x4C; BYTE $0x16; BYTE $0x40
+#define LOADC2_DI	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x4B; BYTE $0x14; BYTE $0x17
+#define LOADC3_DI64	BYTE $0xC4; BYTE $0xE2; BYTE $0x7B; BYTE $0x4B; BYTE $0x5C; BYTE $0x17; BYTE $0x40
 #define STORE3_DI64	BYTE $0xC4; BYTE $0xE2; BYTE $0x7A; BYTE $0x4B; BYTE $0x5C; BYTE $0x17; BYTE $0x40
 
 // amxBF16 and amxU8S8 are the same loop with a different tile product.
+// For each of npan panels (pstride bytes apart; C and bias advance 32
+// values) the four accumulators start from zero (mode amxZero), the bias
+// rows (amxBias; bias advances bstep bytes) or C's partial sums (amxAcc),
+// take k16 steps of 16 groups, and are stored to C.
 
-// func amxBF16(cfg *[64]byte, a *uint32, lda int, b *uint32, pstride int, c *float32, ldc int, bias *float32, bstep int, k16 int, npan int)
-TEXT ·amxBF16(SB), NOSPLIT, $0-88
+// func amxBF16(cfg *[64]byte, a *uint32, lda int, b *uint32, pstride int, c *float32, ldc int, bias *float32, bstep int, k16 int, npan int, mode int)
+TEXT ·amxBF16(SB), NOSPLIT, $0-96
 	MOVQ cfg+0(FP), DI
 	LDTILECFG_DI
 	MOVQ a+8(FP), R8
@@ -55,6 +64,9 @@ TEXT ·amxBF16(SB), NOSPLIT, $0-88
 	MOVQ bias+56(FP), R11
 	MOVQ npan+80(FP), R12
 panel:
+	MOVQ mode+88(FP), AX
+	CMPQ AX, $2
+	JEQ loadc
 	TESTQ R11, R11
 	JZ zero
 	MOVQ R11, AX
@@ -64,6 +76,17 @@ panel:
 	LOAD2_AX
 	LOAD3_AX64
 	ADDQ bstep+64(FP), R11
+	JMP body
+loadc:
+	MOVQ R10, SI
+	MOVQ ldc+48(FP), DX
+	MOVQ DX, DI
+	SHLQ $4, DI
+	ADDQ R10, DI
+	LOADC0_SI
+	LOADC1_SI64
+	LOADC2_DI
+	LOADC3_DI64
 	JMP body
 zero:
 	TILEZERO0
@@ -109,8 +132,8 @@ kloop:
 	TILERELEASE
 	RET
 
-// func amxU8S8(cfg *[64]byte, a *uint32, lda int, b *uint32, pstride int, c *int32, ldc int, bias *int32, bstep int, k16 int, npan int)
-TEXT ·amxU8S8(SB), NOSPLIT, $0-88
+// func amxU8S8(cfg *[64]byte, a *uint32, lda int, b *uint32, pstride int, c *int32, ldc int, bias *int32, bstep int, k16 int, npan int, mode int)
+TEXT ·amxU8S8(SB), NOSPLIT, $0-96
 	MOVQ cfg+0(FP), DI
 	LDTILECFG_DI
 	MOVQ a+8(FP), R8
@@ -120,6 +143,9 @@ TEXT ·amxU8S8(SB), NOSPLIT, $0-88
 	MOVQ bias+56(FP), R11
 	MOVQ npan+80(FP), R12
 panel:
+	MOVQ mode+88(FP), AX
+	CMPQ AX, $2
+	JEQ loadc
 	TESTQ R11, R11
 	JZ zero
 	MOVQ R11, AX
@@ -129,6 +155,17 @@ panel:
 	LOAD2_AX
 	LOAD3_AX64
 	ADDQ bstep+64(FP), R11
+	JMP body
+loadc:
+	MOVQ R10, SI
+	MOVQ ldc+48(FP), DX
+	MOVQ DX, DI
+	SHLQ $4, DI
+	ADDQ R10, DI
+	LOADC0_SI
+	LOADC1_SI64
+	LOADC2_DI
+	LOADC3_DI64
 	JMP body
 zero:
 	TILEZERO0
@@ -172,4 +209,60 @@ kloop:
 	DECQ R12
 	JNZ panel
 	TILERELEASE
+	RET
+
+// amxDequant turns a block of int32 sums (rows x 32, lacc bytes per row)
+// into C (ldc bytes per row; it may be the same memory): for each row i
+// and live column j (mask), C = float32(acc + rz[i]*colsum[j]) *
+// (rs[i]*sw[j]) + bias[j], a product then a sum, each rounded to float32,
+// as dequant computes it. colsum, sw and bias hold 32 values each.
+// func amxDequant(acc *int32, lacc int, c *float32, ldc int, rows int, colsum *int32, sw *float32, bias *float32, rs *float32, rz *int32, mask int)
+TEXT ·amxDequant(SB), NOSPLIT, $0-88
+	MOVQ acc+0(FP), SI
+	MOVQ lacc+8(FP), R8
+	MOVQ c+16(FP), DI
+	MOVQ ldc+24(FP), R9
+	MOVQ rows+32(FP), CX
+	MOVQ colsum+40(FP), AX
+	VMOVDQU32 (AX), Z0
+	VMOVDQU32 64(AX), Z1
+	MOVQ sw+48(FP), AX
+	VMOVUPS (AX), Z2
+	VMOVUPS 64(AX), Z3
+	MOVQ bias+56(FP), AX
+	VMOVUPS (AX), Z4
+	VMOVUPS 64(AX), Z5
+	MOVQ rs+64(FP), R10
+	MOVQ rz+72(FP), R11
+	MOVQ mask+80(FP), AX
+	KMOVW AX, K1
+	SHRQ $16, AX
+	KMOVW AX, K2
+	TESTQ CX, CX
+	JZ done
+row:
+	VPBROADCASTD (R11), Z6
+	VBROADCASTSS (R10), Z7
+	VPMULLD Z6, Z0, Z8
+	VPMULLD Z6, Z1, Z9
+	VPADDD (SI), Z8, Z8
+	VPADDD 64(SI), Z9, Z9
+	VCVTDQ2PS Z8, Z8
+	VCVTDQ2PS Z9, Z9
+	VMULPS Z7, Z2, Z10
+	VMULPS Z7, Z3, Z11
+	VMULPS Z10, Z8, Z8
+	VMULPS Z11, Z9, Z9
+	VADDPS Z4, Z8, Z8
+	VADDPS Z5, Z9, Z9
+	VMOVUPS Z8, K1, (DI)
+	VMOVUPS Z9, K2, 64(DI)
+	ADDQ R8, SI
+	ADDQ R9, DI
+	ADDQ $4, R10
+	ADDQ $4, R11
+	DECQ CX
+	JNZ row
+done:
+	VZEROUPPER
 	RET

@@ -39,6 +39,10 @@ type int8Set struct {
 	// quant quantises row x into dst (its bytes, (len(x)+3)/4 groups)
 	// and returns the row's scale and minus its zero point.
 	quant func(dst []uint32, x []float32) (float32, int32)
+	// amx: the product runs on AMX tiles (TDPBUSD) in blocks of amxMR
+	// rows, the steps of a panel padded to a multiple of amxKG; byRows is
+	// unused.
+	amx bool
 }
 
 // PackedInt8 is a weight W of Out x In (torch's Linear layout) quantised
@@ -56,7 +60,8 @@ type PackedInt8 struct {
 	kern    *int8Set
 }
 
-// Kernel names the implementation b runs on ("avx512vnni" or "go").
+// Kernel names the implementation b runs on ("amx-int8", "avx512vnni" or
+// "go").
 func (b *PackedInt8) Kernel() string { return b.kern.name }
 
 // weightQuant returns the scale of a weight row and the factor that maps
@@ -131,6 +136,9 @@ func PackWeightInt8(w []float32, out, in int) *PackedInt8 {
 
 func packInt8(ks *int8Set, w []float32, out, in int) *PackedInt8 {
 	steps := (in + 3) / 4
+	if ks.amx {
+		steps = (steps + amxKG - 1) / amxKG * amxKG
+	}
 	panels := (out + lowNR - 1) / lowNR
 	b := &PackedInt8{
 		Out: out, In: in, steps: steps, kern: ks,

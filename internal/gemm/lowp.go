@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"unsafe"
 )
 
 // The reduced-precision products (bf16.go, int8.go) share this driver. Their
@@ -37,8 +38,15 @@ const (
 	// a block stays there while it is swept over a group of panels.
 	lowABudget = 512 << 10
 
-	amxMR = 32 // rows per AMX block (two A tiles of 16)
-	amxKG = 16 // k groups per AMX step (the rows of a B tile)
+	amxMR    = 32  // rows per AMX block (two A tiles of 16)
+	amxKG    = 16  // k groups per AMX step (the rows of a B tile)
+	amxKC    = 128 // k groups per AMX k block (see doAMX)
+	amxChunk = 32  // panels per AMX chunk: 32 k blocks of 16 KiB, in L2
+
+	// how an AMX call starts its accumulators
+	amxZero = 0
+	amxBias = 1 // from the bias, every row the same
+	amxAcc  = 2 // from C, the sums of the k blocks before
 
 	// flags of the int8 kernels
 	int8First = 1
@@ -114,7 +122,7 @@ func (j *lowpJob) do(t int, s *scratch) {
 		}
 		return
 	}
-	if j.bf != nil && j.bf.kern.amx {
+	if (j.bf != nil && j.bf.kern.amx) || (j.i8 != nil && j.i8.kern.amx) {
 		j.doAMX(t, s)
 		return
 	}
@@ -168,46 +176,97 @@ func (j *lowpJob) do(t int, s *scratch) {
 	}
 }
 
-// doAMX is task t of a bf16 product on AMX tiles: for each block of 32
-// rows, one call over the panels whose 32 columns are all in C, writing C
-// directly; a ragged block (fewer rows or columns) goes through s.tile.
+// doAMX is task t of a bf16 or int8 product on AMX tiles. Whole blocks (32
+// rows, 32 live columns) are computed in place in C, k block by k block:
+// a k block of 32 rows of A (amxKC groups, 16 KiB) stays in L1 while one
+// call sweeps it over a chunk of panels, and the chunk's k blocks stay in
+// L2 while the row strips pass over them. Ragged blocks (the last rows of
+// the task, the last panel's columns) take the whole k in one call through
+// s.tile. int8 sums are int32 in C's memory until amxDequant turns them
+// into floats, as the VNNI kernels' last k block does.
 func (j *lowpJob) doAMX(t int, s *scratch) {
 	panels := (j.n + lowNR - 1) / lowNR
 	r0 := (t / j.groups) * j.rowStep
 	r1 := min(r0+j.rowStep, j.m)
 	p0 := (t % j.groups) * j.panStep
 	p1 := min(p0+j.panStep, panels)
-	n, lda, w := j.n, j.lda, j.bf
+	n, lda, steps, i8 := j.n, j.lda, j.steps, j.i8
+	var data []uint32
+	if i8 != nil {
+		data = i8.data
+	} else {
+		data = j.bf.data
+	}
 	full := p1 // panels [p0, full) have 32 live columns
 	if p1*lowNR > n {
 		full = p1 - 1
 	}
-	k16 := j.steps / amxKG
-	pstride := 4 * j.steps * lowNR
-	for ir := r0; ir < r1; ir += amxMR {
-		a := &j.st.a[ir*lda]
-		rows := min(amxMR, r1-ir)
-		ragged := p0
-		if rows == amxMR {
-			ragged = full
-			if full > p0 {
-				var bp *float32
-				if j.bias != nil {
-					bp = &j.bias[p0*lowNR]
+	strips := r0 + (r1-r0)/amxMR*amxMR // rows [r0, strips) are whole strips
+	pstride := 4 * steps * lowNR
+	call := func(a, b *uint32, c unsafe.Pointer, ldc int, bias *float32, k16, npan, mode int) {
+		if i8 != nil {
+			amxU8S8(&amxCfg, a, 4*lda, b, pstride, (*int32)(c), ldc, nil, 0, k16, npan, mode)
+		} else {
+			amxBF16(&amxCfg, a, 4*lda, b, pstride, (*float32)(c), ldc, bias, 4*lowNR, k16, npan, mode)
+		}
+	}
+	for q0 := p0; q0 < full; q0 += amxChunk {
+		q1 := min(q0+amxChunk, full)
+		for pc := 0; pc < steps; pc += amxKC {
+			mode := amxAcc
+			var bp *float32
+			if pc == 0 {
+				mode = amxZero
+				if i8 == nil && j.bias != nil {
+					mode, bp = amxBias, &j.bias[q0*lowNR]
 				}
-				amxBF16(&amxCfg, a, 4*lda, &w.data[p0*j.steps*lowNR], pstride, &j.c[ir*n+p0*lowNR], 4*n, bp, 4*lowNR, k16, full-p0)
+			}
+			k16 := min(amxKC, steps-pc) / amxKG
+			for ir := r0; ir < strips; ir += amxMR {
+				call(&j.st.a[ir*lda+pc], &data[q0*steps*lowNR+pc*lowNR], unsafe.Pointer(&j.c[ir*n+q0*lowNR]), 4*n, bp, k16, q1-q0, mode)
 			}
 		}
-		for jp := ragged; jp < p1; jp++ {
+	}
+	// int8's bias where there is none, and a ragged panel's padded to 32
+	biasAt := func(col, cols int) *float32 {
+		switch {
+		case j.bias == nil:
+			return &i8.zero[col]
+		case cols == lowNR:
+			return &j.bias[col]
+		}
+		copy(s.bias[:cols], j.bias[col:col+cols])
+		clear(s.bias[cols:lowNR])
+		return &s.bias[0]
+	}
+	tile := unsafe.Pointer(&s.tile[0])
+	for ir := r0; ir < r1; ir += amxMR {
+		rows := min(amxMR, r1-ir)
+		if i8 != nil && rows == amxMR {
+			for jp := p0; jp < full; jp++ {
+				cp := &j.c[ir*n+jp*lowNR]
+				amxDequant((*int32)(unsafe.Pointer(cp)), 4*n, cp, 4*n, amxMR, &i8.colsum[jp*lowNR], &i8.scale[jp*lowNR], biasAt(jp*lowNR, lowNR), &j.st.rs[ir], &j.st.rz[ir], 1<<lowNR-1)
+			}
+		}
+		from := full
+		if rows < amxMR {
+			from = p0
+		}
+		for jp := from; jp < p1; jp++ {
 			col := jp * lowNR
 			cols := min(lowNR, n-col)
+			b := &data[jp*steps*lowNR]
+			if i8 != nil {
+				call(&j.st.a[ir*lda], b, tile, 4*lowNR, nil, steps/amxKG, 1, amxZero)
+				amxDequant((*int32)(tile), 4*lowNR, &j.c[ir*n+col], 4*n, rows, &i8.colsum[col], &i8.scale[col], biasAt(col, cols), &j.st.rs[ir], &j.st.rz[ir], 1<<cols-1)
+				continue
+			}
+			mode := amxZero
 			var bp *float32
 			if j.bias != nil {
-				copy(s.bias[:cols], j.bias[col:col+cols])
-				clear(s.bias[cols:lowNR])
-				bp = &s.bias[0]
+				mode, bp = amxBias, biasAt(col, cols)
 			}
-			amxBF16(&amxCfg, a, 4*lda, &w.data[jp*j.steps*lowNR], pstride, &s.tile[0], 4*lowNR, bp, 4*lowNR, k16, 1)
+			call(&j.st.a[ir*lda], b, tile, 4*lowNR, bp, steps/amxKG, 1, mode)
 			for i := range rows {
 				copy(j.c[(ir+i)*n+col:(ir+i)*n+col+cols], s.tile[i*lowNR:i*lowNR+cols])
 			}
@@ -243,7 +302,7 @@ func (p *Pool) matMulLowp(job lowpJob) {
 	j.st = st
 	j.lda = j.steps + lowAPad
 	mr := lowMR
-	if j.bf != nil && j.bf.kern.amx {
+	if (j.bf != nil && j.bf.kern.amx) || (j.i8 != nil && j.i8.kern.amx) {
 		mr = amxMR // the tiles read whole blocks of 32 rows
 	}
 	if need := (j.m + mr - 1) / mr * mr * j.lda; len(st.a) < need {
@@ -282,7 +341,11 @@ func (p *Pool) matMulLowp(job lowpJob) {
 func (j *lowpJob) plan(threads, mr int) int {
 	panels := (j.n + lowNR - 1) / lowNR
 	rowTiles := (j.m + mr - 1) / mr
-	capTiles := min(max(lowABudget/(4*j.lda)/mr, 1), 12)
+	budget := lowABudget
+	if mr == amxMR {
+		budget *= 2 // AMX: longer strips over each chunk of weights (see doAMX)
+	}
+	capTiles := min(max(budget/(4*j.lda)/mr, 1), 12)
 	rb := (rowTiles + capTiles - 1) / capTiles
 	ng := 1
 	if threads > 1 {

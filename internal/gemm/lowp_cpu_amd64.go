@@ -12,6 +12,7 @@ var (
 	avx512BF16 = &bf16Set{name: "avx512bf16", byRows: bf16Kernels512, cvt: cvtRowBF16}
 	amxBF16Set = &bf16Set{name: "amx-bf16", cvt: cvtRowBF16, amx: true}
 	avx512VNNI = &int8Set{name: "avx512vnni", byRows: int8Kernels512, quant: quantRowVNNI}
+	amxInt8Set = &int8Set{name: "amx-int8", quant: quantRowVNNI, amx: true}
 )
 
 // bf16Sets lists the bf16 implementations this machine runs, fastest first.
@@ -29,9 +30,13 @@ func bf16Sets() []*bf16Set {
 }
 
 // int8Sets lists the int8 implementations this machine runs, fastest
-// first: VPDPBUSD on zmm needs AVX512_VNNI.
+// first: AMX tiles where the CPU and the OS allow them (TDPBUSD; A is
+// quantised with AVX-512), then VPDPBUSD on zmm, which needs AVX512_VNNI.
 func int8Sets() []*int8Set {
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512VNNI {
+		if ok, _ := amxUsable(); ok {
+			return []*int8Set{amxInt8Set, avx512VNNI, goInt8}
+		}
 		return []*int8Set{avx512VNNI, goInt8}
 	}
 	return []*int8Set{goInt8}

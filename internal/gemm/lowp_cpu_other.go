@@ -9,7 +9,15 @@ func int8Sets() []*int8Set { return []*int8Set{goInt8} }
 func lowPeakFuncs() (bf16, vnni func(int)) { return nil, nil }
 
 // The AMX kernels exist on amd64 only; no set here has amx set.
-func amxBF16(cfg *[64]byte, a *uint32, lda int, b *uint32, pstride int, c *float32, ldc int, bias *float32, bstep int, k16 int, npan int) {
+func amxBF16(cfg *[64]byte, a *uint32, lda int, b *uint32, pstride int, c *float32, ldc int, bias *float32, bstep int, k16 int, npan int, mode int) {
+	panic("gemm: no AMX kernel in this build")
+}
+
+func amxU8S8(cfg *[64]byte, a *uint32, lda int, b *uint32, pstride int, c *int32, ldc int, bias *int32, bstep int, k16 int, npan int, mode int) {
+	panic("gemm: no AMX kernel in this build")
+}
+
+func amxDequant(acc *int32, lacc int, c *float32, ldc int, rows int, colsum *int32, sw *float32, bias *float32, rs *float32, rz *int32, mask int) {
 	panic("gemm: no AMX kernel in this build")
 }
 
