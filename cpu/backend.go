@@ -61,8 +61,8 @@ func New(opts Options) (ml.Backend, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	if ok, hw, why := gemm.AMXStatus(); hw && !ok && prec == gemm.BF16 {
-		log.Warn("cpu: the CPU has AMX but bf16 runs without it", "why", why, "kernel", probe.Kernel())
+	if ok, hw, why := gemm.AMXStatus(); hw && !ok {
+		log.Warn("cpu: the CPU has AMX but the "+prec.String()+" products run without it", "why", why, "kernel", probe.Kernel())
 	}
 	if fellBack {
 		log.Warn("cpu: this CPU has no fast kernel for the precision asked; running fp32", "precision", prec.String())

@@ -156,7 +156,7 @@ func (m *modelFlags) register(fs *flag.FlagSet) {
 const instructionUsage = "the task a decoder re-ranker (Qwen3-Reranker) is told in its prompt (default: the model card's \"" + rerank.DefaultInstruction + "\"); other models take none"
 
 // precisionUsage documents --precision (rerank, search, serve, score, bench).
-const precisionUsage = "arithmetic of the matrix products: fp32, bf16 or int8 (bf16/int8 on the CPU's AVX512_BF16/VNNI kernels; fp32 where it has none)"
+const precisionUsage = "arithmetic of the matrix products: fp32, bf16 or int8 (bf16/int8 on AMX tiles where the CPU and OS allow them, else AVX512_BF16/VNNI; fp32 where it has none)"
 
 // backendUsage documents --backend (rerank, search, serve, score, bench).
 const backendUsage = "what runs the model: auto (CUDA in a cuda build with a GPU present, else cpu), cpu, cuda, or reference: " +
