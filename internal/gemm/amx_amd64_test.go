@@ -4,6 +4,7 @@ package gemm
 
 import (
 	"math"
+	"math/rand"
 	"runtime"
 	"testing"
 	"unsafe"
@@ -27,11 +28,7 @@ func TestAMXBF16Shapes(t *testing.T) {
 			p.Close()
 		}
 	}()
-	shapes := [][3]int{{64, 384, 1536}, {77, 768, 768}, {300, 1024, 96}, {33, 1000, 130}, {31, 3072, 64}, {1, 17, 5}, {96, 64, 33 * 32}}
-	for range 6 {
-		shapes = append(shapes, [3]int{1 + r.Intn(200), 1 + r.Intn(1200), 1 + r.Intn(300)})
-	}
-	for i, s := range shapes {
+	for i, s := range amxTestShapes(r) {
 		m, k, n := s[0], s[1], s[2]
 		a, w := randSlice(r, m*k), randSlice(r, n*k)
 		var bias []float32
@@ -45,14 +42,8 @@ func TestAMXBF16Shapes(t *testing.T) {
 		want := make([]float32, m*n)
 		ReferenceBF16(want, a, m, k, n, w, bias)
 		var epi Epilogue
-		if i%3 == 1 { // doubles each block once: a block missed or seen twice shows
-			epi = func(c []float32, ldc, r0, r1, c0, c1 int) {
-				for ii := r0; ii < r1; ii++ {
-					for j := c0; j < c1; j++ {
-						c[ii*ldc+j] *= 2
-					}
-				}
-			}
+		if i%3 == 1 {
+			epi = doubleBlocks
 			for x := range want {
 				want[x] *= 2
 			}
@@ -80,6 +71,26 @@ func TestAMXBF16Shapes(t *testing.T) {
 					t.Fatalf("m=%d k=%d n=%d bias=%v epi=%v: C[%d,%d] = %g, want %g (tolerance %g)", m, k, n, bias != nil, epi != nil, ii, j, g, e, tol)
 				}
 			}
+		}
+	}
+}
+
+// amxTestShapes are the models' shapes and ragged ones (m, k, n not
+// multiples of 32, 32 or 64, and 32; k odd and not a multiple of four).
+func amxTestShapes(r *rand.Rand) [][3]int {
+	shapes := [][3]int{{64, 384, 1536}, {77, 768, 768}, {300, 1024, 96}, {33, 1001, 130}, {31, 3072, 64}, {1, 17, 5}, {96, 64, 33 * 32}}
+	for range 6 {
+		shapes = append(shapes, [3]int{1 + r.Intn(200), 1 + r.Intn(1200), 1 + r.Intn(300)})
+	}
+	return shapes
+}
+
+// doubleBlocks is an epilogue that doubles each block it is given: a block
+// missed or seen twice shows in C.
+func doubleBlocks(c []float32, ldc, r0, r1, c0, c1 int) {
+	for i := r0; i < r1; i++ {
+		for j := c0; j < c1; j++ {
+			c[i*ldc+j] *= 2
 		}
 	}
 }
@@ -112,11 +123,7 @@ func TestAMXInt8Shapes(t *testing.T) {
 			p.Close()
 		}
 	}()
-	shapes := [][3]int{{64, 384, 1536}, {77, 768, 768}, {300, 1024, 96}, {33, 1001, 130}, {31, 3072, 64}, {1, 17, 5}, {96, 64, 33 * 32}}
-	for range 6 {
-		shapes = append(shapes, [3]int{1 + r.Intn(200), 1 + r.Intn(1200), 1 + r.Intn(300)})
-	}
-	for i, s := range shapes {
+	for i, s := range amxTestShapes(r) {
 		m, k, n := s[0], s[1], s[2]
 		a, w := randSlice(r, m*k), randSlice(r, n*k)
 		if i%4 == 3 { // rows of one sign: a zero point at an end of the range
@@ -136,13 +143,7 @@ func TestAMXInt8Shapes(t *testing.T) {
 		ReferenceInt8(want, a, m, k, n, w, bias)
 		var epi Epilogue
 		if i%3 == 1 {
-			epi = func(c []float32, ldc, r0, r1, c0, c1 int) {
-				for ii := r0; ii < r1; ii++ {
-					for j := c0; j < c1; j++ {
-						c[ii*ldc+j] *= 2
-					}
-				}
-			}
+			epi = doubleBlocks
 			for x := range want {
 				want[x] *= 2
 			}

@@ -122,7 +122,7 @@ func (j *lowpJob) do(t int, s *scratch) {
 		}
 		return
 	}
-	if (j.bf != nil && j.bf.kern.amx) || (j.i8 != nil && j.i8.kern.amx) {
+	if j.onAMX() {
 		j.doAMX(t, s)
 		return
 	}
@@ -174,6 +174,11 @@ func (j *lowpJob) do(t int, s *scratch) {
 			j.epi(c, n, r0, r1, col, min(col+lowNR, n))
 		}
 	}
+}
+
+// onAMX says whether the job's weight was packed for an AMX set.
+func (j *lowpJob) onAMX() bool {
+	return (j.bf != nil && j.bf.kern.amx) || (j.i8 != nil && j.i8.kern.amx)
 }
 
 // doAMX is task t of a bf16 or int8 product on AMX tiles. Whole blocks (32
@@ -302,7 +307,7 @@ func (p *Pool) matMulLowp(job lowpJob) {
 	j.st = st
 	j.lda = j.steps + lowAPad
 	mr := lowMR
-	if (j.bf != nil && j.bf.kern.amx) || (j.i8 != nil && j.i8.kern.amx) {
+	if j.onAMX() {
 		mr = amxMR // the tiles read whole blocks of 32 rows
 	}
 	if need := (j.m + mr - 1) / mr * mr * j.lda; len(st.a) < need {
